@@ -1,0 +1,69 @@
+//! Argument definitions: a thin mirror of the flags, checked by clap. The
+//! commands turn these into validated configs.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Simulate an LLM inference server (vLLM-style scheduler, paged KV cache,
+/// roofline GPU model) and report latency, throughput and utilisation.
+#[derive(Debug, Parser)]
+#[command(
+    name = "inference-lab",
+    version,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// A subcommand; without one, runs a single simulation.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of a single simulation.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check config files without running anything.
+    Validate(ValidateArgs),
+}
+
+/// Options of a single simulation.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Config file [default: ./config.toml, or the built-in default when it does not exist].
+    #[arg(short = 'c', long = "config", value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Hugging Face tokenizer.json for dataset mode.
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: Option<PathBuf>,
+    /// Chat template for dataset mode: `None`, a Jinja template string, or a template file.
+    #[arg(long, value_name = "T")]
+    pub chat_template: Option<String>,
+    /// Write the full result as JSON to this file.
+    #[arg(short = 'o', long = "output", value_name = "FILE.json")]
+    pub output: Option<PathBuf>,
+    /// Quiet: no progress bar and no report (the -o file is still written).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Log a summary line every simulation.log_interval steps.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    /// Log every scheduler decision (admissions, preemptions, completions).
+    #[arg(long)]
+    pub debug: bool,
+    /// Never colour the output (also: NO_COLOR, or stdout not a terminal).
+    #[arg(long)]
+    pub no_color: bool,
+    /// Override workload.seed.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+}
+
+/// Options of `validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Config files to check.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}

@@ -1,0 +1,46 @@
+//! The command line: argument definitions, the commands, and the one place
+//! where errors become messages and exit codes.
+
+mod args;
+mod run;
+mod validate;
+
+pub use args::{Cli, Command, RunArgs, ValidateArgs};
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// Exit code of a successful command.
+pub const EXIT_OK: u8 = 0;
+/// Exit code of any error in configs, inputs or a run.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code of command-line usage errors (clap's default).
+pub const EXIT_USAGE: u8 = 2;
+
+/// Parses the process arguments, runs the command, and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Some(Command::Validate(args)) => validate::validate(&args),
+        None => run::run(&cli.run),
+    };
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {}", render_error(&err));
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// One line: the outermost message, then each cause that adds something.
+fn render_error(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}

@@ -1,0 +1,86 @@
+//! The bare command: run one simulation, show progress and the report, write JSON.
+
+use super::args::RunArgs;
+use super::EXIT_OK;
+use crate::config::{Config, DEFAULT_CONFIG_SOURCE};
+use crate::engine::{simulate, SimOptions};
+use crate::report::console;
+use crate::report::files::write_atomic;
+use crate::report::progress::{ConsoleProgress, ProgressOptions};
+use crate::report::style::Style;
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The config file read when `-c` is not given.
+const DEFAULT_CONFIG_FILE: &str = "config.toml";
+
+/// Runs one simulation as the flags say.
+pub fn run(args: &RunArgs) -> Result<u8> {
+    let style = Style::detect(args.no_color);
+    let mut config = load_config(args.config.as_deref(), args.quiet, style)?;
+    if args.tokenizer.is_some() || args.chat_template.is_some() {
+        bail!("dataset mode (--tokenizer, --chat-template) arrives in a later release of inference-lab; run without them to simulate a synthetic workload");
+    }
+    if let Some(seed) = args.seed {
+        config.workload.seed = seed;
+    }
+    let mut progress = ConsoleProgress::new(
+        &config,
+        ProgressOptions {
+            bar: !args.quiet,
+            verbose: args.verbose,
+            debug: args.debug,
+            style,
+        },
+    );
+    let started = Instant::now();
+    let outcome = simulate(&config, SimOptions::default(), &mut progress);
+    progress.finish();
+    let mut result = outcome?.result;
+    result.simulation.wall_seconds = started.elapsed().as_secs_f64();
+
+    if let Some(path) = &args.output {
+        let json = serde_json::to_string_pretty(&result)?;
+        write_atomic(path, format!("{json}\n").as_bytes())
+            .with_context(|| format!("cannot write results to '{}'", path.display()))?;
+    }
+    if !args.quiet {
+        print!("{}", console::render(&result, style));
+        if let Some(path) = &args.output {
+            println!(
+                "\n{}",
+                style.dim(&format!("Results written to {}", path.display()))
+            );
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// Loads `-c`, or `./config.toml`, or the built-in default (with a note).
+fn load_config(path: Option<&Path>, quiet: bool, style: Style) -> Result<Config> {
+    let path: PathBuf = match path {
+        Some(p) => p.to_path_buf(),
+        None if Path::new(DEFAULT_CONFIG_FILE).exists() => PathBuf::from(DEFAULT_CONFIG_FILE),
+        None => {
+            if !quiet {
+                eprintln!(
+                    "{}",
+                    style.dim(&format!(
+                        "note: no -c given and no ./{DEFAULT_CONFIG_FILE}: running the built-in default (Llama-3-70B on one H100, Poisson arrivals; see configs/config.toml)"
+                    ))
+                );
+            }
+            return Ok(Config::builtin_default()
+                .with_context(|| format!("{DEFAULT_CONFIG_SOURCE} is invalid"))?);
+        }
+    };
+    read_config(&path)
+}
+
+/// Reads and validates one config file.
+pub(crate) fn read_config(path: &Path) -> Result<Config> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file '{}'", path.display()))?;
+    Ok(Config::from_toml_str(&text, &path.display().to_string())?)
+}

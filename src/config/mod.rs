@@ -1,0 +1,184 @@
+//! Configuration: the TOML file format, presets, validation, and the resolved
+//! [`Config`] the simulator trusts.
+//!
+//! Validation happens once, here. Every error is a [`ConfigError`] naming the
+//! document, the dotted field path and what was expected.
+
+mod error;
+mod hardware;
+mod model;
+pub mod presets;
+mod reader;
+mod scheduler;
+mod workload;
+
+pub use error::ConfigError;
+pub use hardware::{format_bytes, HardwareConfig};
+pub use model::ModelConfig;
+pub use scheduler::{Policy, SchedulerConfig};
+pub use workload::{
+    ArrivalLimit, ArrivalPattern, LengthDist, SimulationConfig, WorkloadConfig, DEFAULT_BATCH_SIZE,
+    DEFAULT_BURST_SIZE,
+};
+
+use error::with_hint;
+use presets::PresetKind;
+use reader::Section;
+use serde::Serialize;
+use toml::Table;
+
+/// The default configuration (`configs/config.toml`), compiled in.
+pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../configs/config.toml");
+
+/// Name used as the source of the built-in default in messages.
+pub const DEFAULT_CONFIG_SOURCE: &str = "<built-in default config>";
+
+const SECTIONS: &[&str] = &["hardware", "model", "scheduler", "workload", "simulation"];
+
+/// A fully resolved, validated configuration: every default filled in, every
+/// preset expanded. Immutable input to a simulation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Config {
+    /// The device.
+    pub hardware: HardwareConfig,
+    /// The served model.
+    pub model: ModelConfig,
+    /// The engine's scheduler.
+    pub scheduler: SchedulerConfig,
+    /// The offered traffic.
+    pub workload: WorkloadConfig,
+    /// Settings of the run itself.
+    pub simulation: SimulationConfig,
+}
+
+impl Config {
+    /// Parses and validates TOML text; `source` names it in errors (usually the file path).
+    pub fn from_toml_str(text: &str, source: &str) -> Result<Self, ConfigError> {
+        Self::from_table(&parse_toml(text, source)?, source)
+    }
+
+    /// Validates an already parsed TOML document.
+    pub fn from_table(doc: &Table, source: &str) -> Result<Self, ConfigError> {
+        if let Some(key) = doc.keys().find(|k| !SECTIONS.contains(&k.as_str())) {
+            let message = with_hint(format!("unknown section '{key}'"), key, SECTIONS);
+            return Err(ConfigError::new(source, key.as_str(), message));
+        }
+        let required = |name: &str| {
+            doc.get(name).ok_or_else(|| {
+                ConfigError::new(source, name, format!("missing required section [{name}]"))
+            })
+        };
+        let model_table = presets::resolve(PresetKind::Model, required("model")?, source)?;
+        let model = ModelConfig::parse(&Section::new(
+            &model_table,
+            "model",
+            source,
+            ModelConfig::fields(),
+        )?)?;
+        let hardware_table = presets::resolve(PresetKind::Hardware, required("hardware")?, source)?;
+        let hardware = HardwareConfig::parse(
+            &Section::new(
+                &hardware_table,
+                "hardware",
+                source,
+                HardwareConfig::fields(),
+            )?,
+            model.num_parameters,
+        )?;
+        let scheduler = SchedulerConfig::parse(
+            &section(doc, "scheduler", source, SchedulerConfig::fields())?
+                .ok_or_else(|| missing_section(source, "scheduler"))?,
+            model.max_seq_len,
+        )?;
+        let workload = WorkloadConfig::parse(
+            &section(doc, "workload", source, WorkloadConfig::fields())?
+                .ok_or_else(|| missing_section(source, "workload"))?,
+        )?;
+        let simulation = match section(doc, "simulation", source, SimulationConfig::fields())? {
+            Some(s) => SimulationConfig::parse(&s)?,
+            None => SimulationConfig::default(),
+        };
+        let config = Self {
+            hardware,
+            model,
+            scheduler,
+            workload,
+            simulation,
+        };
+        config.check_kv_fits_a_block(source)?;
+        Ok(config)
+    }
+
+    /// The built-in default configuration (the content of `configs/config.toml`).
+    pub fn builtin_default() -> Result<Self, ConfigError> {
+        Self::from_toml_str(DEFAULT_CONFIG_TOML, DEFAULT_CONFIG_SOURCE)
+    }
+
+    /// Bytes of K and V that one token occupies across all layers (sliding-window
+    /// layers included, as long as the token is inside their window).
+    pub fn kv_bytes_per_token(&self) -> u64 {
+        self.model.num_layers
+            * self
+                .model
+                .kv_bytes_per_token_per_layer(self.hardware.bytes_per_param)
+    }
+
+    fn check_kv_fits_a_block(&self, source: &str) -> Result<(), ConfigError> {
+        let block_bytes = self.scheduler.block_size * self.kv_bytes_per_token();
+        if self.hardware.kv_cache_capacity < block_bytes {
+            return Err(ConfigError::new(
+                source,
+                "hardware.kv_cache_capacity",
+                format!(
+                    "the KV cache ({}) cannot hold one block of {} tokens ({}); give it more memory or use a smaller scheduler.block_size",
+                    format_bytes(self.hardware.kv_cache_capacity),
+                    self.scheduler.block_size,
+                    format_bytes(block_bytes)
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Parses TOML text, turning syntax errors into a one-line [`ConfigError`]
+/// with the line and column.
+pub fn parse_toml(text: &str, source: &str) -> Result<Table, ConfigError> {
+    text.parse::<Table>().map_err(|e| {
+        let location = e
+            .span()
+            .map(|span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!("line {line}, column {column}: ")
+            })
+            .unwrap_or_default();
+        let message = e.message().trim().replace('\n', " ");
+        ConfigError::new(source, "", format!("invalid TOML: {location}{message}"))
+    })
+}
+
+fn missing_section(source: &str, name: &str) -> ConfigError {
+    ConfigError::new(source, name, format!("missing required section [{name}]"))
+}
+
+fn section<'a>(
+    doc: &'a Table,
+    name: &str,
+    source: &'a str,
+    fields: &[&str],
+) -> Result<Option<Section<'a>>, ConfigError> {
+    match doc.get(name) {
+        None => Ok(None),
+        Some(toml::Value::Table(t)) => Section::new(t, name, source, fields).map(Some),
+        Some(other) => Err(ConfigError::new(
+            source,
+            name,
+            format!("expected a table, got {}", reader::describe(other)),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;

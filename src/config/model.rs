@@ -1,0 +1,157 @@
+//! `[model]`: the transformer's shape, which prices every step and sizes the KV cache.
+
+use super::error::ConfigError;
+use super::reader::Section;
+use serde::Serialize;
+
+/// The served model's architecture, resolved (all defaults filled in).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelConfig {
+    /// Label shown in reports.
+    pub name: String,
+    /// All parameters, all experts included for MoE models.
+    pub num_parameters: u64,
+    /// Parameters one token passes through (equals `num_parameters` for dense models).
+    pub num_active_parameters: u64,
+    /// Transformer layers.
+    pub num_layers: u64,
+    /// Model width.
+    pub hidden_dim: u64,
+    /// Attention (query) heads.
+    pub num_heads: u64,
+    /// Key/value heads (fewer than `num_heads` under GQA/MQA).
+    pub num_kv_heads: u64,
+    /// Width of one head.
+    pub head_dim: u64,
+    /// Longest context (prompt plus output) a request may have.
+    pub max_seq_len: u64,
+    /// Window of the sliding-window layers, in tokens.
+    pub sliding_window: Option<u64>,
+    /// How many layers attend only to the last `sliding_window` tokens.
+    pub num_sliding_layers: u64,
+    /// MoE: routed experts per layer.
+    pub num_experts: Option<u64>,
+    /// MoE: experts each token is routed to.
+    pub experts_per_token: Option<u64>,
+}
+
+const FIELDS: &[&str] = &[
+    "preset",
+    "name",
+    "num_parameters",
+    "num_active_parameters",
+    "num_layers",
+    "hidden_dim",
+    "num_heads",
+    "num_kv_heads",
+    "head_dim",
+    "max_seq_len",
+    "sliding_window",
+    "num_sliding_layers",
+    "num_experts",
+    "experts_per_token",
+];
+
+impl ModelConfig {
+    /// Reads and validates a `[model]` table.
+    pub(crate) fn parse(s: &Section<'_>) -> Result<Self, ConfigError> {
+        let num_parameters = s.int_at_least("num_parameters", 1, None)?;
+        let num_active_parameters =
+            s.int_at_least("num_active_parameters", 1, Some(num_parameters))?;
+        if num_active_parameters > num_parameters {
+            return Err(s.error(
+                "num_active_parameters",
+                format!(
+                    "expected at most num_parameters ({num_parameters}), got {num_active_parameters}"
+                ),
+            ));
+        }
+        let num_layers = s.int_at_least("num_layers", 1, None)?;
+        let hidden_dim = s.int_at_least("hidden_dim", 1, None)?;
+        let num_heads = s.int_at_least("num_heads", 1, None)?;
+        let num_kv_heads = s.int_at_least("num_kv_heads", 1, Some(num_heads))?;
+        if num_heads % num_kv_heads != 0 {
+            return Err(s.error(
+                "num_kv_heads",
+                format!("expected a divisor of num_heads ({num_heads}), got {num_kv_heads}"),
+            ));
+        }
+        let default_head_dim = hidden_dim / num_heads;
+        let head_dim = s.int_at_least("head_dim", 1, Some(default_head_dim.max(1)))?;
+        let max_seq_len = s.int_at_least("max_seq_len", 2, None)?;
+        let sliding_window = s.opt_int_at_least("sliding_window", 1)?;
+        let num_sliding_layers = s.int_at_least("num_sliding_layers", 0, Some(0))?;
+        if num_sliding_layers > 0 && sliding_window.is_none() {
+            return Err(s.error(
+                "sliding_window",
+                "missing: num_sliding_layers is set, so the window size is required",
+            ));
+        }
+        if num_sliding_layers >= num_layers {
+            return Err(s.error(
+                "num_sliding_layers",
+                format!(
+                    "expected fewer than num_layers ({num_layers}): at least one layer must attend to the full context, got {num_sliding_layers}"
+                ),
+            ));
+        }
+        let num_experts = s.opt_int_at_least("num_experts", 1)?;
+        let experts_per_token = s.opt_int_at_least("experts_per_token", 1)?;
+        match (num_experts, experts_per_token) {
+            (Some(e), Some(k)) if k > e => {
+                return Err(s.error(
+                    "experts_per_token",
+                    format!("expected at most num_experts ({e}), got {k}"),
+                ))
+            }
+            (Some(_), None) => {
+                return Err(s.error(
+                    "experts_per_token",
+                    "missing: required when num_experts is set",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(s.error(
+                    "num_experts",
+                    "missing: required when experts_per_token is set",
+                ))
+            }
+            _ => {}
+        }
+        Ok(Self {
+            name: s.req("name")?,
+            num_parameters,
+            num_active_parameters,
+            num_layers,
+            hidden_dim,
+            num_heads,
+            num_kv_heads,
+            head_dim,
+            max_seq_len,
+            sliding_window,
+            num_sliding_layers,
+            num_experts,
+            experts_per_token,
+        })
+    }
+
+    /// Field names a `[model]` table may hold.
+    pub(crate) fn fields() -> &'static [&'static str] {
+        FIELDS
+    }
+
+    /// Layers that attend to the whole context.
+    pub fn num_full_layers(&self) -> u64 {
+        self.num_layers - self.num_sliding_layers
+    }
+
+    /// Bytes of K and V for one token in one layer.
+    pub fn kv_bytes_per_token_per_layer(&self, bytes_per_param: u64) -> u64 {
+        2 * self.num_kv_heads * self.head_dim * bytes_per_param
+    }
+
+    /// Bytes of all weights at `bytes_per_param`.
+    pub fn weight_bytes(&self, bytes_per_param: u64) -> u64 {
+        self.num_parameters.saturating_mul(bytes_per_param)
+    }
+}

@@ -1,0 +1,298 @@
+//! The performance model: what one engine step costs on the configured GPU.
+//!
+//! A roofline. For a step that computes `T` new tokens in total:
+//!
+//! * **FLOPs** = `2 * active_params * T` (every new token passes through the
+//!   active weights once: one multiply and one add per weight) plus attention
+//!   `4 * heads * head_dim * sum over layers and new tokens of the context the
+//!   token attends to` (`Q K^T` and `softmax(.) V`, two FLOPs per multiply-add).
+//!   A chunk of `n` new tokens on top of `c` cached ones attends causally:
+//!   token `j` (1-based) sees `c + j` tokens, so the chunk attends to
+//!   `n * c + n * (n + 1) / 2` in total. Sliding-window layers see at most
+//!   `sliding_window` tokens per new token.
+//! * **Bytes** = weight bytes + KV bytes read + KV bytes written. Dense models
+//!   read every weight once per step. MoE models read the shared (non-expert)
+//!   weights plus the experts the step's tokens actually touch: with `E`
+//!   experts per layer, `k` per token, and `T` tokens routed independently and
+//!   uniformly, the expected number of distinct experts touched is
+//!   `E * (1 - (1 - k/E)^T)` — `k` at `T = 1`, nearly `E` at large `T`. Expert
+//!   size is `(params - active_params) / (E - k)`. Attention reads each
+//!   request's cached context once (`c` tokens, at most the window in
+//!   sliding-window layers) and writes the `n` new tokens' K and V.
+//! * **Time** = `max(FLOPs / compute_flops, bytes / memory_bandwidth)`.
+//!
+//! Activations, the LM head's vocabulary projection beyond the parameter
+//! count, kernel launch overheads and communication are not modelled.
+
+use crate::config::Config;
+
+/// The shape of one step's batch: everything the cost model needs, summed over
+/// the scheduled requests so a step is priced in O(1).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BatchShape {
+    /// Requests in the step.
+    pub num_seqs: u32,
+    /// New tokens computed in the step.
+    pub new_tokens: u64,
+    /// Tokens of those that are prompt (prefill) tokens.
+    pub prefill_tokens: u64,
+    /// Sum over new tokens of the context each attends to, in full-attention layers.
+    pub attended_full: f64,
+    /// The same in sliding-window layers (each capped at the window).
+    pub attended_window: f64,
+    /// Cached context tokens read, full-attention layers.
+    pub context_full: u64,
+    /// Cached context tokens read, sliding-window layers (capped at the window).
+    pub context_window: u64,
+}
+
+impl BatchShape {
+    /// Adds one request computing `new` tokens on top of `context` cached ones.
+    /// `window` is the sliding window (0 when the model has none).
+    #[inline]
+    pub fn add(&mut self, context: u64, new: u64, window: u64, prefill: bool) {
+        self.num_seqs += 1;
+        self.new_tokens += new;
+        if prefill {
+            self.prefill_tokens += new;
+        }
+        let (c, n) = (context as f64, new as f64);
+        self.attended_full += n * c + n * (n + 1.0) / 2.0;
+        self.context_full += context;
+        if window > 0 {
+            self.attended_window += windowed_attention(context, new, window);
+            self.context_window += context.min(window);
+        }
+    }
+
+    /// Removes what [`add`](Self::add) added for the same arguments.
+    pub fn remove(&mut self, context: u64, new: u64, window: u64, prefill: bool) {
+        let mut one = BatchShape::default();
+        one.add(context, new, window, prefill);
+        self.num_seqs -= one.num_seqs;
+        self.new_tokens -= one.new_tokens;
+        self.prefill_tokens -= one.prefill_tokens;
+        self.attended_full -= one.attended_full;
+        self.attended_window -= one.attended_window;
+        self.context_full -= one.context_full;
+        self.context_window -= one.context_window;
+    }
+}
+
+/// Sum over positions `p = context + 1 ..= context + new` of `min(p, window)`.
+fn windowed_attention(context: u64, new: u64, window: u64) -> f64 {
+    let (lo, hi) = (context + 1, context + new);
+    let sum_range = |a: u64, b: u64| (a + b) as f64 * (b - a + 1) as f64 / 2.0;
+    if hi <= window {
+        sum_range(lo, hi)
+    } else if lo > window {
+        new as f64 * window as f64
+    } else {
+        sum_range(lo, window) + (hi - window) as f64 * window as f64
+    }
+}
+
+/// What one step costs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepCost {
+    /// Duration of the step in seconds.
+    pub secs: f64,
+    /// Floating-point operations.
+    pub flops: f64,
+    /// Bytes moved to and from device memory.
+    pub bytes: f64,
+}
+
+/// The roofline model of one config, with its constants precomputed.
+#[derive(Debug, Clone)]
+pub struct CostModel {
+    compute_flops: f64,
+    memory_bandwidth: f64,
+    bytes_per_param: f64,
+    active_params: f64,
+    /// Dense: all parameters. MoE: parameters outside the routed experts.
+    shared_params: f64,
+    /// MoE: parameters of one expert summed over layers (0 for dense).
+    expert_params: f64,
+    num_experts: f64,
+    experts_per_token: f64,
+    /// `4 * heads * head_dim` FLOPs per attended (token, context token) pair and layer.
+    attention_flops_per_pair: f64,
+    full_layers: f64,
+    sliding_layers: f64,
+    window: u64,
+    kv_bytes_per_token_layer: f64,
+}
+
+impl CostModel {
+    /// The model of `config`'s hardware and model.
+    pub fn new(config: &Config) -> Self {
+        let m = &config.model;
+        let hw = &config.hardware;
+        let total = m.num_parameters as f64;
+        let active = m.num_active_parameters as f64;
+        let (shared, expert, e, k) = match (m.num_experts, m.experts_per_token) {
+            (Some(e), Some(k)) if e > k => {
+                let expert = (total - active) / (e - k) as f64;
+                (active - k as f64 * expert, expert, e as f64, k as f64)
+            }
+            // No routing choice (dense, or every expert always active): all weights are read.
+            _ => (total, 0.0, 1.0, 1.0),
+        };
+        Self {
+            compute_flops: hw.compute_flops,
+            memory_bandwidth: hw.memory_bandwidth,
+            bytes_per_param: hw.bytes_per_param as f64,
+            active_params: active,
+            shared_params: shared,
+            expert_params: expert,
+            num_experts: e,
+            experts_per_token: k,
+            attention_flops_per_pair: 4.0 * (m.num_heads * m.head_dim) as f64,
+            full_layers: m.num_full_layers() as f64,
+            sliding_layers: m.num_sliding_layers as f64,
+            window: if m.num_sliding_layers > 0 {
+                m.sliding_window.unwrap_or(0)
+            } else {
+                0
+            },
+            kv_bytes_per_token_layer: m.kv_bytes_per_token_per_layer(hw.bytes_per_param) as f64,
+        }
+    }
+
+    /// The sliding window in tokens (0 when the model has none).
+    pub fn window(&self) -> u64 {
+        self.window
+    }
+
+    /// Expected distinct experts per layer touched by `tokens` routed tokens.
+    pub fn experts_touched(&self, tokens: u64) -> f64 {
+        if self.expert_params == 0.0 {
+            return 0.0;
+        }
+        let miss = 1.0 - self.experts_per_token / self.num_experts;
+        self.num_experts * (1.0 - miss.powf(tokens as f64))
+    }
+
+    /// Bytes of weights read by a step of `tokens` new tokens.
+    pub fn weight_bytes(&self, tokens: u64) -> f64 {
+        (self.shared_params + self.expert_params * self.experts_touched(tokens))
+            * self.bytes_per_param
+    }
+
+    /// Prices one step.
+    pub fn step_cost(&self, shape: &BatchShape) -> StepCost {
+        let t = shape.new_tokens as f64;
+        let attention = self.attention_flops_per_pair
+            * (self.full_layers * shape.attended_full
+                + self.sliding_layers * shape.attended_window);
+        let flops = 2.0 * self.active_params * t + attention;
+        let kv_read = self.kv_bytes_per_token_layer
+            * (self.full_layers * shape.context_full as f64
+                + self.sliding_layers * shape.context_window as f64);
+        let kv_written =
+            self.kv_bytes_per_token_layer * (self.full_layers + self.sliding_layers) * t;
+        let bytes = self.weight_bytes(shape.new_tokens) + kv_read + kv_written;
+        let secs = (flops / self.compute_flops).max(bytes / self.memory_bandwidth);
+        StepCost { secs, flops, bytes }
+    }
+
+    /// Peak FLOP/s, for utilisation.
+    pub fn compute_flops(&self) -> f64 {
+        self.compute_flops
+    }
+
+    /// Peak bytes/s, for utilisation.
+    pub fn memory_bandwidth(&self) -> f64 {
+        self.memory_bandwidth
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(model: &str) -> Config {
+        let text = format!(
+            "[hardware]\nname='t'\ncompute_flops=1e15\nmemory_bandwidth=2e12\nmemory_capacity=1e12\nbytes_per_param=2\n[model]\n{model}\n[scheduler]\nmax_num_batched_tokens=8192\nmax_num_seqs=8\n[workload]\narrival_pattern='poisson'\narrival_rate=1.0\nnum_requests=1\ninput_len_dist={{type='fixed',value=1}}\noutput_len_dist={{type='fixed',value=1}}\n"
+        );
+        Config::from_toml_str(&text, "t").unwrap()
+    }
+
+    const DENSE: &str = "name='d'\nnum_parameters=1000000000\nnum_layers=10\nhidden_dim=1024\nnum_heads=8\nnum_kv_heads=2\nmax_seq_len=4096";
+
+    #[test]
+    fn decode_step_is_memory_bound_by_hand() {
+        let cm = CostModel::new(&config(DENSE));
+        let mut shape = BatchShape::default();
+        // One request decoding 1 token on top of 99 cached ones.
+        shape.add(99, 1, 0, false);
+        let c = cm.step_cost(&shape);
+        // head_dim = 1024 / 8 = 128; kv bytes per token per layer = 2*2*128*2 = 1024.
+        // FLOPs = 2*1e9*1 + 4*8*128*10*(1*99 + 1) = 2e9 + 4,096,000.
+        assert_eq!(c.flops, 2e9 + 4_096_000.0);
+        // bytes = weights 2e9 + read 1024*10*99 + write 1024*10*1.
+        assert_eq!(c.bytes, 2e9 + 1_013_760.0 + 10_240.0);
+        assert_eq!(c.secs, c.bytes / 2e12);
+    }
+
+    #[test]
+    fn prefill_step_is_compute_bound_by_hand() {
+        let cm = CostModel::new(&config(DENSE));
+        let mut shape = BatchShape::default();
+        shape.add(0, 2000, 0, true);
+        let c = cm.step_cost(&shape);
+        // attended = 2000*2001/2 = 2,001,000 pairs; 4*8*128*10 = 40,960 FLOPs per pair.
+        let flops = 2e9 * 2000.0 + 40_960.0 * 2_001_000.0;
+        assert_eq!(c.flops, flops);
+        assert_eq!(c.secs, flops / 1e15);
+        assert!(c.secs > c.bytes / 2e12);
+    }
+
+    #[test]
+    fn sliding_window_caps_attention_and_reads() {
+        let text = format!("{DENSE}\nsliding_window=4\nnum_sliding_layers=5");
+        let cm = CostModel::new(&config(&text));
+        assert_eq!(windowed_attention(0, 6, 4), (1 + 2 + 3 + 4 + 4 + 4) as f64);
+        assert_eq!(windowed_attention(10, 2, 4), 8.0);
+        assert_eq!(windowed_attention(2, 3, 4), (3 + 4 + 4) as f64);
+        let mut shape = BatchShape::default();
+        shape.add(100, 1, cm.window(), false);
+        let c = cm.step_cost(&shape);
+        // 5 full layers attend 101 tokens, 5 sliding layers 4.
+        assert_eq!(c.flops, 2e9 + 4096.0 * (5.0 * 101.0 + 5.0 * 4.0));
+        assert_eq!(
+            c.bytes,
+            2e9 + 1024.0 * (5.0 * 100.0 + 5.0 * 4.0) + 1024.0 * 10.0
+        );
+    }
+
+    #[test]
+    fn moe_reads_active_experts_at_batch_one_and_all_at_large_batch() {
+        // 64 experts, 8 per token, total 10e9, active 3e9: expert = 7e9 / 56 = 125e6,
+        // shared = 3e9 - 8 * 125e6 = 2e9.
+        let text = "name='m'\nnum_parameters=10000000000\nnum_active_parameters=3000000000\nnum_layers=10\nhidden_dim=1024\nnum_heads=8\nmax_seq_len=4096\nnum_experts=64\nexperts_per_token=8";
+        let cm = CostModel::new(&config(text));
+        assert!((cm.experts_touched(1) - 8.0).abs() < 1e-9);
+        assert!((cm.weight_bytes(1) - 3e9 * 2.0).abs() < 1.0);
+        assert!(cm.experts_touched(4096) > 63.99);
+        assert!((cm.weight_bytes(100_000) - 10e9 * 2.0).abs() / 20e9 < 1e-9);
+        // FLOPs use active parameters only.
+        let mut shape = BatchShape::default();
+        shape.add(0, 1, 0, true);
+        assert_eq!(
+            cm.step_cost(&shape).flops,
+            2.0 * 3e9 + 4.0 * 8.0 * 128.0 * 10.0
+        );
+    }
+
+    #[test]
+    fn remove_undoes_add() {
+        let mut a = BatchShape::default();
+        a.add(10, 5, 4, true);
+        let before = a;
+        a.add(300, 1, 4, false);
+        a.remove(300, 1, 4, false);
+        assert_eq!(a, before);
+    }
+}

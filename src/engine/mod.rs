@@ -1,0 +1,12 @@
+//! The deterministic core: KV cache, scheduler, cost model and the event loop
+//! that ties them together. No I/O, no clocks, no threads.
+
+pub mod cost;
+pub mod kv_cache;
+mod observer;
+mod request;
+mod scheduler;
+mod simulator;
+
+pub use observer::{Event, NoopObserver, Observer, RejectReason, StepSummary};
+pub use simulator::{simulate, RunOutput, SimError, SimOptions, Simulator};

@@ -1,0 +1,136 @@
+//! Per-request state of the engine, kept in a slab indexed by slot so queues
+//! hold plain integers and finished requests' slots are reused.
+
+use super::kv_cache::{chain_hash, KvLayout};
+use crate::workload::RequestSpec;
+use std::sync::Arc;
+
+/// Salt that separates synthetic content hashes from real token hashes.
+const SYNTHETIC_SALT: u64 = 0x5EED_0F_5A17_u64;
+
+/// A request inside the engine.
+#[derive(Debug, Default)]
+pub(crate) struct Request {
+    /// Arrival order (0, 1, 2, ...): the tie-breaker of every policy.
+    pub seq: u64,
+    pub arrival: f64,
+    pub input_tokens: u32,
+    pub output_tokens: u32,
+    /// The admission key under the configured policy (lower first).
+    pub policy_key: i64,
+    /// Tokens whose K and V are in the cache (`num_computed_tokens` in vLLM).
+    pub computed: u32,
+    /// Output tokens emitted so far.
+    pub generated: u32,
+    /// Block table: block ids holding tokens `[i * block_size, (i + 1) * block_size)`.
+    pub blocks: Vec<u32>,
+    /// Sliding-window tokens held.
+    pub window_tokens: u64,
+    /// Time of the first output token (NaN until then).
+    pub first_token: f64,
+    pub preemptions: u32,
+    /// Prompt tokens found in the prefix cache instead of computed (last admission).
+    pub cached_tokens: u32,
+    pub prompt_hashes: Option<Arc<[u64]>>,
+    /// Preemption-free mode: bytes reserved for the request's whole lifetime.
+    pub reserved_bytes: u64,
+}
+
+impl Request {
+    /// A new request from its spec.
+    pub fn new(seq: u64, spec: RequestSpec, policy_key: i64, blocks: Vec<u32>) -> Self {
+        Self {
+            seq,
+            arrival: spec.arrival_secs,
+            input_tokens: spec.input_tokens,
+            output_tokens: spec.output_tokens,
+            policy_key,
+            blocks,
+            first_token: f64::NAN,
+            prompt_hashes: spec.prompt_block_hashes,
+            ..Self::default()
+        }
+    }
+
+    /// Prompt plus output tokens emitted so far: what the cache must hold to
+    /// sample the next token.
+    #[inline]
+    pub fn num_tokens(&self) -> u32 {
+        self.input_tokens + self.generated
+    }
+
+    /// Tokens whose K and V the request needs over its whole life (the last
+    /// output token is never fed back).
+    #[inline]
+    pub fn lifetime_tokens(&self) -> u64 {
+        u64::from(self.input_tokens) + u64::from(self.output_tokens) - 1
+    }
+
+    #[inline]
+    pub fn is_finished(&self) -> bool {
+        self.generated == self.output_tokens
+    }
+
+    /// Content hash of block `i` of this request.
+    #[inline]
+    pub fn block_hash(&self, i: usize) -> u64 {
+        match self.prompt_hashes.as_deref().and_then(|h| h.get(i)) {
+            Some(&h) => h,
+            // Synthetic prompts and anything past the prompt's full blocks
+            // (generated tokens) are unique to the request.
+            None => chain_hash(SYNTHETIC_SALT ^ self.seq.rotate_left(17), i as u64),
+        }
+    }
+
+    /// Bytes of KV the request holds now.
+    pub fn held_bytes(&self, layout: &KvLayout) -> u64 {
+        self.blocks.len() as u64 * layout.block_bytes
+            + self.window_tokens * layout.window_token_bytes
+    }
+}
+
+/// Slab of live requests.
+#[derive(Debug, Default)]
+pub(crate) struct RequestTable {
+    slots: Vec<Request>,
+    free: Vec<u32>,
+    /// Emptied block tables kept for reuse, so admission does not allocate.
+    spare_block_tables: Vec<Vec<u32>>,
+}
+
+impl RequestTable {
+    /// Stores a request built by `make` (given a reusable empty block table); returns its slot.
+    pub fn insert(&mut self, make: impl FnOnce(Vec<u32>) -> Request) -> u32 {
+        let table = self.spare_block_tables.pop().unwrap_or_default();
+        let request = make(table);
+        match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = request;
+                slot
+            }
+            None => {
+                self.slots.push(request);
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Frees a slot (its block table must already be released to the cache).
+    pub fn remove(&mut self, slot: u32) {
+        let mut table = std::mem::take(&mut self.slots[slot as usize].blocks);
+        table.clear();
+        self.spare_block_tables.push(table);
+        self.slots[slot as usize].prompt_hashes = None;
+        self.free.push(slot);
+    }
+
+    #[inline]
+    pub fn get(&self, slot: u32) -> &Request {
+        &self.slots[slot as usize]
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, slot: u32) -> &mut Request {
+        &mut self.slots[slot as usize]
+    }
+}

@@ -1,0 +1,129 @@
+//! The result of one run: plain data that feeds the console report, the JSON
+//! file and sweep tables alike. Field names are the public JSON keys.
+
+use super::stats::Stats;
+use crate::config::Config;
+use serde::Serialize;
+
+/// Everything a run reports (SPEC section 6).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunResult {
+    /// The fully resolved configuration that ran.
+    pub config: Config,
+    /// Latency distributions.
+    pub latency_metrics: LatencyMetrics,
+    /// Rates over the busy window.
+    pub throughput_metrics: ThroughputMetrics,
+    /// Time-weighted utilisation.
+    pub utilization: Utilization,
+    /// Recompute preemptions.
+    pub preemptions: Preemptions,
+    /// Prefix cache effectiveness.
+    pub prefix_cache: PrefixCacheMetrics,
+    /// Request counts.
+    pub requests: RequestCounts,
+    /// Facts about the run itself.
+    pub simulation: SimulationInfo,
+}
+
+/// Latency distributions over completed requests, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct LatencyMetrics {
+    /// Time to first token: first token time minus arrival.
+    pub ttft_ms: Stats,
+    /// End to end: last token time minus arrival.
+    pub e2e_ms: Stats,
+    /// `(e2e - ttft) / (output tokens - 1)`, requests with one output token left out.
+    pub per_token_ms: Stats,
+}
+
+/// Throughput over the window from the first arrival to the last completion.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct ThroughputMetrics {
+    /// Prompt tokens of completed requests per second.
+    pub input_tokens_per_sec: f64,
+    /// Output tokens of completed requests per second.
+    pub output_tokens_per_sec: f64,
+    /// Completed requests per second.
+    pub requests_per_sec: f64,
+}
+
+/// Utilisation as fractions from 0 to 1.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Utilization {
+    /// KV cache bytes held, time-weighted over the whole run.
+    pub avg_kv_cache_util: f64,
+    /// Achieved over peak FLOP/s, weighted by step duration over busy steps.
+    pub avg_flops_util: f64,
+    /// Achieved over peak memory bandwidth, weighted by step duration over busy steps.
+    pub avg_bandwidth_util: f64,
+}
+
+/// Recompute preemptions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Preemptions {
+    /// All preemptions of the run.
+    pub total: u64,
+    /// Preemptions per completed request.
+    pub per_request_mean: f64,
+}
+
+/// Prefix cache effectiveness.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct PrefixCacheMetrics {
+    /// Admissions that reused at least one cached block.
+    pub hits: u64,
+    /// Admissions that looked up the cache and reused nothing.
+    pub misses: u64,
+    /// `hits / (hits + misses)`.
+    pub hit_rate: f64,
+    /// Prompt tokens reused from the cache instead of computed.
+    pub cached_tokens: u64,
+    /// `cached_tokens` over the prompt tokens looked up.
+    pub token_hit_rate: f64,
+}
+
+/// Request counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RequestCounts {
+    /// Requests that arrived.
+    pub total: u64,
+    /// Requests that emitted their last token.
+    pub completed: u64,
+    /// Requests refused at arrival (too long for the model or the cache).
+    pub rejected: u64,
+}
+
+/// Facts about the run itself.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SimulationInfo {
+    /// Simulated time at the end of the run, seconds.
+    pub simulated_seconds: f64,
+    /// Engine steps run.
+    pub steps: u64,
+    /// Wall-clock seconds the run took (set by the caller; the core never reads the clock).
+    pub wall_seconds: f64,
+    /// Version of inference-lab that produced the result.
+    pub version: String,
+}
+
+/// One completed request, for per-request output.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RequestRecord {
+    /// Arrival index.
+    pub request_id: u64,
+    /// Arrival time, seconds.
+    pub arrival_secs: f64,
+    /// First token time, seconds.
+    pub first_token_secs: f64,
+    /// Last token time, seconds.
+    pub finish_secs: f64,
+    /// Prompt tokens.
+    pub input_tokens: u32,
+    /// Output tokens.
+    pub output_tokens: u32,
+    /// Times the request was preempted.
+    pub preemptions: u32,
+    /// Prompt tokens reused from the prefix cache at its last admission.
+    pub cached_tokens: u32,
+}

@@ -1,0 +1,147 @@
+//! The live view of a run: an indicatif progress bar on stderr, plus the
+//! `-v` step log and `--debug` scheduler decisions.
+
+use super::style::Style;
+use crate::config::Config;
+use crate::engine::{Event, Observer, StepSummary};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+/// What the user asked to see while a run goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgressOptions {
+    /// Show the progress bar (off with `-q` or when stderr is not a terminal).
+    pub bar: bool,
+    /// Log a summary line every `log_interval` steps (`-v`).
+    pub verbose: bool,
+    /// Log every scheduler decision (`--debug`).
+    pub debug: bool,
+    /// Colour the bar.
+    pub style: Style,
+}
+
+/// An [`Observer`] that drives a progress bar and the optional logs.
+pub struct ConsoleProgress {
+    bar: ProgressBar,
+    by_requests: bool,
+    verbose: bool,
+    debug: bool,
+    log_interval: u64,
+    last_draw: Instant,
+}
+
+const REDRAW: Duration = Duration::from_millis(100);
+
+impl ConsoleProgress {
+    /// A progress display for a run of `config`.
+    pub fn new(config: &Config, options: ProgressOptions) -> Self {
+        let by_requests = config.workload.num_requests.is_some();
+        let (len, unit) = match (config.workload.num_requests, config.workload.duration_secs) {
+            (Some(n), _) => (n, "requests"),
+            (None, Some(d)) => ((d * 1000.0).ceil() as u64, "ms simulated"),
+            (None, None) => (0, ""),
+        };
+        let show = options.bar && std::io::stderr().is_terminal();
+        let bar = if show {
+            ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr_with_hz(10))
+        } else {
+            ProgressBar::hidden()
+        };
+        let bar_style = if options.style.is_color() {
+            "{spinner:.cyan} [{elapsed_precise}] [{bar:30.cyan/blue}] {pos}/{len} {prefix} {msg}"
+        } else {
+            "[{elapsed_precise}] [{bar:30}] {pos}/{len} {prefix} {msg}"
+        };
+        if let Ok(s) = ProgressStyle::with_template(bar_style) {
+            bar.set_style(s.progress_chars("=> "));
+        }
+        bar.set_prefix(unit);
+        Self {
+            bar,
+            by_requests,
+            verbose: options.verbose,
+            debug: options.debug,
+            log_interval: config.simulation.log_interval.max(1),
+            last_draw: Instant::now() - REDRAW,
+        }
+    }
+
+    /// Prints a line above the bar (or to stderr when there is none).
+    fn log(&self, line: String) {
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.println(line);
+        }
+    }
+
+    /// Removes the bar once the run is over.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Observer for ConsoleProgress {
+    fn on_step(&mut self, s: &StepSummary) {
+        if self.verbose && s.step % self.log_interval == 0 {
+            self.log(format!(
+                "step {:>8}  t={:>10.3}s  dt={:>8.3}ms  batch={:>4} seqs {:>6} tok ({} prefill)  running={} waiting={}  kv={:.1}%  done={}",
+                s.step,
+                s.now_secs,
+                s.step_secs * 1e3,
+                s.num_seqs,
+                s.new_tokens,
+                s.prefill_tokens,
+                s.running,
+                s.waiting,
+                s.kv_utilization * 100.0,
+                s.completed
+            ));
+        }
+        // Formatting costs more than a step: redraw at most ten times a second.
+        if self.bar.is_hidden() || s.step % 64 != 0 || self.last_draw.elapsed() < REDRAW {
+            return;
+        }
+        self.last_draw = Instant::now();
+        let pos = if self.by_requests {
+            // Requests that are done: completed or rejected.
+            s.arrived.saturating_sub((s.running + s.waiting) as u64)
+        } else {
+            (s.now_secs * 1000.0) as u64
+        };
+        self.bar.set_position(pos);
+        self.bar.set_message(format!(
+            "t={:.1}s running={} waiting={} kv={:.1}%",
+            s.now_secs,
+            s.running,
+            s.waiting,
+            s.kv_utilization * 100.0
+        ));
+    }
+
+    fn wants_events(&self) -> bool {
+        self.debug
+    }
+
+    fn on_event(&mut self, now: f64, event: &Event) {
+        let line = match event {
+            Event::Rejected { request, reason } => format!("rejected request {request}: {reason}"),
+            Event::Admitted {
+                request,
+                tokens,
+                cached_tokens,
+            } => format!(
+                "admitted request {request}: {tokens} tokens this step, {cached_tokens} from the prefix cache"
+            ),
+            Event::Preempted {
+                request,
+                discarded_tokens,
+            } => format!("preempted request {request}: {discarded_tokens} computed tokens discarded"),
+            Event::Finished { request, kv_tokens } => {
+                format!("finished request {request} ({kv_tokens} tokens in the KV cache)")
+            }
+        };
+        self.log(format!("[t={now:.4}s] {line}"));
+    }
+}

@@ -1,0 +1,57 @@
+//! Terminal colour, decided once and passed down (never sniffed deep inside).
+
+use std::io::IsTerminal;
+
+/// Whether and how to colour text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    color: bool,
+}
+
+impl Style {
+    /// Colour only when asked for, `NO_COLOR` is unset and stdout is a terminal.
+    pub fn detect(no_color_flag: bool) -> Self {
+        let env_off = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Self {
+            color: !no_color_flag && !env_off && std::io::stdout().is_terminal(),
+        }
+    }
+
+    /// A style that never colours (files, tests, pipes).
+    pub fn plain() -> Self {
+        Self { color: false }
+    }
+
+    /// Whether colour is on.
+    pub fn is_color(self) -> bool {
+        self.color
+    }
+
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// A section heading.
+    pub fn heading(self, text: &str) -> String {
+        self.paint("1;36", text)
+    }
+
+    /// A highlighted value.
+    pub fn value(self, text: &str) -> String {
+        self.paint("1", text)
+    }
+
+    /// A secondary note.
+    pub fn dim(self, text: &str) -> String {
+        self.paint("2", text)
+    }
+
+    /// A warning word.
+    pub fn warn(self, text: &str) -> String {
+        self.paint("1;33", text)
+    }
+}

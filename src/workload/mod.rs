@@ -1,0 +1,235 @@
+//! Workloads: the stream of requests offered to the server — when each arrives,
+//! how long its prompt and output are, and (in dataset mode) its real content.
+//!
+//! Every random choice comes from a ChaCha8 generator seeded by
+//! `workload.seed`, with one independent stream per purpose (arrival gaps,
+//! prompt lengths, output lengths, priorities), so that changing the arrival
+//! rate does not change the request lengths, and the same seed always gives the
+//! same requests.
+
+mod arrival;
+mod dist;
+
+use crate::config::{ArrivalLimit, ArrivalPattern, WorkloadConfig};
+use arrival::ArrivalProcess;
+use dist::LengthSampler;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// One request as offered to the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestSpec {
+    /// Simulated arrival time in seconds.
+    pub arrival_secs: f64,
+    /// Prompt length in tokens.
+    pub input_tokens: u32,
+    /// Output length in tokens (at least 1).
+    pub output_tokens: u32,
+    /// Priority for the `priority` policy (lower runs first).
+    pub priority: i64,
+    /// Chained hashes of the prompt's full KV blocks (dataset mode); `None` for
+    /// synthetic prompts, whose content is unique to the request.
+    pub prompt_block_hashes: Option<Arc<[u64]>>,
+}
+
+/// Random streams, one per purpose.
+const STREAM_ARRIVALS: u64 = 0;
+const STREAM_INPUT: u64 = 1;
+const STREAM_OUTPUT: u64 = 2;
+const STREAM_PRIORITY: u64 = 3;
+
+fn stream(seed: u64, stream: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    rng
+}
+
+/// When requests arrive.
+#[derive(Debug, Clone)]
+enum Arrivals {
+    /// The next arrival time of an open-loop process, computed ahead.
+    Open { process: ArrivalProcess, next: f64 },
+    /// Times at which closed-loop users are ready to send, in time order.
+    Closed { ready: VecDeque<f64> },
+}
+
+/// Synthetic request lengths.
+#[derive(Debug, Clone)]
+struct Lengths {
+    input: LengthSampler,
+    output: LengthSampler,
+    priority: Option<LengthSampler>,
+    input_rng: ChaCha8Rng,
+    output_rng: ChaCha8Rng,
+    priority_rng: ChaCha8Rng,
+}
+
+/// A deterministic source of requests.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    arrivals: Arrivals,
+    lengths: Lengths,
+    limit: ArrivalLimit,
+    issued: u64,
+}
+
+impl Workload {
+    /// The synthetic workload of a config. Returns `None` when the config has no
+    /// length distributions (dataset mode, whose prompts come from a file).
+    pub fn synthetic(cfg: &WorkloadConfig) -> Option<Self> {
+        let seed = cfg.seed;
+        let lengths = Lengths {
+            input: LengthSampler::new(cfg.input_len_dist.as_ref()?),
+            output: LengthSampler::new(cfg.output_len_dist.as_ref()?),
+            priority: cfg.priority_dist.as_ref().map(LengthSampler::new),
+            input_rng: stream(seed, STREAM_INPUT),
+            output_rng: stream(seed, STREAM_OUTPUT),
+            priority_rng: stream(seed, STREAM_PRIORITY),
+        };
+        let arrivals = match cfg.arrival_pattern {
+            ArrivalPattern::ClosedLoop => Arrivals::Closed {
+                ready: std::iter::repeat_n(0.0, cfg.num_concurrent_users.unwrap_or(1) as usize)
+                    .collect(),
+            },
+            pattern => {
+                let group = match pattern {
+                    ArrivalPattern::Burst => cfg.burst_size,
+                    ArrivalPattern::Batched => cfg.batch_size,
+                    _ => 1,
+                };
+                let mut process = ArrivalProcess::new(
+                    pattern,
+                    cfg.arrival_rate,
+                    group,
+                    stream(seed, STREAM_ARRIVALS),
+                );
+                let next = process.next_time();
+                Arrivals::Open { process, next }
+            }
+        };
+        Some(Self {
+            arrivals,
+            lengths,
+            limit: cfg.limit(),
+            issued: 0,
+        })
+    }
+
+    /// Arrival time of the next request, or `None` when no more will arrive
+    /// (limit reached, or every closed-loop user is waiting for a reply).
+    pub fn peek_time(&self) -> Option<f64> {
+        if self.limit.num_requests.is_some_and(|n| self.issued >= n) {
+            return None;
+        }
+        let t = match &self.arrivals {
+            Arrivals::Open { next, .. } => *next,
+            Arrivals::Closed { ready } => *ready.front()?,
+        };
+        match self.limit.duration_secs {
+            Some(d) if t > d => None,
+            _ => Some(t),
+        }
+    }
+
+    /// Takes the next request. Call only after [`peek_time`](Self::peek_time) returned `Some`.
+    pub fn next_request(&mut self) -> RequestSpec {
+        let arrival_secs = match &mut self.arrivals {
+            Arrivals::Open { process, next } => std::mem::replace(next, process.next_time()),
+            Arrivals::Closed { ready } => ready.pop_front().unwrap_or(0.0),
+        };
+        self.issued += 1;
+        let l = &mut self.lengths;
+        RequestSpec {
+            arrival_secs,
+            input_tokens: l.input.sample(&mut l.input_rng, 1),
+            output_tokens: l.output.sample(&mut l.output_rng, 1),
+            priority: l
+                .priority
+                .as_ref()
+                .map_or(0, |p| i64::from(p.sample(&mut l.priority_rng, 0))),
+            prompt_block_hashes: None,
+        }
+    }
+
+    /// Tells the workload that a request ended (completed or rejected) at `now`:
+    /// in a closed loop its user sends the next one at that time.
+    pub fn on_request_done(&mut self, now: f64) {
+        if let Arrivals::Closed { ready } = &mut self.arrivals {
+            ready.push_back(now);
+        }
+    }
+
+    /// Whether arrivals are driven by completions.
+    pub fn is_closed_loop(&self) -> bool {
+        matches!(self.arrivals, Arrivals::Closed { .. })
+    }
+
+    /// How many requests have been taken so far.
+    pub fn issued(&self) -> u64 {
+        self.issued
+    }
+
+    /// What stops arrivals.
+    pub fn limit(&self) -> ArrivalLimit {
+        self.limit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn workload(extra: &str) -> Workload {
+        let text = format!(
+            "hardware = 'h100'\nmodel = 'llama-3.1-8b'\n[scheduler]\nmax_num_batched_tokens = 2048\nmax_num_seqs = 8\n[workload]\n{extra}\ninput_len_dist = {{ type = 'fixed', value = 10 }}\noutput_len_dist = {{ type = 'uniform', min = 1, max = 9 }}\n"
+        );
+        Workload::synthetic(&Config::from_toml_str(&text, "t").unwrap().workload).unwrap()
+    }
+
+    #[test]
+    fn open_loop_stops_at_num_requests() {
+        let mut w = workload("arrival_pattern = 'poisson'\narrival_rate = 5.0\nnum_requests = 3");
+        let mut n = 0;
+        while w.peek_time().is_some() {
+            w.next_request();
+            n += 1;
+        }
+        assert_eq!(n, 3);
+    }
+
+    #[test]
+    fn open_loop_stops_at_duration() {
+        let mut w =
+            workload("arrival_pattern = 'fixed_rate'\narrival_rate = 10.0\nduration_secs = 1.0");
+        let mut last = 0.0;
+        while let Some(t) = w.peek_time() {
+            last = w.next_request().arrival_secs;
+            assert_eq!(last, t);
+        }
+        assert_eq!(w.issued(), 11); // t = 0.0, 0.1, ..., 1.0
+        assert!(last <= 1.0);
+    }
+
+    #[test]
+    fn closed_loop_users_wait_for_replies() {
+        let mut w =
+            workload("arrival_pattern = 'closed_loop'\nnum_concurrent_users = 2\nnum_requests = 5");
+        assert_eq!(w.next_request().arrival_secs, 0.0);
+        assert_eq!(w.next_request().arrival_secs, 0.0);
+        assert_eq!(w.peek_time(), None);
+        w.on_request_done(1.5);
+        assert_eq!(w.peek_time(), Some(1.5));
+    }
+
+    #[test]
+    fn same_seed_same_requests() {
+        let spec = "arrival_pattern = 'poisson'\narrival_rate = 5.0\nnum_requests = 50";
+        let (mut a, mut b) = (workload(spec), workload(spec));
+        for _ in 0..50 {
+            assert_eq!(a.next_request(), b.next_request());
+        }
+    }
+}
