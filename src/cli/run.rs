@@ -71,8 +71,8 @@ fn load_config(path: Option<&Path>, quiet: bool, style: Style) -> Result<Config>
                     ))
                 );
             }
-            return Ok(Config::builtin_default()
-                .with_context(|| format!("{DEFAULT_CONFIG_SOURCE} is invalid"))?);
+            return Config::builtin_default()
+                .with_context(|| format!("{DEFAULT_CONFIG_SOURCE} is invalid"));
         }
     };
     read_config(&path)

@@ -6,7 +6,7 @@ use crate::workload::RequestSpec;
 use std::sync::Arc;
 
 /// Salt that separates synthetic content hashes from real token hashes.
-const SYNTHETIC_SALT: u64 = 0x5EED_0F_5A17_u64;
+const SYNTHETIC_SALT: u64 = 0x005E_ED0F_5A17_u64;
 
 /// A request inside the engine.
 #[derive(Debug, Default)]

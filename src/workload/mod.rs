@@ -50,7 +50,10 @@ fn stream(seed: u64, stream: u64) -> ChaCha8Rng {
 #[derive(Debug, Clone)]
 enum Arrivals {
     /// The next arrival time of an open-loop process, computed ahead.
-    Open { process: ArrivalProcess, next: f64 },
+    Open {
+        process: Box<ArrivalProcess>,
+        next: f64,
+    },
     /// Times at which closed-loop users are ready to send, in time order.
     Closed { ready: VecDeque<f64> },
 }
@@ -99,12 +102,12 @@ impl Workload {
                     ArrivalPattern::Batched => cfg.batch_size,
                     _ => 1,
                 };
-                let mut process = ArrivalProcess::new(
+                let mut process = Box::new(ArrivalProcess::new(
                     pattern,
                     cfg.arrival_rate,
                     group,
                     stream(seed, STREAM_ARRIVALS),
-                );
+                ));
                 let next = process.next_time();
                 Arrivals::Open { process, next }
             }

@@ -1,0 +1,185 @@
+//! The bare `inference-lab` command, exactly as the user guide uses it.
+
+mod common;
+use common::*;
+use std::fs;
+
+fn run_to_json(dir: &std::path::Path, config: &str, extra: &[&str]) -> serde_json::Value {
+    let out = dir.join("r.json");
+    let mut args = vec!["-c", config, "-q", "-o", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let o = run(dir, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    json(&out)
+}
+
+#[test]
+fn json_output_has_every_documented_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let quick = shipped("configs/quick.toml");
+    let v = run_to_json(dir.path(), quick.to_str().unwrap(), &[]);
+    for key in [
+        "config", "latency_metrics", "throughput_metrics", "utilization", "preemptions",
+        "prefix_cache", "requests", "simulation",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    for m in ["ttft_ms", "e2e_ms", "per_token_ms"] {
+        for s in ["min", "mean", "p50", "p90", "p95", "p99", "max"] {
+            assert!(v["latency_metrics"][m][s].is_f64(), "{m}.{s}");
+        }
+    }
+    for k in ["input_tokens_per_sec", "output_tokens_per_sec", "requests_per_sec"] {
+        assert!(v["throughput_metrics"][k].as_f64().unwrap() > 0.0, "{k}");
+    }
+    for k in ["avg_kv_cache_util", "avg_flops_util", "avg_bandwidth_util"] {
+        let u = v["utilization"][k].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&u) && u > 0.0, "{k} = {u}");
+    }
+    assert!(v["preemptions"]["total"].is_u64());
+    assert!(v["preemptions"]["per_request_mean"].is_f64());
+    for k in ["hits", "misses", "hit_rate"] {
+        assert!(v["prefix_cache"].get(k).is_some(), "{k}");
+    }
+    assert_eq!(v["requests"]["total"], 100);
+    assert_eq!(
+        v["requests"]["completed"].as_u64().unwrap() + v["requests"]["rejected"].as_u64().unwrap(),
+        100
+    );
+    for k in ["simulated_seconds", "steps", "wall_seconds", "version"] {
+        assert!(v["simulation"].get(k).is_some(), "{k}");
+    }
+    // The config is fully resolved: presets expanded, defaults filled.
+    assert_eq!(v["config"]["hardware"]["name"], "H100-SXM5-80GB");
+    assert_eq!(v["config"]["scheduler"]["block_size"], 16);
+    assert_eq!(v["config"]["model"]["head_dim"], 128);
+}
+
+fn without_wall_time(mut v: serde_json::Value) -> serde_json::Value {
+    v["simulation"]["wall_seconds"] = serde_json::Value::Null;
+    v
+}
+
+#[test]
+fn same_config_and_seed_give_byte_identical_json_minus_wall_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = shipped("configs/config.toml");
+    let c = config.to_str().unwrap();
+    let a = run_to_json(dir.path(), c, &["--seed", "7"]);
+    let b = run_to_json(dir.path(), c, &["--seed", "7"]);
+    assert_eq!(
+        serde_json::to_string(&without_wall_time(a.clone())).unwrap(),
+        serde_json::to_string(&without_wall_time(b)).unwrap()
+    );
+    assert_eq!(a["config"]["workload"]["seed"], 7);
+    let other = run_to_json(dir.path(), c, &["--seed", "8"]);
+    assert_ne!(a["latency_metrics"], other["latency_metrics"]);
+}
+
+#[test]
+fn without_c_it_reads_config_toml_or_runs_the_builtin_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(dir.path(), &["-o", "default.json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("built-in default"), "{}", stderr(&o));
+    let builtin = json(&dir.path().join("default.json"));
+    assert_eq!(builtin["config"]["model"]["name"], "Llama-3-70B");
+    assert_eq!(builtin["config"]["workload"]["arrival_pattern"], "poisson");
+    // The built-in default is configs/config.toml.
+    let shipped_default = run_to_json(dir.path(), shipped("configs/config.toml").to_str().unwrap(), &[]);
+    assert_eq!(builtin["latency_metrics"], shipped_default["latency_metrics"]);
+
+    fs::copy(shipped("configs/quick.toml"), dir.path().join("config.toml")).unwrap();
+    let o = run(dir.path(), &["-q", "-o", "local.json"]);
+    assert!(o.status.success());
+    assert!(!stderr(&o).contains("built-in default"));
+    assert_eq!(json(&dir.path().join("local.json"))["requests"]["total"], 100);
+}
+
+#[test]
+fn console_report_has_every_block_and_no_escape_codes_in_a_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(dir.path(), &["-c", shipped("configs/quick.toml").to_str().unwrap()]);
+    assert!(o.status.success());
+    let text = stdout(&o);
+    for needle in [
+        "Latency (ms)", "TTFT", "E2E", "Per-token", "p50", "p99",
+        "Throughput", "Input tokens/s", "Output tokens/s", "Requests/s",
+        "Utilization", "KV cache", "FLOPS", "Bandwidth",
+        "Preemptions", "Per request",
+        "Prefix cache", "Hits", "Hit rate", "Tokens saved",
+        "Summary", "Requests completed", "Simulated time", "Wall time",
+    ] {
+        assert!(text.contains(needle), "missing '{needle}' in\n{text}");
+    }
+    assert!(!text.contains('\x1b'), "escape codes in a pipe");
+    assert!(!stderr(&o).contains('\x1b'), "escape codes on stderr");
+}
+
+#[test]
+fn quiet_prints_nothing_but_still_writes_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(dir.path(), &["-c", shipped("configs/quick.toml").to_str().unwrap(), "-q", "-o", "q.json"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).is_empty());
+    assert!(stderr(&o).is_empty());
+    assert!(dir.path().join("q.json").exists());
+}
+
+#[test]
+fn verbose_logs_steps_and_debug_logs_decisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = shipped("configs/quick.toml");
+    let o = run(dir.path(), &["-c", q.to_str().unwrap(), "-v"]);
+    assert!(o.status.success());
+    let log = stderr(&o);
+    assert!(log.lines().any(|l| l.starts_with("step      100")), "{log}");
+    let o = run(dir.path(), &["-c", q.to_str().unwrap(), "--debug", "-q"]);
+    let log = stderr(&o);
+    assert!(log.contains("admitted request 0"), "{log}");
+    assert!(log.contains("finished request 0"), "{log}");
+}
+
+#[test]
+fn every_shipped_config_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["config", "quick", "closed-loop", "moe", "preemption-free"] {
+        let path = shipped(&format!("configs/{name}.toml"));
+        let v = run_to_json(dir.path(), path.to_str().unwrap(), &[]);
+        let r = &v["requests"];
+        assert!(r["completed"].as_u64().unwrap() > 0, "{name}");
+        if name == "preemption-free" {
+            assert_eq!(v["preemptions"]["total"], 0);
+        }
+        if name == "closed-loop" {
+            assert_eq!(v["config"]["workload"]["num_concurrent_users"], 64);
+        }
+    }
+    let o = run(dir.path(), &["validate", shipped("configs/long.toml").to_str().unwrap()]);
+    assert!(o.status.success());
+}
+
+#[test]
+fn overload_far_above_capacity_still_finishes_every_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = fs::read_to_string(shipped("configs/long.toml")).unwrap();
+    let overload = long
+        .replace("arrival_rate = 2.0", "arrival_rate = 10.0")
+        .replace("num_requests = 40000", "num_requests = 20000");
+    assert_ne!(long, overload);
+    fs::write(dir.path().join("overload.toml"), overload).unwrap();
+    let v = run_to_json(dir.path(), "overload.toml", &[]);
+    let r = &v["requests"];
+    assert_eq!(r["total"], 20000);
+    assert_eq!(r["completed"].as_u64().unwrap() + r["rejected"].as_u64().unwrap(), 20000);
+    // Far above capacity: the queue grows and requests wait.
+    assert!(v["latency_metrics"]["ttft_ms"]["p50"].as_f64().unwrap() > 10_000.0);
+}
+
+#[test]
+fn dataset_flags_explain_that_dataset_mode_is_not_here_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(dir.path(), &["-c", shipped("configs/quick.toml").to_str().unwrap(), "--tokenizer", "t.json", "--chat-template", "None"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("dataset mode"), "{}", stderr(&o));
+}
