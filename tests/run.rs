@@ -19,8 +19,14 @@ fn json_output_has_every_documented_key() {
     let quick = shipped("configs/quick.toml");
     let v = run_to_json(dir.path(), quick.to_str().unwrap(), &[]);
     for key in [
-        "config", "latency_metrics", "throughput_metrics", "utilization", "preemptions",
-        "prefix_cache", "requests", "simulation",
+        "config",
+        "latency_metrics",
+        "throughput_metrics",
+        "utilization",
+        "preemptions",
+        "prefix_cache",
+        "requests",
+        "simulation",
     ] {
         assert!(v.get(key).is_some(), "missing {key}");
     }
@@ -29,7 +35,11 @@ fn json_output_has_every_documented_key() {
             assert!(v["latency_metrics"][m][s].is_f64(), "{m}.{s}");
         }
     }
-    for k in ["input_tokens_per_sec", "output_tokens_per_sec", "requests_per_sec"] {
+    for k in [
+        "input_tokens_per_sec",
+        "output_tokens_per_sec",
+        "requests_per_sec",
+    ] {
         assert!(v["throughput_metrics"][k].as_f64().unwrap() > 0.0, "{k}");
     }
     for k in ["avg_kv_cache_util", "avg_flops_util", "avg_bandwidth_util"] {
@@ -86,29 +96,64 @@ fn without_c_it_reads_config_toml_or_runs_the_builtin_default() {
     assert_eq!(builtin["config"]["model"]["name"], "Llama-3-70B");
     assert_eq!(builtin["config"]["workload"]["arrival_pattern"], "poisson");
     // The built-in default is configs/config.toml.
-    let shipped_default = run_to_json(dir.path(), shipped("configs/config.toml").to_str().unwrap(), &[]);
-    assert_eq!(builtin["latency_metrics"], shipped_default["latency_metrics"]);
+    let shipped_default = run_to_json(
+        dir.path(),
+        shipped("configs/config.toml").to_str().unwrap(),
+        &[],
+    );
+    assert_eq!(
+        builtin["latency_metrics"],
+        shipped_default["latency_metrics"]
+    );
 
-    fs::copy(shipped("configs/quick.toml"), dir.path().join("config.toml")).unwrap();
+    fs::copy(
+        shipped("configs/quick.toml"),
+        dir.path().join("config.toml"),
+    )
+    .unwrap();
     let o = run(dir.path(), &["-q", "-o", "local.json"]);
     assert!(o.status.success());
     assert!(!stderr(&o).contains("built-in default"));
-    assert_eq!(json(&dir.path().join("local.json"))["requests"]["total"], 100);
+    assert_eq!(
+        json(&dir.path().join("local.json"))["requests"]["total"],
+        100
+    );
 }
 
 #[test]
 fn console_report_has_every_block_and_no_escape_codes_in_a_pipe() {
     let dir = tempfile::tempdir().unwrap();
-    let o = run(dir.path(), &["-c", shipped("configs/quick.toml").to_str().unwrap()]);
+    let o = run(
+        dir.path(),
+        &["-c", shipped("configs/quick.toml").to_str().unwrap()],
+    );
     assert!(o.status.success());
     let text = stdout(&o);
     for needle in [
-        "Latency (ms)", "TTFT", "E2E", "Per-token", "p50", "p99",
-        "Throughput", "Input tokens/s", "Output tokens/s", "Requests/s",
-        "Utilization", "KV cache", "FLOPS", "Bandwidth",
-        "Preemptions", "Per request",
-        "Prefix cache", "Hits", "Hit rate", "Tokens saved",
-        "Summary", "Requests completed", "Simulated time", "Wall time",
+        "Latency (ms)",
+        "TTFT",
+        "E2E",
+        "Per-token",
+        "p50",
+        "p99",
+        "Throughput",
+        "Input tokens/s",
+        "Output tokens/s",
+        "Requests/s",
+        "Utilization",
+        "KV cache",
+        "FLOPS",
+        "Bandwidth",
+        "Preemptions",
+        "Per request",
+        "Prefix cache",
+        "Hits",
+        "Hit rate",
+        "Tokens saved",
+        "Summary",
+        "Requests completed",
+        "Simulated time",
+        "Wall time",
     ] {
         assert!(text.contains(needle), "missing '{needle}' in\n{text}");
     }
@@ -119,7 +164,16 @@ fn console_report_has_every_block_and_no_escape_codes_in_a_pipe() {
 #[test]
 fn quiet_prints_nothing_but_still_writes_json() {
     let dir = tempfile::tempdir().unwrap();
-    let o = run(dir.path(), &["-c", shipped("configs/quick.toml").to_str().unwrap(), "-q", "-o", "q.json"]);
+    let o = run(
+        dir.path(),
+        &[
+            "-c",
+            shipped("configs/quick.toml").to_str().unwrap(),
+            "-q",
+            "-o",
+            "q.json",
+        ],
+    );
     assert!(o.status.success());
     assert!(stdout(&o).is_empty());
     assert!(stderr(&o).is_empty());
@@ -155,7 +209,10 @@ fn every_shipped_config_runs() {
             assert_eq!(v["config"]["workload"]["num_concurrent_users"], 64);
         }
     }
-    let o = run(dir.path(), &["validate", shipped("configs/long.toml").to_str().unwrap()]);
+    let o = run(
+        dir.path(),
+        &["validate", shipped("configs/long.toml").to_str().unwrap()],
+    );
     assert!(o.status.success());
 }
 
@@ -171,7 +228,10 @@ fn overload_far_above_capacity_still_finishes_every_request() {
     let v = run_to_json(dir.path(), "overload.toml", &[]);
     let r = &v["requests"];
     assert_eq!(r["total"], 20000);
-    assert_eq!(r["completed"].as_u64().unwrap() + r["rejected"].as_u64().unwrap(), 20000);
+    assert_eq!(
+        r["completed"].as_u64().unwrap() + r["rejected"].as_u64().unwrap(),
+        20000
+    );
     // Far above capacity: the queue grows and requests wait.
     assert!(v["latency_metrics"]["ttft_ms"]["p50"].as_f64().unwrap() > 10_000.0);
 }
@@ -179,7 +239,17 @@ fn overload_far_above_capacity_still_finishes_every_request() {
 #[test]
 fn dataset_flags_explain_that_dataset_mode_is_not_here_yet() {
     let dir = tempfile::tempdir().unwrap();
-    let o = run(dir.path(), &["-c", shipped("configs/quick.toml").to_str().unwrap(), "--tokenizer", "t.json", "--chat-template", "None"]);
+    let o = run(
+        dir.path(),
+        &[
+            "-c",
+            shipped("configs/quick.toml").to_str().unwrap(),
+            "--tokenizer",
+            "t.json",
+            "--chat-template",
+            "None",
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("dataset mode"), "{}", stderr(&o));
 }

@@ -38,5 +38,6 @@ pub fn stderr(o: &Output) -> String {
 
 /// Reads a JSON file.
 pub fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("json file exists")).expect("valid json")
+    serde_json::from_str(&std::fs::read_to_string(path).expect("json file exists"))
+        .expect("valid json")
 }
