@@ -6,7 +6,7 @@
 //! Data flows one way: [`config::Config`] (validated once) ->
 //! [`workload::Workload`] (seeded arrivals and lengths) ->
 //! [`engine::Simulator`] (scheduler, KV cache, cost model) ->
-//! [`metrics::RunResult`] -> reports. The core (everything but [`cli`] and
+//! [`metrics::RunResult`] -> reports. The core (everything but [`cli`], [`dataset`] and
 //! [`report`]) does no I/O and is deterministic: the same resolved config gives
 //! bit-identical results on any machine.
 #![warn(missing_docs)]
@@ -18,5 +18,7 @@ pub mod workload;
 
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "cli")]
+pub mod dataset;
 #[cfg(feature = "cli")]
 pub mod report;

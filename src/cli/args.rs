@@ -34,10 +34,10 @@ pub struct RunArgs {
     /// Config file [default: ./config.toml, or the built-in default when it does not exist].
     #[arg(short = 'c', long = "config", value_name = "CONFIG")]
     pub config: Option<PathBuf>,
-    /// Hugging Face tokenizer.json for dataset mode.
+    /// Dataset mode (workload.dataset_path): the Hugging Face tokenizer.json that tokenizes the prompts.
     #[arg(long, value_name = "FILE")]
     pub tokenizer: Option<PathBuf>,
-    /// Chat template for dataset mode: `None`, a Jinja template string, or a template file.
+    /// Dataset mode: `None` (join the messages' contents with newlines), a Jinja chat template, or a template file (.jinja, or a tokenizer_config.json).
     #[arg(long, value_name = "T")]
     pub chat_template: Option<String>,
     /// Write the full result as JSON to this file.

@@ -2,6 +2,7 @@
 //! where errors become messages and exit codes.
 
 mod args;
+mod dataset;
 mod run;
 mod validate;
 

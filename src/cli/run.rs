@@ -3,12 +3,12 @@
 use super::args::RunArgs;
 use super::EXIT_OK;
 use crate::config::{Config, DEFAULT_CONFIG_SOURCE};
-use crate::engine::{simulate, SimOptions};
+use crate::engine::{SimOptions, Simulator};
 use crate::report::console;
 use crate::report::files::write_atomic;
 use crate::report::progress::{ConsoleProgress, ProgressOptions};
 use crate::report::style::Style;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -18,13 +18,11 @@ const DEFAULT_CONFIG_FILE: &str = "config.toml";
 /// Runs one simulation as the flags say.
 pub fn run(args: &RunArgs) -> Result<u8> {
     let style = Style::detect(args.no_color);
-    let mut config = load_config(args.config.as_deref(), args.quiet, style)?;
-    if args.tokenizer.is_some() || args.chat_template.is_some() {
-        bail!("dataset mode (--tokenizer, --chat-template) arrives in a later release of inference-lab; run without them to simulate a synthetic workload");
-    }
+    let (mut config, config_path) = load_config(args.config.as_deref(), args.quiet, style)?;
     if let Some(seed) = args.seed {
         config.workload.seed = seed;
     }
+    let workload = super::dataset::workload(&config, config_path.as_deref(), args, style)?;
     let mut progress = ConsoleProgress::new(
         &config,
         ProgressOptions {
@@ -34,8 +32,15 @@ pub fn run(args: &RunArgs) -> Result<u8> {
             style,
         },
     );
+    // A dataset may end before num_requests: count what will really arrive.
+    let w = &config.workload;
+    if let Some(total) = workload.planned_requests() {
+        if w.num_requests.is_some() || w.duration_secs.is_none() {
+            progress.count_requests(total);
+        }
+    }
     let started = Instant::now();
-    let outcome = simulate(&config, SimOptions::default(), &mut progress);
+    let outcome = Simulator::new(&config, workload, SimOptions::default()).run(&mut progress);
     progress.finish();
     let mut result = outcome?.result;
     result.simulation.wall_seconds = started.elapsed().as_secs_f64();
@@ -57,8 +62,9 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
-/// Loads `-c`, or `./config.toml`, or the built-in default (with a note).
-fn load_config(path: Option<&Path>, quiet: bool, style: Style) -> Result<Config> {
+/// Loads `-c`, or `./config.toml`, or the built-in default (with a note);
+/// returns the config and the file it came from (`None` for the built-in default).
+fn load_config(path: Option<&Path>, quiet: bool, style: Style) -> Result<(Config, Option<PathBuf>)> {
     let path: PathBuf = match path {
         Some(p) => p.to_path_buf(),
         None if Path::new(DEFAULT_CONFIG_FILE).exists() => PathBuf::from(DEFAULT_CONFIG_FILE),
@@ -71,11 +77,12 @@ fn load_config(path: Option<&Path>, quiet: bool, style: Style) -> Result<Config>
                     ))
                 );
             }
-            return Config::builtin_default()
-                .with_context(|| format!("{DEFAULT_CONFIG_SOURCE} is invalid"));
+            let config = Config::builtin_default()
+                .with_context(|| format!("{DEFAULT_CONFIG_SOURCE} is invalid"))?;
+            return Ok((config, None));
         }
     };
-    read_config(&path)
+    Ok((read_config(&path)?, Some(path)))
 }
 
 /// Reads and validates one config file.

@@ -21,7 +21,7 @@ pub use workload::{
     DEFAULT_BURST_SIZE,
 };
 
-use error::with_hint;
+pub(crate) use error::with_hint;
 use presets::PresetKind;
 use reader::Section;
 use serde::Serialize;

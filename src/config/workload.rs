@@ -162,7 +162,7 @@ pub struct WorkloadConfig {
     pub arrival_pattern: ArrivalPattern,
     /// Mean requests per second (unused by closed loop).
     pub arrival_rate: f64,
-    /// Stop after this many arrivals.
+    /// Stop after this many arrivals (in dataset mode: after this many lines).
     pub num_requests: Option<u64>,
     /// Stop arrivals after this many simulated seconds.
     pub duration_secs: Option<f64>,
@@ -176,7 +176,8 @@ pub struct WorkloadConfig {
     pub output_len_dist: Option<LengthDist>,
     /// Request priorities for the `priority` policy (lower runs first); all 0 when absent.
     pub priority_dist: Option<LengthDist>,
-    /// JSONL dataset of prompts (dataset mode).
+    /// JSONL dataset of prompts (dataset mode), as written in the config; the
+    /// command line resolves a relative path against the config file's directory.
     pub dataset_path: Option<String>,
     /// Requests per group of the `burst` pattern.
     pub burst_size: u64,
@@ -216,18 +217,19 @@ impl WorkloadConfig {
         };
         let num_requests = s.opt_int_at_least("num_requests", 1)?;
         let duration_secs = s.opt_positive_float("duration_secs")?;
-        if num_requests.is_none() && duration_secs.is_none() {
-            return Err(s.error(
-                "num_requests",
-                "missing: set num_requests or duration_secs (or both) so the run ends",
-            ));
-        }
         let num_concurrent_users = if closed_loop {
             Some(s.int_at_least("num_concurrent_users", 1, None)?)
         } else {
             s.opt_int_at_least("num_concurrent_users", 1)?
         };
         let dataset_path: Option<String> = s.opt("dataset_path")?;
+        // A dataset ends when its prompts run out; synthetic traffic needs a limit.
+        if dataset_path.is_none() && num_requests.is_none() && duration_secs.is_none() {
+            return Err(s.error(
+                "num_requests",
+                "missing: set num_requests or duration_secs (or both) so the run ends",
+            ));
+        }
         let dist = |key: &str, floor: u64| -> Result<Option<LengthDist>, ConfigError> {
             s.table(key)?
                 .map(|t| LengthDist::parse(&Section::open(t, s.field_path(key), s.source()), floor))

@@ -67,6 +67,14 @@ impl ConsoleProgress {
         }
     }
 
+    /// Counts completed requests out of `total` (a dataset run, whose size is
+    /// known only once the dataset is loaded).
+    pub fn count_requests(&mut self, total: u64) {
+        self.by_requests = true;
+        self.bar.set_length(total);
+        self.bar.set_prefix("requests");
+    }
+
     /// Prints a line above the bar (or to stderr when there is none).
     fn log(&self, line: String) {
         if self.bar.is_hidden() {

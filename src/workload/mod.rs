@@ -8,9 +8,12 @@
 //! same requests.
 
 mod arrival;
+mod dataset;
 mod dist;
 
-use crate::config::{ArrivalLimit, ArrivalPattern, WorkloadConfig};
+pub use dataset::{DatasetPrompt, PromptSet, WorkloadError};
+
+use crate::config::{ArrivalLimit, ArrivalPattern, Config, WorkloadConfig};
 use arrival::ArrivalProcess;
 use dist::LengthSampler;
 use rand::SeedableRng;
@@ -58,13 +61,23 @@ enum Arrivals {
     Closed { ready: VecDeque<f64> },
 }
 
-/// Synthetic request lengths.
+/// Where prompts come from.
+#[derive(Debug, Clone)]
+enum Prompts {
+    /// Lengths sampled from `input_len_dist`; content unique to each request.
+    Synthetic { input: LengthSampler, rng: ChaCha8Rng },
+    /// A dataset's prompts in file order; `next` is the next one to send.
+    Dataset { set: Arc<PromptSet>, next: usize },
+}
+
+/// Request contents: prompts, output lengths and priorities.
 #[derive(Debug, Clone)]
 struct Lengths {
-    input: LengthSampler,
-    output: LengthSampler,
+    prompts: Prompts,
+    /// `None` only in dataset mode, where every line's `max_tokens` is the
+    /// output length (checked when the workload is built).
+    output: Option<LengthSampler>,
     priority: Option<LengthSampler>,
-    input_rng: ChaCha8Rng,
     output_rng: ChaCha8Rng,
     priority_rng: ChaCha8Rng,
 }
@@ -82,12 +95,54 @@ impl Workload {
     /// The synthetic workload of a config. Returns `None` when the config has no
     /// length distributions (dataset mode, whose prompts come from a file).
     pub fn synthetic(cfg: &WorkloadConfig) -> Option<Self> {
+        let prompts = Prompts::Synthetic {
+            input: LengthSampler::new(cfg.input_len_dist.as_ref()?),
+            rng: stream(cfg.seed, STREAM_INPUT),
+        };
+        cfg.output_len_dist.as_ref()?;
+        Some(Self::new(cfg, prompts))
+    }
+
+    /// A workload that sends `prompts` in order, at the times of the config's
+    /// arrival pattern (closed loop included). Each output length is a sample
+    /// of `workload.output_len_dist` capped by the prompt's `max_tokens`, or
+    /// its `max_tokens` when there is no distribution. `num_requests` and
+    /// `duration_secs` may stop arrivals early; arrivals also stop when the
+    /// prompts run out.
+    pub fn from_prompts(config: &Config, prompts: Arc<PromptSet>) -> Result<Self, WorkloadError> {
+        let cfg = &config.workload;
+        if prompts.block_size() != config.scheduler.block_size {
+            return Err(WorkloadError::BlockSizeMismatch {
+                hashed: prompts.block_size(),
+                configured: config.scheduler.block_size,
+            });
+        }
+        if cfg.output_len_dist.is_none() {
+            let sent = cfg
+                .num_requests
+                .map_or(prompts.len(), |n| prompts.len().min(n as usize));
+            if let Some(p) = prompts.prompts()[..sent]
+                .iter()
+                .find(|p| p.max_tokens.is_none())
+            {
+                return Err(WorkloadError::NoOutputLength { line: p.line });
+            }
+        }
+        Ok(Self::new(
+            cfg,
+            Prompts::Dataset {
+                set: prompts,
+                next: 0,
+            },
+        ))
+    }
+
+    fn new(cfg: &WorkloadConfig, prompts: Prompts) -> Self {
         let seed = cfg.seed;
         let lengths = Lengths {
-            input: LengthSampler::new(cfg.input_len_dist.as_ref()?),
-            output: LengthSampler::new(cfg.output_len_dist.as_ref()?),
+            prompts,
+            output: cfg.output_len_dist.as_ref().map(LengthSampler::new),
             priority: cfg.priority_dist.as_ref().map(LengthSampler::new),
-            input_rng: stream(seed, STREAM_INPUT),
             output_rng: stream(seed, STREAM_OUTPUT),
             priority_rng: stream(seed, STREAM_PRIORITY),
         };
@@ -112,12 +167,26 @@ impl Workload {
                 Arrivals::Open { process, next }
             }
         };
-        Some(Self {
+        Self {
             arrivals,
             lengths,
             limit: cfg.limit(),
             issued: 0,
-        })
+        }
+    }
+
+    /// How many requests will arrive, when that is known in advance: the
+    /// smaller of `num_requests` and the dataset's size (`None` for a synthetic
+    /// workload bounded only by `duration_secs`).
+    pub fn planned_requests(&self) -> Option<u64> {
+        let dataset = match &self.lengths.prompts {
+            Prompts::Dataset { set, .. } => Some(set.len() as u64),
+            Prompts::Synthetic { .. } => None,
+        };
+        match (self.limit.num_requests, dataset) {
+            (Some(n), Some(d)) => Some(n.min(d)),
+            (n, d) => n.or(d),
+        }
     }
 
     /// Arrival time of the next request, or `None` when no more will arrive
@@ -125,6 +194,11 @@ impl Workload {
     pub fn peek_time(&self) -> Option<f64> {
         if self.limit.num_requests.is_some_and(|n| self.issued >= n) {
             return None;
+        }
+        if let Prompts::Dataset { set, next } = &self.lengths.prompts {
+            if *next >= set.len() {
+                return None;
+            }
         }
         let t = match &self.arrivals {
             Arrivals::Open { next, .. } => *next,
@@ -144,15 +218,32 @@ impl Workload {
         };
         self.issued += 1;
         let l = &mut self.lengths;
+        let (input_tokens, prompt_block_hashes, max_tokens) = match &mut l.prompts {
+            Prompts::Synthetic { input, rng } => (input.sample(rng, 1), None, None),
+            Prompts::Dataset { set, next } => {
+                let p = &set.prompts()[*next];
+                *next += 1;
+                (p.input_tokens, Some(Arc::clone(&p.block_hashes)), p.max_tokens)
+            }
+        };
+        let output_tokens = match &l.output {
+            Some(dist) => {
+                let sampled = dist.sample(&mut l.output_rng, 1);
+                max_tokens.map_or(sampled, |cap| sampled.min(cap))
+            }
+            // Dataset mode without output_len_dist: from_prompts checked that
+            // every prompt it will send has max_tokens.
+            None => max_tokens.unwrap_or(1),
+        };
         RequestSpec {
             arrival_secs,
-            input_tokens: l.input.sample(&mut l.input_rng, 1),
-            output_tokens: l.output.sample(&mut l.output_rng, 1),
+            input_tokens,
+            output_tokens,
             priority: l
                 .priority
                 .as_ref()
                 .map_or(0, |p| i64::from(p.sample(&mut l.priority_rng, 0))),
-            prompt_block_hashes: None,
+            prompt_block_hashes,
         }
     }
 
