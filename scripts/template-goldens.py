@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Renders the chat templates under tests/fixtures/templates/ on the
-conversations in conversations.jsonl with Python's Jinja2, configured exactly as
+"""Renders the chat templates under examples/templates/ on the conversations
+in tests/fixtures/templates/conversations.jsonl with Python's Jinja2, configured exactly as
 Hugging Face transformers configures it (transformers/utils/chat_template_utils.py:
 ImmutableSandboxedEnvironment with trim_blocks, lstrip_blocks and loop controls;
 raise_exception; a tojson that calls json.dumps with ensure_ascii=False), and
-writes what it renders (or how it fails) to expected.json. tests/templates.rs checks that
+writes what it renders (or how it fails) to tests/fixtures/templates/expected.json. tests/templates.rs checks that
 inference-lab renders byte for byte the same.
 
     python3 scripts/template-goldens.py          # rewrite expected.json
@@ -21,7 +21,9 @@ import jinja2
 import jinja2.ext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-DIR = pathlib.Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "templates"
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "examples" / "templates"
+DIR = ROOT / "tests" / "fixtures" / "templates"
 SPECIAL = {"bos_token": "<|begin_of_text|>", "eos_token": "<|end_of_text|>"}
 
 
@@ -50,7 +52,7 @@ def main():
     env = environment()
     conversations = [json.loads(line) for line in (DIR / "conversations.jsonl").read_text().splitlines() if line.strip()]
     expected = {"special_tokens": SPECIAL, "renders": {}}
-    for path in sorted(DIR.glob("*.jinja")):
+    for path in sorted(TEMPLATES.glob("*.jinja")):
         # Like minijinja and transformers' from_string: one trailing newline is dropped.
         template = env.from_string(path.read_text())
         renders = []

@@ -237,7 +237,7 @@ fn overload_far_above_capacity_still_finishes_every_request() {
 }
 
 #[test]
-fn dataset_flags_explain_that_dataset_mode_is_not_here_yet() {
+fn dataset_flags_without_a_dataset_path_say_what_is_missing() {
     let dir = tempfile::tempdir().unwrap();
     let o = run(
         dir.path(),
@@ -251,5 +251,10 @@ fn dataset_flags_explain_that_dataset_mode_is_not_here_yet() {
         ],
     );
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("dataset mode"), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("--tokenizer and --chat-template given, but")
+            && e.contains("quick.toml has no workload.dataset_path"),
+        "{e}"
+    );
 }

@@ -9,6 +9,11 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/templates")
 }
 
+/// The shipped templates (real models' templates, and simple ChatML/Llama 3 ones).
+fn templates() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/templates")
+}
+
 fn llama3_special() -> SpecialTokens {
     SpecialTokens {
         bos: "<|begin_of_text|>".into(),
@@ -17,7 +22,7 @@ fn llama3_special() -> SpecialTokens {
 }
 
 fn render(template_file: &str, special: &SpecialTokens, line: &str) -> Result<String, String> {
-    let path = fixtures().join(template_file);
+    let path = templates().join(template_file);
     let template = ChatTemplate::from_arg(path.to_str().unwrap(), special).unwrap();
     template.render(&Conversation::parse(line).unwrap())
 }
@@ -52,23 +57,42 @@ fn mistral_raises_when_roles_do_not_alternate() {
     );
 }
 
-/// Every template under tests/fixtures/templates on every conversation of
-/// conversations.jsonl, against what Python rendered
+/// Every template under examples/templates on every conversation of
+/// tests/fixtures/templates/conversations.jsonl, against what Python rendered
 /// (scripts/template-goldens.py wrote expected.json).
 #[test]
 fn real_templates_match_python_jinja2() {
-    let expected: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(fixtures().join("expected.json")).unwrap(),
-    )
-    .unwrap();
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("expected.json")).unwrap())
+            .unwrap();
     let special = SpecialTokens {
-        bos: expected["special_tokens"]["bos_token"].as_str().unwrap().into(),
-        eos: expected["special_tokens"]["eos_token"].as_str().unwrap().into(),
+        bos: expected["special_tokens"]["bos_token"]
+            .as_str()
+            .unwrap()
+            .into(),
+        eos: expected["special_tokens"]["eos_token"]
+            .as_str()
+            .unwrap()
+            .into(),
     };
     let conversations = std::fs::read_to_string(fixtures().join("conversations.jsonl")).unwrap();
-    let lines: Vec<&str> = conversations.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = conversations
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
     let renders = expected["renders"].as_object().unwrap();
-    assert!(renders.len() >= 5, "{renders:?}");
+    let shipped = std::fs::read_dir(templates())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "jinja")
+        })
+        .count();
+    assert!(shipped >= 5);
+    assert_eq!(renders.len(), shipped, "run scripts/template-goldens.py");
     let mut checked = 0;
     for (template, cases) in renders {
         let cases = cases.as_array().unwrap();

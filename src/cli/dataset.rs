@@ -3,7 +3,9 @@
 
 use super::args::RunArgs;
 use crate::config::Config;
-use crate::dataset::{self, ChatTemplate, DatasetError, LoadProgress, PromptBuilder, PromptTokenizer};
+use crate::dataset::{
+    self, ChatTemplate, DatasetError, LoadProgress, PromptBuilder, PromptTokenizer,
+};
 use crate::report::style::Style;
 use crate::workload::{PromptSet, Workload, WorkloadError};
 use anyhow::{anyhow, bail, Result};
@@ -35,8 +37,13 @@ pub(crate) fn workload(
         .flatten()
         .collect();
         if !flags.is_empty() {
+            let (these, them) = if flags.len() == 1 {
+                ("this flag is", "it")
+            } else {
+                ("these flags are", "them")
+            };
             bail!(
-                "{} given, but {source} has no workload.dataset_path: these flags are for dataset mode; set workload.dataset_path to a JSONL file of chat requests (see docs/dataset.md), or drop the flags to simulate the config's synthetic workload",
+                "{} given, but {source} has no workload.dataset_path: {these} for dataset mode; set workload.dataset_path to a JSONL file of chat requests (see docs/dataset.md), or drop {them} to simulate the config's synthetic workload",
                 flags.join(" and ")
             );
         }
@@ -47,7 +54,8 @@ pub(crate) fn workload(
         (Some(t), Some(c)) => (t, c),
         (t, c) => {
             let missing: Vec<&str> = [
-                t.is_none().then_some("--tokenizer FILE (a Hugging Face tokenizer.json)"),
+                t.is_none()
+                    .then_some("--tokenizer FILE (a Hugging Face tokenizer.json)"),
                 c.is_none().then_some(
                     "--chat-template T (None, a Jinja chat template, or a template file)",
                 ),
@@ -140,7 +148,10 @@ mod tests {
     #[test]
     fn dataset_paths_are_relative_to_the_config() {
         assert_eq!(
-            resolve(Some(Path::new("configs/dataset.toml")), "../examples/d.jsonl"),
+            resolve(
+                Some(Path::new("configs/dataset.toml")),
+                "../examples/d.jsonl"
+            ),
             PathBuf::from("configs/../examples/d.jsonl")
         );
         assert_eq!(

@@ -64,7 +64,11 @@ pub fn run(args: &RunArgs) -> Result<u8> {
 
 /// Loads `-c`, or `./config.toml`, or the built-in default (with a note);
 /// returns the config and the file it came from (`None` for the built-in default).
-fn load_config(path: Option<&Path>, quiet: bool, style: Style) -> Result<(Config, Option<PathBuf>)> {
+fn load_config(
+    path: Option<&Path>,
+    quiet: bool,
+    style: Style,
+) -> Result<(Config, Option<PathBuf>)> {
     let path: PathBuf = match path {
         Some(p) => p.to_path_buf(),
         None if Path::new(DEFAULT_CONFIG_FILE).exists() => PathBuf::from(DEFAULT_CONFIG_FILE),

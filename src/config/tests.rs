@@ -226,3 +226,17 @@ fn model_consistency_checks() {
     assert!(error_of(&model("num_active_parameters = 2000"))
         .contains("model.num_active_parameters: expected at most num_parameters"));
 }
+
+#[test]
+fn dataset_mode_needs_neither_length_distributions_nor_a_limit() {
+    let text = "hardware = 'h100'\nmodel = 'llama-3.1-8b'\n[scheduler]\nmax_num_batched_tokens = 2048\nmax_num_seqs = 8\n[workload]\narrival_pattern = 'poisson'\narrival_rate = 1.0\ndataset_path = 'prompts.jsonl'\n";
+    let c = Config::from_toml_str(text, "c.toml").unwrap();
+    assert_eq!(c.workload.dataset_path.as_deref(), Some("prompts.jsonl"));
+    assert_eq!(c.workload.num_requests, None);
+    assert_eq!(c.workload.duration_secs, None);
+    let synthetic = text.replace("dataset_path = 'prompts.jsonl'\n", "");
+    let e = Config::from_toml_str(&synthetic, "c.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("workload.num_requests: missing"), "{e}");
+}

@@ -253,8 +253,10 @@ mod tests {
 
     #[test]
     fn keeps_the_key_order_of_messages() {
-        let c = Conversation::parse(r#"{"messages": [{"role": "user", "name": "z", "content": "Hi"}]}"#)
-            .unwrap();
+        let c = Conversation::parse(
+            r#"{"messages": [{"role": "user", "name": "z", "content": "Hi"}]}"#,
+        )
+        .unwrap();
         let keys: Vec<&String> = c.messages[0].as_object().unwrap().keys().collect();
         assert_eq!(keys, ["role", "name", "content"]);
     }
@@ -283,7 +285,10 @@ mod tests {
         ];
         for (line, expected) in cases {
             let e = err(line);
-            assert!(e.contains(expected), "for {line}: expected '{expected}' in '{e}'");
+            assert!(
+                e.contains(expected),
+                "for {line}: expected '{expected}' in '{e}'"
+            );
         }
     }
 }

@@ -33,7 +33,11 @@ pub struct PromptBuilder<'a> {
 impl<'a> PromptBuilder<'a> {
     /// A builder hashing prompts for KV blocks of `block_size` tokens
     /// (`scheduler.block_size`).
-    pub fn new(tokenizer: &'a PromptTokenizer, template: &'a ChatTemplate, block_size: u64) -> Self {
+    pub fn new(
+        tokenizer: &'a PromptTokenizer,
+        template: &'a ChatTemplate,
+        block_size: u64,
+    ) -> Self {
         Self {
             tokenizer,
             template,
@@ -55,8 +59,12 @@ impl<'a> PromptBuilder<'a> {
         if tokens.is_empty() {
             return Err("empty prompt: the rendered prompt has no tokens".into());
         }
-        let input_tokens = u32::try_from(tokens.len())
-            .map_err(|_| format!("the prompt has {} tokens, more than the simulator can hold", tokens.len()))?;
+        let input_tokens = u32::try_from(tokens.len()).map_err(|_| {
+            format!(
+                "the prompt has {} tokens, more than the simulator can hold",
+                tokens.len()
+            )
+        })?;
         Ok(Some(DatasetPrompt {
             line,
             input_tokens,
@@ -109,9 +117,9 @@ pub fn load(
         let wanted = (limit - prompts.len() as u64).min(CHUNK_LINES as u64) as usize;
         while chunk.len() < wanted {
             let mut buf = Vec::new();
-            let n = reader
-                .read_until(b'\n', &mut buf)
-                .map_err(|e| DatasetError::at_line(name, line_no + 1, format!("cannot read: {e}")))?;
+            let n = reader.read_until(b'\n', &mut buf).map_err(|e| {
+                DatasetError::at_line(name, line_no + 1, format!("cannot read: {e}"))
+            })?;
             if n == 0 {
                 at_end = true;
                 break;

@@ -56,8 +56,9 @@ impl ChatTemplate {
         let path = Path::new(arg);
         if path.is_file() {
             let name = path.display().to_string();
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| DatasetError::new(&name, format!("cannot read the chat template: {e}")))?;
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                DatasetError::new(&name, format!("cannot read the chat template: {e}"))
+            })?;
             let source = if path.extension().is_some_and(|e| e == "json") {
                 template_in_json(&text, &name)?
             } else {
@@ -145,9 +146,8 @@ const TEMPLATE: &str = "chat_template";
 /// Takes the chat template out of a `tokenizer_config.json`-style file: a
 /// `chat_template` string, or a list of named templates (the `default` one).
 fn template_in_json(text: &str, name: &str) -> Result<String, DatasetError> {
-    let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        DatasetError::at_line(name, e.line() as u64, format!("invalid JSON: {e}"))
-    })?;
+    let doc: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| DatasetError::at_line(name, e.line() as u64, format!("invalid JSON: {e}")))?;
     let missing = || {
         DatasetError::new(
             name,
@@ -412,7 +412,10 @@ mod tests {
     #[test]
     fn strftime_now_is_a_fixed_date() {
         assert_eq!(strftime_now("%d %b %Y".into()), "26 Jul 2024");
-        assert_eq!(strftime_now("%A %B %e, %y %%".into()), "Friday July 26, 24 %");
+        assert_eq!(
+            strftime_now("%A %B %e, %y %%".into()),
+            "Friday July 26, 24 %"
+        );
     }
 
     #[test]
@@ -442,7 +445,9 @@ mod tests {
     fn arguments_that_are_neither_file_nor_template_are_refused() {
         let e = ChatTemplate::from_arg("chatml.jinja", &SpecialTokens::default()).unwrap_err();
         assert!(
-            e.to_string().contains("'chatml.jinja' is neither None, an existing template file, nor a Jinja template"),
+            e.to_string().contains(
+                "'chatml.jinja' is neither None, an existing template file, nor a Jinja template"
+            ),
             "{e}"
         );
     }
@@ -463,8 +468,8 @@ mod tests {
         let t = ChatTemplate::from_arg(json.to_str().unwrap(), &SpecialTokens::default()).unwrap();
         assert_eq!(t.render(&conversation(CHAT)).unwrap(), "Hi");
         std::fs::write(&json, r#"{"bos_token": "<s>"}"#).unwrap();
-        let e = ChatTemplate::from_arg(json.to_str().unwrap(), &SpecialTokens::default())
-            .unwrap_err();
+        let e =
+            ChatTemplate::from_arg(json.to_str().unwrap(), &SpecialTokens::default()).unwrap_err();
         assert!(e.message.contains("no chat_template"), "{e}");
     }
 }

@@ -40,8 +40,9 @@ impl PromptTokenizer {
     /// and well-known special tokens; they stay empty when nothing names them.
     pub fn from_file(path: &Path) -> Result<Self, DatasetError> {
         let name = path.display().to_string();
-        let bytes = std::fs::read(path)
-            .map_err(|e| DatasetError::new(&name, format!("cannot read the tokenizer file: {e}")))?;
+        let bytes = std::fs::read(path).map_err(|e| {
+            DatasetError::new(&name, format!("cannot read the tokenizer file: {e}"))
+        })?;
         let doc: Value = serde_json::from_slice(&bytes).map_err(|e| {
             DatasetError::at_line(
                 &name,
@@ -53,9 +54,7 @@ impl PromptTokenizer {
             let line = e
                 .downcast_ref::<serde_json::Error>()
                 .map(|e| e.line() as u64);
-            let message = format!(
-                "not a Hugging Face tokenizer.json (expected a model, pre-tokenizer, ... as saved by `tokenizers`): {e}"
-            );
+            let message = format!("not a Hugging Face tokenizer.json: {e}");
             match line {
                 Some(line) => DatasetError::at_line(&name, line, message),
                 None => DatasetError::new(&name, message),
@@ -225,10 +224,7 @@ mod tests {
                 eos: "</s>".into()
             }
         );
-        assert_eq!(
-            special_from_tokenizer(&json!({})),
-            SpecialTokens::default()
-        );
+        assert_eq!(special_from_tokenizer(&json!({})), SpecialTokens::default());
     }
 
     #[test]

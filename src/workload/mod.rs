@@ -62,10 +62,15 @@ enum Arrivals {
 }
 
 /// Where prompts come from.
+// One per run, sampled on every arrival: keep the generator inline, unboxed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum Prompts {
     /// Lengths sampled from `input_len_dist`; content unique to each request.
-    Synthetic { input: LengthSampler, rng: ChaCha8Rng },
+    Synthetic {
+        input: LengthSampler,
+        rng: ChaCha8Rng,
+    },
     /// A dataset's prompts in file order; `next` is the next one to send.
     Dataset { set: Arc<PromptSet>, next: usize },
 }
@@ -223,7 +228,11 @@ impl Workload {
             Prompts::Dataset { set, next } => {
                 let p = &set.prompts()[*next];
                 *next += 1;
-                (p.input_tokens, Some(Arc::clone(&p.block_hashes)), p.max_tokens)
+                (
+                    p.input_tokens,
+                    Some(Arc::clone(&p.block_hashes)),
+                    p.max_tokens,
+                )
             }
         };
         let output_tokens = match &l.output {
@@ -316,6 +325,116 @@ mod tests {
         assert_eq!(w.peek_time(), None);
         w.on_request_done(1.5);
         assert_eq!(w.peek_time(), Some(1.5));
+    }
+
+    fn prompts(max_tokens: &[Option<u32>]) -> Arc<PromptSet> {
+        let prompts = max_tokens
+            .iter()
+            .enumerate()
+            .map(|(i, &max_tokens)| DatasetPrompt {
+                line: i as u64 + 1,
+                input_tokens: 100 + i as u32,
+                max_tokens,
+                block_hashes: vec![i as u64; 6].into(),
+            })
+            .collect();
+        Arc::new(PromptSet::new(16, prompts))
+    }
+
+    fn dataset_config(extra: &str, output: &str) -> Config {
+        let text = format!(
+            "hardware = 'h100'\nmodel = 'llama-3.1-8b'\n[scheduler]\nmax_num_batched_tokens = 2048\nmax_num_seqs = 8\n[workload]\ndataset_path = 'd.jsonl'\n{extra}\n{output}"
+        );
+        Config::from_toml_str(&text, "t").unwrap()
+    }
+
+    fn drain(w: &mut Workload) -> Vec<RequestSpec> {
+        let mut out = Vec::new();
+        while w.peek_time().is_some() {
+            out.push(w.next_request());
+        }
+        out
+    }
+
+    #[test]
+    fn dataset_prompts_are_sent_in_order_until_they_run_out() {
+        let cfg = dataset_config("arrival_pattern = 'fixed_rate'\narrival_rate = 2.0", "");
+        let mut w = Workload::from_prompts(&cfg, prompts(&[Some(5), Some(7), Some(9)])).unwrap();
+        assert_eq!(w.planned_requests(), Some(3));
+        let sent = drain(&mut w);
+        let inputs: Vec<u32> = sent.iter().map(|r| r.input_tokens).collect();
+        assert_eq!(inputs, [100, 101, 102]);
+        let arrivals: Vec<f64> = sent.iter().map(|r| r.arrival_secs).collect();
+        assert_eq!(arrivals, [0.0, 0.5, 1.0]);
+        // Without output_len_dist, max_tokens is the output length.
+        let outputs: Vec<u32> = sent.iter().map(|r| r.output_tokens).collect();
+        assert_eq!(outputs, [5, 7, 9]);
+        assert_eq!(sent[1].prompt_block_hashes.as_deref(), Some(&[1u64; 6][..]));
+    }
+
+    #[test]
+    fn num_requests_cuts_the_dataset() {
+        let cfg = dataset_config(
+            "arrival_pattern = 'poisson'\narrival_rate = 2.0\nnum_requests = 2",
+            "",
+        );
+        let mut w = Workload::from_prompts(&cfg, prompts(&[Some(5), Some(7), None])).unwrap();
+        assert_eq!(w.planned_requests(), Some(2));
+        assert_eq!(drain(&mut w).len(), 2);
+    }
+
+    #[test]
+    fn sampled_output_lengths_are_capped_by_max_tokens() {
+        let cfg = dataset_config(
+            "arrival_pattern = 'poisson'\narrival_rate = 2.0",
+            "output_len_dist = { type = 'fixed', value = 50 }",
+        );
+        let mut w = Workload::from_prompts(&cfg, prompts(&[Some(10), None, Some(80)])).unwrap();
+        let outputs: Vec<u32> = drain(&mut w).iter().map(|r| r.output_tokens).collect();
+        assert_eq!(outputs, [10, 50, 50]);
+    }
+
+    #[test]
+    fn a_prompt_without_any_output_length_is_an_error() {
+        let cfg = dataset_config("arrival_pattern = 'poisson'\narrival_rate = 2.0", "");
+        let e = Workload::from_prompts(&cfg, prompts(&[Some(5), None])).unwrap_err();
+        assert_eq!(e, WorkloadError::NoOutputLength { line: 2 });
+        // A line that num_requests leaves out does not matter.
+        let cfg = dataset_config(
+            "arrival_pattern = 'poisson'\narrival_rate = 2.0\nnum_requests = 1",
+            "",
+        );
+        assert!(Workload::from_prompts(&cfg, prompts(&[Some(5), None])).is_ok());
+    }
+
+    #[test]
+    fn prompts_must_be_hashed_for_the_configured_block_size() {
+        let cfg = dataset_config("arrival_pattern = 'poisson'\narrival_rate = 2.0", "");
+        let set = Arc::new(PromptSet::new(32, prompts(&[Some(1)]).prompts().to_vec()));
+        assert_eq!(
+            Workload::from_prompts(&cfg, set).unwrap_err(),
+            WorkloadError::BlockSizeMismatch {
+                hashed: 32,
+                configured: 16
+            }
+        );
+    }
+
+    #[test]
+    fn closed_loop_users_replay_the_dataset() {
+        let cfg = dataset_config(
+            "arrival_pattern = 'closed_loop'\nnum_concurrent_users = 2",
+            "",
+        );
+        let mut w = Workload::from_prompts(&cfg, prompts(&[Some(1), Some(2), Some(3)])).unwrap();
+        assert_eq!(w.next_request().input_tokens, 100);
+        assert_eq!(w.next_request().input_tokens, 101);
+        assert_eq!(w.peek_time(), None);
+        w.on_request_done(2.5);
+        let third = w.next_request();
+        assert_eq!((third.arrival_secs, third.input_tokens), (2.5, 102));
+        w.on_request_done(3.0);
+        assert_eq!(w.peek_time(), None, "the dataset ran out");
     }
 
     #[test]
