@@ -135,8 +135,15 @@ fn output_per_input(v: &Value) -> f64 {
     t["output_tokens_per_sec"].as_f64().unwrap() / t["input_tokens_per_sec"].as_f64().unwrap()
 }
 
-fn user(i: usize) -> (&'static str, String) {
-    ("user", format!("question{i} about topic{i}"))
+/// `n` one-message requests of 3 tokens each (`questionI about topicI`).
+fn questions(n: usize, max_tokens: u32) -> Vec<String> {
+    (0..n)
+        .map(|i| request(i, &[("user", &user(i))], Some(max_tokens)))
+        .collect()
+}
+
+fn user(i: usize) -> String {
+    format!("question{i} about topic{i}")
 }
 
 #[test]
@@ -239,12 +246,7 @@ fn prefix_caching_matches_a_hand_count_and_lowers_ttft() {
 
 #[test]
 fn num_requests_cuts_the_dataset_and_max_tokens_caps_outputs() {
-    let lines: Vec<String> = (0..10)
-        .map(|i| {
-            let (role, content) = user(i);
-            request(i, &[(role, &content)], Some(3))
-        })
-        .collect();
+    let lines = questions(10, 3);
     let s = Setup::new(
         &lines,
         &config(
@@ -262,12 +264,7 @@ fn num_requests_cuts_the_dataset_and_max_tokens_caps_outputs() {
 
 #[test]
 fn without_output_len_dist_each_request_generates_its_max_tokens() {
-    let lines: Vec<String> = (0..3)
-        .map(|i| {
-            let (role, content) = user(i);
-            request(i, &[(role, &content)], Some(8))
-        })
-        .collect();
+    let lines = questions(3, 8);
     let s = Setup::new(&lines, &config("data.jsonl", "", ""));
     let (v, _) = s.run_json("None");
     // 3 prompt tokens and 8 output tokens each.
@@ -302,10 +299,9 @@ fn results_do_not_depend_on_the_thread_count() {
     let system: String = (0..40).map(|i| format!("rule{i} ")).collect();
     let lines: Vec<String> = (0..3000)
         .map(|i| {
-            let (role, content) = user(i % 50);
             request(
                 i,
-                &[("system", system.trim()), (role, &content)],
+                &[("system", system.trim()), ("user", &user(i % 50))],
                 Some(1 + (i % 7) as u32),
             )
         })
