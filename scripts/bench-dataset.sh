@@ -26,21 +26,21 @@ mb=$(du -m "$tmp/data.jsonl" | cut -f1)
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 printf '%d lines, %d MB, %s cores\n\n' "$LINES" "$mb" "$(nproc)"
-printf '| threads | load time (s, median of %d) | lines / s | prompt tokens / s | whole run wall (s) | peak RSS (MB) |\n' "$RUNS"
-printf '|---|---|---|---|---|---|\n'
+printf '| threads | load time (s, median of %d) | lines / s | prompt tokens / s | whole run wall (s) | whole run CPU (s) | peak RSS (MB) |\n' "$RUNS"
+printf '|---|---|---|---|---|---|---|\n'
 for threads in "$(nproc)" 1; do
-  : > "$tmp/load"; : > "$tmp/wall"; : > "$tmp/rss"
+  : > "$tmp/load"; : > "$tmp/wall"; : > "$tmp/cpu"; : > "$tmp/rss"
   for _ in $(seq "$RUNS"); do
-    RAYON_NUM_THREADS=$threads /usr/bin/time -f '%e %M' -o "$tmp/t" \
+    RAYON_NUM_THREADS=$threads /usr/bin/time -f '%e %U %S %M' -o "$tmp/t" \
       "$BIN" -c "$tmp/c.toml" --tokenizer examples/tokenizer.json \
       --chat-template examples/templates/llama3.jinja -o "$tmp/out.json" > /dev/null 2> "$tmp/err"
     # "dataset: N prompts, M prompt tokens, from ... (S s to load)"
     sed -n 's/.*(\([0-9.]*\) s to load).*/\1/p' "$tmp/err" >> "$tmp/load"
     tokens=$(sed -n 's/^dataset: [0-9]* prompts, \([0-9]*\) prompt tokens.*/\1/p' "$tmp/err")
-    read -r wall rss < "$tmp/t"
-    echo "$wall" >> "$tmp/wall"; echo "$rss" >> "$tmp/rss"
+    read -r wall user sys rss < "$tmp/t"
+    echo "$wall" >> "$tmp/wall"; echo "$user $sys" | awk '{ print $1 + $2 }' >> "$tmp/cpu"; echo "$rss" >> "$tmp/rss"
   done
-  load=$(median < "$tmp/load"); wall=$(median < "$tmp/wall"); rss=$(median < "$tmp/rss")
-  awk -v t="$threads" -v n="$LINES" -v k="$tokens" -v l="$load" -v w="$wall" -v r="$rss" \
-    'BEGIN { printf "| %d | %.2f | %.0f | %.0f | %.2f | %.0f |\n", t, l, n / l, k / l, w, r / 1024 }'
+  load=$(median < "$tmp/load"); wall=$(median < "$tmp/wall"); cpu=$(median < "$tmp/cpu"); rss=$(median < "$tmp/rss")
+  awk -v t="$threads" -v n="$LINES" -v k="$tokens" -v l="$load" -v w="$wall" -v c="$cpu" -v r="$rss" \
+    'BEGIN { printf "| %d | %.2f | %.0f | %.0f | %.2f | %.2f | %.0f |\n", t, l, n / l, k / l, w, c, r / 1024 }'
 done

@@ -525,3 +525,15 @@ fn validate_accepts_the_dataset_configs() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+#[test]
+fn validate_reports_a_missing_dataset_file() {
+    let s = Setup::new(&questions(1, 2), &config("gone.jsonl", "", ""));
+    let o = run(s.path(), &["validate", "c.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("c.toml: workload.dataset_path: no such file 'gone.jsonl'"),
+        "{}",
+        stderr(&o)
+    );
+}

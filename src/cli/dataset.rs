@@ -103,6 +103,22 @@ pub(crate) fn workload(
     })
 }
 
+/// For `validate`: the dataset a config names must exist (it is read, rendered
+/// and tokenized only by a run, which also needs the tokenizer and template).
+pub(crate) fn check_dataset_exists(config: &Config, config_path: &Path) -> Result<()> {
+    if let Some(dataset_path) = &config.workload.dataset_path {
+        let path = resolve(Some(config_path), dataset_path);
+        if !path.is_file() {
+            bail!(
+                "{}: workload.dataset_path: no such file '{}' (a relative path is relative to the config file's directory)",
+                config_path.display(),
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// A dataset path from a config: relative paths are relative to the config
 /// file's directory, so a config and its dataset can move together.
 fn resolve(config_path: Option<&Path>, dataset_path: &str) -> PathBuf {

@@ -9,7 +9,7 @@ use anyhow::Result;
 pub fn validate(args: &ValidateArgs) -> Result<u8> {
     let mut failed = 0;
     for path in &args.files {
-        match read_config(path) {
+        match read_config(path).and_then(|c| super::dataset::check_dataset_exists(&c, path)) {
             Ok(_) => println!("ok: {}", path.display()),
             Err(err) => {
                 failed += 1;
