@@ -1,7 +1,7 @@
 //! Per-request state of the engine, kept in a slab indexed by slot so queues
 //! hold plain integers and finished requests' slots are reused.
 
-use super::kv_cache::{chain_hash, KvLayout};
+use super::kv_cache::{chain_hash, BlockKey, KvLayout};
 use crate::workload::RequestSpec;
 use std::sync::Arc;
 
@@ -24,6 +24,10 @@ pub(crate) struct Request {
     pub generated: u32,
     /// Block table: block ids holding tokens `[i * block_size, (i + 1) * block_size)`.
     pub blocks: Vec<u32>,
+    /// The block table before the last preemption: where its content may still be.
+    pub ghost_blocks: Vec<u32>,
+    /// Leading blocks of `blocks` registered as full in the prefix cache.
+    pub registered_blocks: u32,
     /// Sliding-window tokens held.
     pub window_tokens: u64,
     /// Time of the first output token (NaN until then).
@@ -71,14 +75,17 @@ impl Request {
         self.generated == self.output_tokens
     }
 
-    /// Content hash of block `i` of this request.
+    /// How to find block `i` of this request in the cache.
     #[inline]
-    pub fn block_hash(&self, i: usize) -> u64 {
+    pub fn block_key(&self, i: usize) -> BlockKey {
         match self.prompt_hashes.as_deref().and_then(|h| h.get(i)) {
-            Some(&h) => h,
+            Some(&h) => BlockKey::Shared(h),
             // Synthetic prompts and anything past the prompt's full blocks
             // (generated tokens) are unique to the request.
-            None => chain_hash(SYNTHETIC_SALT ^ self.seq.rotate_left(17), i as u64),
+            None => BlockKey::Own {
+                hash: chain_hash(SYNTHETIC_SALT ^ self.seq.rotate_left(17), i as u64),
+                candidate: self.ghost_blocks.get(i).copied(),
+            },
         }
     }
 
@@ -117,10 +124,17 @@ impl RequestTable {
 
     /// Frees a slot (its block table must already be released to the cache).
     pub fn remove(&mut self, slot: u32) {
-        let mut table = std::mem::take(&mut self.slots[slot as usize].blocks);
-        table.clear();
-        self.spare_block_tables.push(table);
-        self.slots[slot as usize].prompt_hashes = None;
+        let r = &mut self.slots[slot as usize];
+        for mut table in [
+            std::mem::take(&mut r.blocks),
+            std::mem::take(&mut r.ghost_blocks),
+        ] {
+            if table.capacity() > 0 {
+                table.clear();
+                self.spare_block_tables.push(table);
+            }
+        }
+        r.prompt_hashes = None;
         self.free.push(slot);
     }
 

@@ -137,15 +137,17 @@ impl Scheduler {
         let mut preempted = false;
 
         // (1) Running requests first.
+        let chunk_cap = if self.chunked && self.threshold > 0 {
+            self.threshold
+        } else {
+            u64::MAX
+        };
         let mut i = 0;
         'running: while i < self.running.len() && budget > 0 {
             let slot = self.running[i];
             let r = reqs.get(slot);
             let remaining = u64::from(r.num_tokens() - r.computed);
-            let mut n = remaining.min(budget);
-            if self.chunked && self.threshold > 0 {
-                n = n.min(self.threshold);
-            }
+            let n = remaining.min(budget).min(chunk_cap);
             while !self.try_grow(reqs, kv, slot, n) {
                 let victim_index = self.victim_index(reqs);
                 let victim = self.running[victim_index];
@@ -200,7 +202,7 @@ impl Scheduler {
             let num_tokens = u64::from(r.num_tokens());
             // The longest cached prefix of whole blocks, never the last token.
             let max_hit = (num_tokens - 1) / layout.block_size;
-            let hit = kv.lookup((0..).map(|b| r.block_hash(b)), max_hit);
+            let hit = kv.lookup((0..).map(|b| r.block_key(b)), max_hit);
             let cached = hit.blocks * layout.block_size;
             let remaining = num_tokens - cached;
             let n = if !self.chunked && remaining <= self.max_batched {
@@ -239,12 +241,14 @@ impl Scheduler {
             self.waiting.pop();
             let r = reqs.get_mut(slot);
             let mut blocks = std::mem::take(&mut r.blocks);
-            kv.take_cached((0..).map(|b| r.block_hash(b)), hit.blocks, &mut blocks);
+            kv.take_cached((0..).map(|b| r.block_key(b)), hit.blocks, &mut blocks);
+            r.ghost_blocks.clear();
             kv.allocate(new_blocks, &mut blocks);
             kv.hold_window(window);
             r.blocks = blocks;
             r.window_tokens = window;
             r.computed = cached as u32;
+            r.registered_blocks = hit.blocks as u32;
             r.cached_tokens = cached as u32;
             if self.preemption_free {
                 r.reserved_bytes = layout.bytes_for(r.lifetime_tokens());
@@ -287,9 +291,17 @@ impl Scheduler {
 
     /// Allocates what `slot` needs to compute `n` more tokens; false if it does not fit.
     fn try_grow(&mut self, reqs: &mut RequestTable, kv: &mut KvCache, slot: u32, n: u64) -> bool {
-        let layout = *kv.layout();
         let r = reqs.get_mut(slot);
         let total = u64::from(r.computed) + n;
+        let layout = kv.layout();
+        // The common case, a decode token inside the last block: nothing to
+        // allocate (checked with a multiplication, not a division).
+        if total <= r.blocks.len() as u64 * layout.block_size
+            && (layout.window_tokens == 0 || r.window_tokens >= layout.window_for(total))
+        {
+            return true;
+        }
+        let layout = *layout;
         let new_blocks = layout
             .blocks_for(total)
             .saturating_sub(r.blocks.len() as u64);
@@ -357,10 +369,14 @@ impl Scheduler {
                 .saturating_sub(r.reserved_bytes.saturating_sub(r.held_bytes(&layout)));
         }
         kv.release(&r.blocks);
+        // Keep the table: its blocks may still hold the content when the
+        // request is admitted again.
+        std::mem::swap(&mut r.blocks, &mut r.ghost_blocks);
         r.blocks.clear();
         kv.release_window(r.window_tokens);
         r.window_tokens = 0;
         r.computed = 0;
+        r.registered_blocks = 0;
         r.preemptions += 1;
         self.stats.preemptions += 1;
         self.enqueue(reqs, slot, true);

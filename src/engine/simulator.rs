@@ -17,6 +17,10 @@ use crate::workload::{RequestSpec, Workload};
 pub struct SimOptions {
     /// Keep one [`RequestRecord`] per completed request (for per-request tables).
     pub record_requests: bool,
+    /// Take the plain path everywhere the engine has a faster equivalent, so
+    /// tests can check that both give identical results.
+    #[cfg(test)]
+    pub(crate) reference: bool,
 }
 
 /// What a run produces.
@@ -81,12 +85,16 @@ impl<'c> Simulator<'c> {
     pub fn new(config: &'c Config, workload: Workload, options: SimOptions) -> Self {
         let cost = CostModel::new(config);
         let layout = KvLayout::new(config);
+        #[allow(unused_mut)]
+        let mut kv = KvCache::new(layout, config.scheduler.enable_prefix_caching);
+        #[cfg(test)]
+        kv.set_map_everything(options.reference);
         Self {
             config,
             workload,
             reqs: RequestTable::default(),
             sched: Scheduler::new(&config.scheduler, cost.window()),
-            kv: KvCache::new(layout, config.scheduler.enable_prefix_caching),
+            kv,
             cost,
             metrics: MetricsCollector::new(options.record_requests),
             now: 0.0,
@@ -260,13 +268,12 @@ impl<'c> Simulator<'c> {
         let prefix_caching = self.kv.prefix_caching();
         for s in &self.sched.batch {
             let r = self.reqs.get_mut(s.slot);
-            let before = r.computed;
             r.computed += s.tokens;
-            if prefix_caching {
-                for b in (before / block_size)..(r.computed / block_size) {
-                    self.kv
-                        .register(r.blocks[b as usize], r.block_hash(b as usize));
-                }
+            // Blocks that became full can be shared from now on.
+            while prefix_caching && (r.registered_blocks + 1) * block_size <= r.computed {
+                let b = r.registered_blocks as usize;
+                self.kv.register(r.blocks[b], r.block_key(b));
+                r.registered_blocks += 1;
             }
             if r.computed == r.num_tokens() {
                 r.generated += 1;

@@ -47,6 +47,7 @@ impl Setup {
 fn run(config: &Config) -> RunOutput {
     let options = SimOptions {
         record_requests: true,
+        ..SimOptions::default()
     };
     simulate(config, options, &mut NoopObserver).unwrap()
 }
@@ -458,7 +459,7 @@ proptest! {
         let mut sim = Simulator::new(
             &config,
             Workload::synthetic(&config.workload).unwrap(),
-            SimOptions { record_requests: true },
+            SimOptions { record_requests: true, ..SimOptions::default() },
         );
         let mut steps = 0u64;
         let mut finishes = Finishes::default();
@@ -499,5 +500,19 @@ proptest! {
         let lat = out.result.latency_metrics;
         prop_assert!(lat.ttft_ms.max <= lat.e2e_ms.max);
         prop_assert!(lat.ttft_ms.p50 <= lat.e2e_ms.p50);
+    }
+
+    #[test]
+    fn the_fast_path_gives_the_same_results_as_the_reference_path(setup in setup()) {
+        let config = setup.config();
+        let run_with = |reference: bool| {
+            let options = SimOptions { record_requests: true, reference };
+            let out = simulate(&config, options, &mut NoopObserver).unwrap();
+            (serde_json::to_string(&out.result).unwrap(), out.requests)
+        };
+        let (fast, fast_requests) = run_with(false);
+        let (plain, plain_requests) = run_with(true);
+        prop_assert_eq!(fast, plain);
+        prop_assert_eq!(fast_requests, plain_requests);
     }
 }
