@@ -1,7 +1,7 @@
 //! Per-request state of the engine, kept in a slab indexed by slot so queues
 //! hold plain integers and finished requests' slots are reused.
 
-use super::kv_cache::{chain_hash, BlockKey, KvLayout};
+use super::kv_cache::{chain_hash, BlockKey, KvCache, KvLayout};
 use crate::workload::RequestSpec;
 use std::sync::Arc;
 
@@ -28,6 +28,11 @@ pub(crate) struct Request {
     pub ghost_blocks: Vec<u32>,
     /// Leading blocks of `blocks` registered as full in the prefix cache.
     pub registered_blocks: u32,
+    /// Whether the request is in the decode group (its `computed` and
+    /// `generated` then lag by the group steps since `group_step`).
+    pub in_group: bool,
+    /// The group step at which `computed` and `generated` were last brought up to date.
+    pub group_step: u64,
     /// Sliding-window tokens held.
     pub window_tokens: u64,
     /// Time of the first output token (NaN until then).
@@ -87,6 +92,26 @@ impl Request {
                 candidate: self.ghost_blocks.get(i).copied(),
             },
         }
+    }
+
+    /// Registers the blocks that have become full since the last call, so other
+    /// requests (or this one, after a preemption) can reuse them.
+    pub fn register_full_blocks(&mut self, kv: &mut KvCache) {
+        if !kv.prefix_caching() {
+            return;
+        }
+        let block_size = kv.layout().block_size as u32;
+        while (self.registered_blocks + 1) * block_size <= self.computed {
+            let b = self.registered_blocks as usize;
+            kv.register(self.blocks[b], self.block_key(b));
+            self.registered_blocks += 1;
+        }
+    }
+
+    /// Whether the request only decodes: its prompt (and any recompute) is done
+    /// and it computes one token per step.
+    pub fn is_decoding(&self) -> bool {
+        self.generated > 0 && self.computed + 1 == self.num_tokens()
     }
 
     /// Bytes of KV the request holds now.

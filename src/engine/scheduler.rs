@@ -15,6 +15,7 @@
 //!    the free blocks allow; the first that does not fit stops admission.
 
 use super::cost::BatchShape;
+use super::decode_group::DecodeGroup;
 use super::kv_cache::KvCache;
 use super::observer::{Event, Observer};
 use super::request::RequestTable;
@@ -80,11 +81,19 @@ pub(crate) struct Scheduler {
     /// Preemption-free mode: bytes running requests have reserved but not yet allocated.
     outstanding_bytes: u64,
     pub stats: SchedulerStats,
+    /// The decoding prefix of `running`, advanced implicitly (see `decode_group`).
+    pub group: DecodeGroup,
+    /// Whether the decode group may form (not for sliding-window models, nor
+    /// on the reference path).
+    use_group: bool,
+    /// Scratch: members that need a block this step.
+    needy: Vec<u32>,
 }
 
 impl Scheduler {
-    /// An idle scheduler; `window` is the model's sliding window (0 if none).
-    pub fn new(cfg: &SchedulerConfig, window: u64) -> Self {
+    /// An idle scheduler; `window` is the model's sliding window (0 if none);
+    /// `use_group` enables the decode group fast path.
+    pub fn new(cfg: &SchedulerConfig, window: u64, use_group: bool) -> Self {
         Self {
             policy: cfg.policy,
             max_batched: cfg.max_num_batched_tokens,
@@ -100,6 +109,9 @@ impl Scheduler {
             shape: BatchShape::default(),
             outstanding_bytes: 0,
             stats: SchedulerStats::default(),
+            group: DecodeGroup::default(),
+            use_group: use_group && window == 0,
+            needy: Vec::new(),
         }
     }
 
@@ -143,6 +155,20 @@ impl Scheduler {
             u64::MAX
         };
         let mut i = 0;
+        if self.group.len() > 0 {
+            if self.group_step_is_safe(reqs, kv, budget, chunk_cap) {
+                let bytes = self.group.allocate(reqs, kv, &self.needy);
+                if self.preemption_free {
+                    self.outstanding_bytes = self.outstanding_bytes.saturating_sub(bytes);
+                }
+                let members = self.group.len() as u64;
+                self.shape.add_decodes(members, self.group.context_sum());
+                budget -= members;
+                i = self.group.len();
+            } else {
+                self.group.dissolve(reqs, kv, &self.running);
+            }
+        }
         'running: while i < self.running.len() && budget > 0 {
             let slot = self.running[i];
             let r = reqs.get(slot);
@@ -287,6 +313,54 @@ impl Scheduler {
             }
         }
         false
+    }
+
+    /// Whether the decode group can take this step on its fast path: every
+    /// member gets its token within the budget, and the blocks the members and
+    /// every other running request could need all fit, so no preemption can
+    /// happen. Pops the members' due block events into `needy`.
+    fn group_step_is_safe(
+        &mut self,
+        reqs: &RequestTable,
+        kv: &KvCache,
+        budget: u64,
+        chunk_cap: u64,
+    ) -> bool {
+        let members = self.group.len() as u64;
+        if members > budget {
+            return false;
+        }
+        self.group.due_blocks(reqs, &mut self.needy);
+        // The other running requests take the rest of the budget in order,
+        // exactly as step (1) will.
+        let layout = kv.layout();
+        let mut rest = budget - members;
+        let mut blocks = self.needy.len() as u64;
+        for &slot in &self.running[self.group.len()..] {
+            let r = reqs.get(slot);
+            let n = u64::from(r.num_tokens() - r.computed)
+                .min(rest)
+                .min(chunk_cap);
+            rest -= n;
+            blocks += layout
+                .blocks_for(u64::from(r.computed) + n)
+                .saturating_sub(r.blocks.len() as u64);
+        }
+        kv.fits(blocks, 0)
+    }
+
+    /// After a step: running requests that have become plain decoders at the
+    /// front of the explicit part of the running list join the decode group.
+    pub fn grow_group(&mut self, reqs: &mut RequestTable, block_size: u64) {
+        if !self.use_group {
+            return;
+        }
+        while let Some(&slot) = self.running.get(self.group.len()) {
+            if !reqs.get(slot).is_decoding() {
+                break;
+            }
+            self.group.join(reqs, slot, block_size);
+        }
     }
 
     /// Allocates what `slot` needs to compute `n` more tokens; false if it does not fit.

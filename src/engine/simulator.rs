@@ -89,11 +89,15 @@ impl<'c> Simulator<'c> {
         let mut kv = KvCache::new(layout, config.scheduler.enable_prefix_caching);
         #[cfg(test)]
         kv.set_map_everything(options.reference);
+        #[cfg(test)]
+        let use_group = !options.reference;
+        #[cfg(not(test))]
+        let use_group = true;
         Self {
             config,
             workload,
             reqs: RequestTable::default(),
-            sched: Scheduler::new(&config.scheduler, cost.window()),
+            sched: Scheduler::new(&config.scheduler, cost.window(), use_group),
             kv,
             cost,
             metrics: MetricsCollector::new(options.record_requests),
@@ -131,7 +135,7 @@ impl<'c> Simulator<'c> {
             let preempted = self
                 .sched
                 .schedule(&mut self.reqs, &mut self.kv, obs, self.now);
-            if !self.sched.batch.is_empty() {
+            if self.sched.shape.num_seqs > 0 {
                 break;
             }
             if !preempted {
@@ -264,17 +268,14 @@ impl<'c> Simulator<'c> {
     /// blocks become shareable), caught-up requests emit a token, and finished
     /// requests leave.
     fn commit(&mut self, obs: &mut dyn Observer) {
-        let block_size = self.kv.layout().block_size as u32;
-        let prefix_caching = self.kv.prefix_caching();
+        // Decode group members computed one token each; some emitted their last.
+        let members_done = self.sched.group.finish_step(&mut self.reqs);
+        self.finished.extend_from_slice(members_done);
+        let members_done = members_done.len();
         for s in &self.sched.batch {
             let r = self.reqs.get_mut(s.slot);
             r.computed += s.tokens;
-            // Blocks that became full can be shared from now on.
-            while prefix_caching && (r.registered_blocks + 1) * block_size <= r.computed {
-                let b = r.registered_blocks as usize;
-                self.kv.register(r.blocks[b], r.block_key(b));
-                r.registered_blocks += 1;
-            }
+            r.register_full_blocks(&mut self.kv);
             if r.computed == r.num_tokens() {
                 r.generated += 1;
                 debug_assert!(r.generated <= r.output_tokens);
@@ -282,19 +283,33 @@ impl<'c> Simulator<'c> {
                     r.first_token = self.now;
                 }
                 if r.is_finished() {
-                    debug_assert_eq!(u64::from(r.computed), r.lifetime_tokens());
                     self.finished.push(s.slot);
                 }
             }
         }
-        if self.finished.is_empty() {
-            return;
+        if !self.finished.is_empty() {
+            self.retire_finished(members_done, obs);
         }
+        let block_size = self.kv.layout().block_size;
+        self.sched.grow_group(&mut self.reqs, block_size);
+    }
+
+    /// Removes the requests that emitted their last token this step, frees
+    /// their blocks and records their metrics. They are handled in arrival
+    /// order, so the free list and the records do not depend on how the step
+    /// was computed.
+    fn retire_finished(&mut self, members_done: usize, obs: &mut dyn Observer) {
         let reqs = &self.reqs;
         self.sched
             .running
             .retain(|&slot| !reqs.get(slot).is_finished());
-        for slot in std::mem::take(&mut self.finished) {
+        self.sched.group.forget(members_done);
+        let mut finished = std::mem::take(&mut self.finished);
+        finished.sort_unstable_by_key(|&slot| self.reqs.get(slot).seq);
+        for &slot in &finished {
+            let r = self.reqs.get_mut(slot);
+            debug_assert_eq!(u64::from(r.computed), r.lifetime_tokens());
+            r.register_full_blocks(&mut self.kv);
             self.sched
                 .release_finished(&mut self.reqs, &mut self.kv, slot);
             let r = self.reqs.get(slot);
@@ -320,6 +335,8 @@ impl<'c> Simulator<'c> {
             self.reqs.remove(slot);
             self.workload.on_request_done(self.now);
         }
+        finished.clear();
+        self.finished = finished;
     }
 
     fn stalled(&self) -> SimError {

@@ -427,14 +427,24 @@ fn check_step(sim: &Simulator<'_>, config: &Config) {
     );
     // Reference counting: blocks in use are exactly those the running requests hold.
     let mut held = HashSet::new();
-    for &slot in &sim.sched.running {
+    for (i, &slot) in sim.sched.running.iter().enumerate() {
         let r = sim.reqs.get(slot);
         assert_eq!(
+            r.in_group,
+            i < sim.sched.group.len(),
+            "members are the running prefix"
+        );
+        let (computed, generated) = sim.sched.group.progress(&sim.reqs, slot);
+        assert_eq!(
             r.blocks.len() as u64,
-            layout.blocks_for(u64::from(r.computed)),
+            layout.blocks_for(u64::from(computed)),
             "block table does not match computed tokens"
         );
-        assert!(r.computed < r.num_tokens() + 1);
+        assert!(
+            generated < r.output_tokens,
+            "a finished request is still running"
+        );
+        assert!(computed <= r.input_tokens + generated);
         held.extend(r.blocks.iter().copied());
     }
     assert_eq!(
