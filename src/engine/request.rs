@@ -150,15 +150,10 @@ impl RequestTable {
     /// Frees a slot (its block table must already be released to the cache).
     pub fn remove(&mut self, slot: u32) {
         let r = &mut self.slots[slot as usize];
-        for mut table in [
-            std::mem::take(&mut r.blocks),
-            std::mem::take(&mut r.ghost_blocks),
-        ] {
-            if table.capacity() > 0 {
-                table.clear();
-                self.spare_block_tables.push(table);
-            }
-        }
+        let mut table = std::mem::take(&mut r.blocks);
+        table.clear();
+        self.spare_block_tables.push(table);
+        r.ghost_blocks = Vec::new();
         r.prompt_hashes = None;
         self.free.push(slot);
     }

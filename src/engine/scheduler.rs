@@ -18,8 +18,9 @@ use super::cost::BatchShape;
 use super::decode_group::DecodeGroup;
 use super::kv_cache::KvCache;
 use super::observer::{Event, Observer};
-use super::request::RequestTable;
+use super::request::{Request, RequestTable};
 use crate::config::{Policy, SchedulerConfig};
+use crate::workload::RequestSpec;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -35,15 +36,52 @@ pub(crate) struct Scheduled {
     pub prefill: bool,
 }
 
-/// Position in the waiting queue: preempted requests first, then by policy key,
-/// then by arrival.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct WaitKey {
+/// A waiting request: a preempted one keeps its engine state in a slot; a new
+/// one waits as its compact spec and gets a slot only when it reaches the head
+/// of the queue, so a long queue under overload costs little memory.
+#[derive(Debug)]
+enum Waiter {
+    /// A request with engine state.
+    Slot(u32),
+    /// A request that has not run yet.
+    New(Box<RequestSpec>),
+}
+
+/// An entry of the waiting queue, ordered preempted requests first, then by
+/// policy key, then by arrival.
+#[derive(Debug)]
+struct Waiting {
     /// 0 for preempted requests (they go to the front), 1 for new ones.
     class: u8,
     key: i64,
     seq: u64,
-    slot: u32,
+    who: Waiter,
+}
+
+impl Waiting {
+    fn order(&self) -> (u8, i64, u64) {
+        (self.class, self.key, self.seq)
+    }
+}
+
+impl PartialEq for Waiting {
+    fn eq(&self, other: &Self) -> bool {
+        self.order() == other.order()
+    }
+}
+
+impl Eq for Waiting {}
+
+impl PartialOrd for Waiting {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Waiting {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.order().cmp(&other.order())
+    }
 }
 
 /// Counters the scheduler keeps for the run's metrics.
@@ -73,7 +111,7 @@ pub(crate) struct Scheduler {
     window: u64,
     /// Running requests in admission order.
     pub running: Vec<u32>,
-    waiting: BinaryHeap<Reverse<WaitKey>>,
+    waiting: BinaryHeap<Reverse<Waiting>>,
     /// The current step's plan.
     pub batch: Vec<Scheduled>,
     /// The current step's shape, for the cost model.
@@ -120,15 +158,44 @@ impl Scheduler {
         self.waiting.len()
     }
 
-    /// Puts a request into the waiting queue.
-    pub fn enqueue(&mut self, reqs: &RequestTable, slot: u32, preempted: bool) {
+    /// Puts a newly arrived request (arrival index `seq`) into the waiting queue.
+    pub fn enqueue_new(&mut self, seq: u64, spec: RequestSpec) {
+        let key = self
+            .policy
+            .key(spec.input_tokens, spec.output_tokens, spec.priority);
+        self.waiting.push(Reverse(Waiting {
+            class: 1,
+            key,
+            seq,
+            who: Waiter::New(Box::new(spec)),
+        }));
+    }
+
+    /// Puts a preempted request back at the front of the waiting queue.
+    fn enqueue_preempted(&mut self, reqs: &RequestTable, slot: u32) {
         let r = reqs.get(slot);
-        self.waiting.push(Reverse(WaitKey {
-            class: u8::from(!preempted),
+        self.waiting.push(Reverse(Waiting {
+            class: 0,
             key: r.policy_key,
             seq: r.seq,
-            slot,
+            who: Waiter::Slot(slot),
         }));
+    }
+
+    /// The slot of the request at the head of the waiting queue, giving it one
+    /// first if it is new.
+    fn head_slot(&mut self, reqs: &mut RequestTable) -> Option<u32> {
+        let mut head = self.waiting.peek_mut()?;
+        let Reverse(w) = &mut *head;
+        let slot = match std::mem::replace(&mut w.who, Waiter::Slot(u32::MAX)) {
+            Waiter::Slot(slot) => slot,
+            Waiter::New(spec) => {
+                let (seq, key) = (w.seq, w.key);
+                reqs.insert(|blocks| Request::new(seq, *spec, key, blocks))
+            }
+        };
+        w.who = Waiter::Slot(slot);
+        Some(slot)
     }
 
     /// Plans the next step into `batch` and `shape`, allocating KV blocks.
@@ -220,10 +287,9 @@ impl Scheduler {
         }
         let layout = *kv.layout();
         while self.running.len() < self.max_seqs && budget > 0 {
-            let Some(&Reverse(top)) = self.waiting.peek() else {
+            let Some(slot) = self.head_slot(reqs) else {
                 break;
             };
-            let slot = top.slot;
             let r = reqs.get(slot);
             let num_tokens = u64::from(r.num_tokens());
             // The longest cached prefix of whole blocks, never the last token.
@@ -453,7 +519,7 @@ impl Scheduler {
         r.registered_blocks = 0;
         r.preemptions += 1;
         self.stats.preemptions += 1;
-        self.enqueue(reqs, slot, true);
+        self.enqueue_preempted(reqs, slot);
         refund
     }
 

@@ -5,7 +5,7 @@
 use super::cost::CostModel;
 use super::kv_cache::{KvCache, KvLayout};
 use super::observer::{Event, Observer, RejectReason, StepSummary};
-use super::request::{Request, RequestTable};
+use super::request::RequestTable;
 use super::scheduler::Scheduler;
 use crate::config::Config;
 use crate::metrics::collector::RunTotals;
@@ -223,15 +223,7 @@ impl<'c> Simulator<'c> {
     }
 
     fn enqueue(&mut self, seq: u64, spec: RequestSpec) {
-        let key =
-            self.config
-                .scheduler
-                .policy
-                .key(spec.input_tokens, spec.output_tokens, spec.priority);
-        let slot = self
-            .reqs
-            .insert(|blocks| Request::new(seq, spec, key, blocks));
-        self.sched.enqueue(&self.reqs, slot, false);
+        self.sched.enqueue_new(seq, spec);
     }
 
     /// Why a request can never run, if it cannot.
