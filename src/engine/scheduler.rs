@@ -501,20 +501,10 @@ impl Scheduler {
                 *partial -= 1;
             }
         }
-        let layout = *kv.layout();
-        let r = reqs.get_mut(slot);
-        if self.preemption_free {
-            self.outstanding_bytes = self
-                .outstanding_bytes
-                .saturating_sub(r.reserved_bytes.saturating_sub(r.held_bytes(&layout)));
-        }
-        kv.release(&r.blocks);
         // Keep the table: its blocks may still hold the content when the
         // request is admitted again.
-        std::mem::swap(&mut r.blocks, &mut r.ghost_blocks);
-        r.blocks.clear();
-        kv.release_window(r.window_tokens);
-        r.window_tokens = 0;
+        self.release_kv(reqs, kv, slot, true);
+        let r = reqs.get_mut(slot);
         r.computed = 0;
         r.registered_blocks = 0;
         r.preemptions += 1;
@@ -525,6 +515,19 @@ impl Scheduler {
 
     /// Releases a finished request's KV and reservation.
     pub fn release_finished(&mut self, reqs: &mut RequestTable, kv: &mut KvCache, slot: u32) {
+        self.release_kv(reqs, kv, slot, false);
+    }
+
+    /// Drops a request's blocks, window tokens and (preemption-free mode) the
+    /// rest of its reservation; `keep_as_ghost` keeps the block table as the
+    /// place to look for the request's content later.
+    fn release_kv(
+        &mut self,
+        reqs: &mut RequestTable,
+        kv: &mut KvCache,
+        slot: u32,
+        keep_as_ghost: bool,
+    ) {
         let layout = *kv.layout();
         let r = reqs.get_mut(slot);
         if self.preemption_free {
@@ -533,6 +536,9 @@ impl Scheduler {
                 .saturating_sub(r.reserved_bytes.saturating_sub(r.held_bytes(&layout)));
         }
         kv.release(&r.blocks);
+        if keep_as_ghost {
+            std::mem::swap(&mut r.blocks, &mut r.ghost_blocks);
+        }
         r.blocks.clear();
         kv.release_window(r.window_tokens);
         r.window_tokens = 0;

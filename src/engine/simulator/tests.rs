@@ -7,6 +7,9 @@ use crate::engine::NoopObserver;
 use proptest::prelude::*;
 use std::collections::HashSet;
 
+/// Eight requests of 40 + 40 tokens arriving together (5 blocks each at the end).
+const HEAVY: &str = "arrival_pattern = 'batched'\nbatch_size = 8\narrival_rate = 1.0\nnum_requests = 8\ninput_len_dist = { type = 'fixed', value = 40 }\noutput_len_dist = { type = 'fixed', value = 40 }";
+
 /// Bytes of one 16-token block of the test model: 2 (K,V) * 4 layers * 2 kv heads * 64 * 2 B * 16.
 const BLOCK_BYTES: u64 = 32_768;
 
@@ -189,7 +192,7 @@ fn kv_pressure_preempts_by_recompute_and_everything_still_finishes() {
     // 8 requests of 40 + 40 tokens (5 blocks each at the end) in a 12-block cache.
     let config = Setup {
         kv_blocks: 12,
-        workload: "arrival_pattern = 'batched'\nbatch_size = 8\narrival_rate = 1.0\nnum_requests = 8\ninput_len_dist = { type = 'fixed', value = 40 }\noutput_len_dist = { type = 'fixed', value = 40 }".into(),
+        workload: HEAVY.into(),
         ..Setup::default()
     }
     .config();
@@ -201,7 +204,7 @@ fn kv_pressure_preempts_by_recompute_and_everything_still_finishes() {
     let roomy = Setup {
         kv_blocks: 1000,
         ..Setup {
-            workload: "arrival_pattern = 'batched'\nbatch_size = 8\narrival_rate = 1.0\nnum_requests = 8\ninput_len_dist = { type = 'fixed', value = 40 }\noutput_len_dist = { type = 'fixed', value = 40 }".into(),
+            workload: HEAVY.into(),
             ..Setup::default()
         }
     }
@@ -215,8 +218,9 @@ fn kv_pressure_preempts_by_recompute_and_everything_still_finishes() {
 fn preemption_free_mode_never_preempts_under_the_same_pressure() {
     let config = Setup {
         kv_blocks: 12,
-        scheduler: "max_num_batched_tokens = 512\nmax_num_seqs = 8\nenable_preemption_free = true".into(),
-        workload: "arrival_pattern = 'batched'\nbatch_size = 8\narrival_rate = 1.0\nnum_requests = 8\ninput_len_dist = { type = 'fixed', value = 40 }\noutput_len_dist = { type = 'fixed', value = 40 }".into(),
+        scheduler: "max_num_batched_tokens = 512\nmax_num_seqs = 8\nenable_preemption_free = true"
+            .into(),
+        workload: HEAVY.into(),
         ..Setup::default()
     }
     .config();
@@ -264,7 +268,7 @@ fn policies_order_admission() {
 fn a_preempted_request_finds_its_own_prefix_in_the_cache() {
     let config = Setup {
         kv_blocks: 12,
-        workload: "arrival_pattern = 'batched'\nbatch_size = 8\narrival_rate = 1.0\nnum_requests = 8\ninput_len_dist = { type = 'fixed', value = 40 }\noutput_len_dist = { type = 'fixed', value = 40 }".into(),
+        workload: HEAVY.into(),
         ..Setup::default()
     }
     .config();
