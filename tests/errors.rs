@@ -179,16 +179,7 @@ fn missing_config_file() {
 #[test]
 fn unwritable_output() {
     let dir = tempfile::tempdir().unwrap();
-    let o = run(
-        dir.path(),
-        &[
-            "-c",
-            shipped("configs/quick.toml").to_str().unwrap(),
-            "-q",
-            "-o",
-            "missing-dir/r.json",
-        ],
-    );
+    let o = run_quick(dir.path(), &["-q", "-o", "missing-dir/r.json"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("cannot write results to 'missing-dir/r.json'"),

@@ -123,10 +123,7 @@ fn without_c_it_reads_config_toml_or_runs_the_builtin_default() {
 #[test]
 fn console_report_has_every_block_and_no_escape_codes_in_a_pipe() {
     let dir = tempfile::tempdir().unwrap();
-    let o = run(
-        dir.path(),
-        &["-c", shipped("configs/quick.toml").to_str().unwrap()],
-    );
+    let o = run_quick(dir.path(), &[]);
     assert!(o.status.success());
     let text = stdout(&o);
     for needle in [
@@ -164,16 +161,7 @@ fn console_report_has_every_block_and_no_escape_codes_in_a_pipe() {
 #[test]
 fn quiet_prints_nothing_but_still_writes_json() {
     let dir = tempfile::tempdir().unwrap();
-    let o = run(
-        dir.path(),
-        &[
-            "-c",
-            shipped("configs/quick.toml").to_str().unwrap(),
-            "-q",
-            "-o",
-            "q.json",
-        ],
-    );
+    let o = run_quick(dir.path(), &["-q", "-o", "q.json"]);
     assert!(o.status.success());
     assert!(stdout(&o).is_empty());
     assert!(stderr(&o).is_empty());
@@ -239,16 +227,9 @@ fn overload_far_above_capacity_still_finishes_every_request() {
 #[test]
 fn dataset_flags_without_a_dataset_path_say_what_is_missing() {
     let dir = tempfile::tempdir().unwrap();
-    let o = run(
+    let o = run_quick(
         dir.path(),
-        &[
-            "-c",
-            shipped("configs/quick.toml").to_str().unwrap(),
-            "--tokenizer",
-            "t.json",
-            "--chat-template",
-            "None",
-        ],
+        &["--tokenizer", "t.json", "--chat-template", "None"],
     );
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);

@@ -65,6 +65,16 @@ impl BatchShape {
         }
     }
 
+    /// Adds `count` requests decoding one token each on top of contexts that
+    /// sum to `context_sum` (no sliding window): the same as `count` calls of
+    /// [`add`](Self::add) with one new token, in O(1).
+    pub fn add_decodes(&mut self, count: u64, context_sum: u64) {
+        self.num_seqs += count as u32;
+        self.new_tokens += count;
+        self.attended_full += (context_sum + count) as f64;
+        self.context_full += context_sum;
+    }
+
     /// Removes what [`add`](Self::add) added for the same arguments.
     pub fn remove(&mut self, context: u64, new: u64, window: u64, prefill: bool) {
         let mut one = BatchShape::default();

@@ -8,6 +8,13 @@
 //! and stay findable on the free list until they are reused: the free list is
 //! ordered least recently freed first, and allocation takes from its head.
 //!
+//! Only content that other requests can share (real prompt tokens) goes into
+//! the hash map. Content unique to one request (synthetic prompts, generated
+//! tokens) can only be found again by that request after a preemption, so it
+//! is found through the request's previous block table instead: a block still
+//! holds the content if its stored hash is unchanged. Both find exactly the
+//! blocks a map of every hash would find, without the map's cost.
+//!
 //! Sliding-window layers never hold more than the window: their K and V are
 //! accounted per request as `min(tokens, window)` tokens of bytes, outside the
 //! blocks (they are not shared). Both draw on the same byte capacity.
@@ -128,6 +135,21 @@ impl Hasher for IdentityHasher {
     }
 }
 
+/// How to find one block of a request in the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockKey {
+    /// Content other requests may share: found by hash in the prefix map.
+    Shared(u64),
+    /// Content unique to the request: found in the block that held it last
+    /// (`candidate`), if that block still holds the hash.
+    Own {
+        /// The content hash.
+        hash: u64,
+        /// The block the request held at this position before it was preempted.
+        candidate: Option<u32>,
+    },
+}
+
 /// Result of looking up a request's cached prefix.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PrefixHit {
@@ -150,8 +172,14 @@ pub struct KvCache {
     free_tail: u32,
     in_use: u64,
     window_tokens_held: u64,
-    cached: HashMap<u64, u32, BuildHasherDefault<IdentityHasher>>,
+    /// Whether a block's hash is (or was last) entered in `shared`.
+    in_map: Vec<bool>,
+    shared: HashMap<u64, u32, BuildHasherDefault<IdentityHasher>>,
     prefix_caching: bool,
+    /// Enter every hash in the map and find every block through it (the plain
+    /// reference path the optimised one is tested against).
+    #[cfg(test)]
+    map_everything: bool,
 }
 
 impl KvCache {
@@ -168,8 +196,11 @@ impl KvCache {
             free_tail: NIL,
             in_use: 0,
             window_tokens_held: 0,
-            cached: HashMap::default(),
+            in_map: vec![false; n as usize],
+            shared: HashMap::default(),
             prefix_caching,
+            #[cfg(test)]
+            map_everything: false,
         };
         for b in 0..n {
             cache.push_back(b);
@@ -218,14 +249,27 @@ impl KvCache {
             && self.in_use + blocks <= self.ref_count.len() as u64
     }
 
-    /// Counts the leading blocks of `hashes` found in the cache, at most `max_blocks`.
-    pub fn lookup(&self, hashes: impl Iterator<Item = u64>, max_blocks: u64) -> PrefixHit {
+    /// The block holding the content `key` names, if the cache still has it.
+    #[inline]
+    pub fn find(&self, key: BlockKey) -> Option<u32> {
+        match key {
+            #[cfg(test)]
+            BlockKey::Own { hash, .. } if self.map_everything => self.shared.get(&hash).copied(),
+            BlockKey::Shared(hash) => self.shared.get(&hash).copied(),
+            BlockKey::Own { hash, candidate } => {
+                candidate.filter(|&b| self.hash.get(b as usize) == Some(&hash))
+            }
+        }
+    }
+
+    /// Counts the leading blocks of `keys` found in the cache, at most `max_blocks`.
+    pub fn lookup(&self, keys: impl Iterator<Item = BlockKey>, max_blocks: u64) -> PrefixHit {
         let mut hit = PrefixHit::default();
         if !self.prefix_caching {
             return hit;
         }
-        for h in hashes.take(max_blocks as usize) {
-            let Some(&b) = self.cached.get(&h) else { break };
+        for key in keys.take(max_blocks as usize) {
+            let Some(b) = self.find(key) else { break };
             hit.blocks += 1;
             if self.ref_count[b as usize] == 0 {
                 hit.free_blocks += 1;
@@ -234,16 +278,16 @@ impl KvCache {
         hit
     }
 
-    /// Takes the first `count` blocks of `hashes` (found by [`lookup`](Self::lookup))
+    /// Takes the first `count` blocks of `keys` (found by [`lookup`](Self::lookup))
     /// for a request, appending them to `out`.
     pub fn take_cached(
         &mut self,
-        hashes: impl Iterator<Item = u64>,
+        keys: impl Iterator<Item = BlockKey>,
         count: u64,
         out: &mut Vec<u32>,
     ) {
-        for h in hashes.take(count as usize) {
-            let Some(&b) = self.cached.get(&h) else { break };
+        for key in keys.take(count as usize) {
+            let Some(b) = self.find(key) else { break };
             if self.ref_count[b as usize] == 0 {
                 self.unlink(b);
                 self.in_use += 1;
@@ -261,8 +305,8 @@ impl KvCache {
             debug_assert_ne!(b, NIL, "allocate without fits");
             self.unlink(b);
             let h = std::mem::replace(&mut self.hash[b as usize], NO_HASH);
-            if h != NO_HASH && self.cached.get(&h) == Some(&b) {
-                self.cached.remove(&h);
+            if std::mem::take(&mut self.in_map[b as usize]) && self.shared.get(&h) == Some(&b) {
+                self.shared.remove(&h);
             }
             self.ref_count[b as usize] = 1;
             self.in_use += 1;
@@ -298,13 +342,28 @@ impl KvCache {
         }
     }
 
-    /// Records that `block` is full and holds the content with hash `hash`.
-    pub fn register(&mut self, block: u32, hash: u64) {
+    /// Records that `block` is full and holds the content `key` names.
+    pub fn register(&mut self, block: u32, key: BlockKey) {
         if !self.prefix_caching {
             return;
         }
-        self.cached.entry(hash).or_insert(block);
+        let (hash, shared) = match key {
+            BlockKey::Shared(h) => (h, true),
+            BlockKey::Own { hash, .. } => (hash, false),
+        };
+        #[cfg(test)]
+        let shared = shared || self.map_everything;
         self.hash[block as usize] = hash;
+        if shared {
+            self.shared.entry(hash).or_insert(block);
+            self.in_map[block as usize] = true;
+        }
+    }
+
+    /// Finds every block through the hash map (the reference path for tests).
+    #[cfg(test)]
+    pub(crate) fn set_map_everything(&mut self, on: bool) {
+        self.map_everything = on;
     }
 
     fn unlink(&mut self, b: u32) {
@@ -350,6 +409,10 @@ impl KvCache {
 mod tests {
     use super::*;
 
+    fn keys(hashes: &[u64]) -> impl Iterator<Item = BlockKey> + '_ {
+        hashes.iter().map(|&h| BlockKey::Shared(h))
+    }
+
     fn layout(blocks: u64) -> KvLayout {
         KvLayout {
             block_size: 4,
@@ -378,13 +441,13 @@ mod tests {
         assert!(kv.fits(3, 0));
         kv.allocate(3, &mut a);
         assert_eq!(kv.blocks_in_use(), 3);
-        kv.register(a[0], 11);
-        kv.register(a[1], 22);
+        kv.register(a[0], BlockKey::Shared(11));
+        kv.register(a[1], BlockKey::Shared(22));
         assert!(!kv.fits(2, 0));
         kv.release(&a);
         assert_eq!(kv.blocks_in_use(), 0);
         // Both hashed blocks are still findable; the lookup stops at the first miss.
-        let hit = kv.lookup([11, 22, 33].into_iter(), 10);
+        let hit = kv.lookup(keys(&[11, 22, 33]), 10);
         assert_eq!(
             hit,
             PrefixHit {
@@ -392,22 +455,22 @@ mod tests {
                 free_blocks: 2
             }
         );
-        assert_eq!(kv.lookup([22].into_iter(), 10).blocks, 1);
-        assert_eq!(kv.lookup([11, 22].into_iter(), 1).blocks, 1);
+        assert_eq!(kv.lookup(keys(&[22]), 10).blocks, 1);
+        assert_eq!(kv.lookup(keys(&[11, 22]), 1).blocks, 1);
         let mut b = Vec::new();
-        kv.take_cached([11, 22].into_iter(), 2, &mut b);
+        kv.take_cached(keys(&[11, 22]), 2, &mut b);
         assert_eq!(b, [a[0], a[1]]);
         assert_eq!(kv.blocks_in_use(), 2);
         // A second sharer does not use more capacity.
         let mut c = Vec::new();
         assert_eq!(
-            kv.lookup([11].into_iter(), 1),
+            kv.lookup(keys(&[11]), 1),
             PrefixHit {
                 blocks: 1,
                 free_blocks: 0
             }
         );
-        kv.take_cached([11].into_iter(), 1, &mut c);
+        kv.take_cached(keys(&[11]), 1, &mut c);
         assert_eq!(kv.blocks_in_use(), 2);
         kv.release(&c);
         kv.release(&b);
@@ -420,15 +483,44 @@ mod tests {
         let (mut a, mut b) = (Vec::new(), Vec::new());
         kv.allocate(1, &mut a);
         kv.allocate(2, &mut b);
-        kv.register(a[0], 1);
-        kv.register(b[0], 2);
+        kv.register(a[0], BlockKey::Shared(1));
+        kv.register(b[0], BlockKey::Shared(2));
         kv.release(&a); // freed first: evicted first among hashed blocks
         kv.release(&b); // b[1] has no hash: reused before any hashed block
         let mut c = Vec::new();
         kv.allocate(2, &mut c);
         assert_eq!(c, [b[1], a[0]]);
-        assert_eq!(kv.lookup([1].into_iter(), 1).blocks, 0, "evicted");
-        assert_eq!(kv.lookup([2].into_iter(), 1).blocks, 1, "kept");
+        assert_eq!(kv.lookup(keys(&[1]), 1).blocks, 0, "evicted");
+        assert_eq!(kv.lookup(keys(&[2]), 1).blocks, 1, "kept");
+    }
+
+    #[test]
+    fn own_blocks_are_found_through_their_last_block_until_reused() {
+        let mut kv = KvCache::new(layout(2), true);
+        let mut a = Vec::new();
+        kv.allocate(2, &mut a);
+        kv.register(
+            a[0],
+            BlockKey::Own {
+                hash: 7,
+                candidate: None,
+            },
+        );
+        let key = |c| BlockKey::Own {
+            hash: 7,
+            candidate: Some(c),
+        };
+        kv.release(&a);
+        assert_eq!(kv.find(key(a[0])), Some(a[0]));
+        assert_eq!(kv.find(key(a[1])), None, "another block");
+        assert_eq!(
+            kv.find(BlockKey::Shared(7)),
+            None,
+            "own content is not shared"
+        );
+        let mut b = Vec::new();
+        kv.allocate(2, &mut b); // reuses both blocks: the content is gone
+        assert_eq!(kv.find(key(a[0])), None);
     }
 
     #[test]
@@ -436,9 +528,9 @@ mod tests {
         let mut kv = KvCache::new(layout(2), false);
         let mut a = Vec::new();
         kv.allocate(1, &mut a);
-        kv.register(a[0], 5);
+        kv.register(a[0], BlockKey::Shared(5));
         kv.release(&a);
-        assert_eq!(kv.lookup([5].into_iter(), 1).blocks, 0);
+        assert_eq!(kv.lookup(keys(&[5]), 1).blocks, 0);
     }
 
     #[test]

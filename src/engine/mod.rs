@@ -2,6 +2,7 @@
 //! that ties them together. No I/O, no clocks, no threads.
 
 pub mod cost;
+mod decode_group;
 pub mod kv_cache;
 mod observer;
 mod request;

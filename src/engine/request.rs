@@ -1,7 +1,7 @@
 //! Per-request state of the engine, kept in a slab indexed by slot so queues
 //! hold plain integers and finished requests' slots are reused.
 
-use super::kv_cache::{chain_hash, KvLayout};
+use super::kv_cache::{chain_hash, BlockKey, KvCache, KvLayout};
 use crate::workload::RequestSpec;
 use std::sync::Arc;
 
@@ -24,6 +24,15 @@ pub(crate) struct Request {
     pub generated: u32,
     /// Block table: block ids holding tokens `[i * block_size, (i + 1) * block_size)`.
     pub blocks: Vec<u32>,
+    /// The block table before the last preemption: where its content may still be.
+    pub ghost_blocks: Vec<u32>,
+    /// Leading blocks of `blocks` registered as full in the prefix cache.
+    pub registered_blocks: u32,
+    /// Whether the request is in the decode group (its `computed` and
+    /// `generated` then lag by the group steps since `group_step`).
+    pub in_group: bool,
+    /// The group step at which `computed` and `generated` were last brought up to date.
+    pub group_step: u64,
     /// Sliding-window tokens held.
     pub window_tokens: u64,
     /// Time of the first output token (NaN until then).
@@ -71,15 +80,38 @@ impl Request {
         self.generated == self.output_tokens
     }
 
-    /// Content hash of block `i` of this request.
+    /// How to find block `i` of this request in the cache.
     #[inline]
-    pub fn block_hash(&self, i: usize) -> u64 {
+    pub fn block_key(&self, i: usize) -> BlockKey {
         match self.prompt_hashes.as_deref().and_then(|h| h.get(i)) {
-            Some(&h) => h,
+            Some(&h) => BlockKey::Shared(h),
             // Synthetic prompts and anything past the prompt's full blocks
             // (generated tokens) are unique to the request.
-            None => chain_hash(SYNTHETIC_SALT ^ self.seq.rotate_left(17), i as u64),
+            None => BlockKey::Own {
+                hash: chain_hash(SYNTHETIC_SALT ^ self.seq.rotate_left(17), i as u64),
+                candidate: self.ghost_blocks.get(i).copied(),
+            },
         }
+    }
+
+    /// Registers the blocks that have become full since the last call, so other
+    /// requests (or this one, after a preemption) can reuse them.
+    pub fn register_full_blocks(&mut self, kv: &mut KvCache) {
+        if !kv.prefix_caching() {
+            return;
+        }
+        let block_size = kv.layout().block_size as u32;
+        while (self.registered_blocks + 1) * block_size <= self.computed {
+            let b = self.registered_blocks as usize;
+            kv.register(self.blocks[b], self.block_key(b));
+            self.registered_blocks += 1;
+        }
+    }
+
+    /// Whether the request only decodes: its prompt (and any recompute) is done
+    /// and it computes one token per step.
+    pub fn is_decoding(&self) -> bool {
+        self.generated > 0 && self.computed + 1 == self.num_tokens()
     }
 
     /// Bytes of KV the request holds now.
@@ -117,10 +149,12 @@ impl RequestTable {
 
     /// Frees a slot (its block table must already be released to the cache).
     pub fn remove(&mut self, slot: u32) {
-        let mut table = std::mem::take(&mut self.slots[slot as usize].blocks);
+        let r = &mut self.slots[slot as usize];
+        let mut table = std::mem::take(&mut r.blocks);
         table.clear();
         self.spare_block_tables.push(table);
-        self.slots[slot as usize].prompt_hashes = None;
+        r.ghost_blocks = Vec::new();
+        r.prompt_hashes = None;
         self.free.push(slot);
     }
 

@@ -5,7 +5,7 @@
 use super::cost::CostModel;
 use super::kv_cache::{KvCache, KvLayout};
 use super::observer::{Event, Observer, RejectReason, StepSummary};
-use super::request::{Request, RequestTable};
+use super::request::RequestTable;
 use super::scheduler::Scheduler;
 use crate::config::Config;
 use crate::metrics::collector::RunTotals;
@@ -17,6 +17,10 @@ use crate::workload::{RequestSpec, Workload};
 pub struct SimOptions {
     /// Keep one [`RequestRecord`] per completed request (for per-request tables).
     pub record_requests: bool,
+    /// Take the plain path everywhere the engine has a faster equivalent, so
+    /// tests can check that both give identical results.
+    #[cfg(test)]
+    pub(crate) reference: bool,
 }
 
 /// What a run produces.
@@ -81,12 +85,20 @@ impl<'c> Simulator<'c> {
     pub fn new(config: &'c Config, workload: Workload, options: SimOptions) -> Self {
         let cost = CostModel::new(config);
         let layout = KvLayout::new(config);
+        #[allow(unused_mut)]
+        let mut kv = KvCache::new(layout, config.scheduler.enable_prefix_caching);
+        #[cfg(test)]
+        kv.set_map_everything(options.reference);
+        #[cfg(test)]
+        let use_group = !options.reference;
+        #[cfg(not(test))]
+        let use_group = true;
         Self {
             config,
             workload,
             reqs: RequestTable::default(),
-            sched: Scheduler::new(&config.scheduler, cost.window()),
-            kv: KvCache::new(layout, config.scheduler.enable_prefix_caching),
+            sched: Scheduler::new(&config.scheduler, cost.window(), use_group),
+            kv,
             cost,
             metrics: MetricsCollector::new(options.record_requests),
             now: 0.0,
@@ -123,7 +135,7 @@ impl<'c> Simulator<'c> {
             let preempted = self
                 .sched
                 .schedule(&mut self.reqs, &mut self.kv, obs, self.now);
-            if !self.sched.batch.is_empty() {
+            if self.sched.shape.num_seqs > 0 {
                 break;
             }
             if !preempted {
@@ -211,15 +223,7 @@ impl<'c> Simulator<'c> {
     }
 
     fn enqueue(&mut self, seq: u64, spec: RequestSpec) {
-        let key =
-            self.config
-                .scheduler
-                .policy
-                .key(spec.input_tokens, spec.output_tokens, spec.priority);
-        let slot = self
-            .reqs
-            .insert(|blocks| Request::new(seq, spec, key, blocks));
-        self.sched.enqueue(&self.reqs, slot, false);
+        self.sched.enqueue_new(seq, spec);
     }
 
     /// Why a request can never run, if it cannot.
@@ -256,18 +260,14 @@ impl<'c> Simulator<'c> {
     /// blocks become shareable), caught-up requests emit a token, and finished
     /// requests leave.
     fn commit(&mut self, obs: &mut dyn Observer) {
-        let block_size = self.kv.layout().block_size as u32;
-        let prefix_caching = self.kv.prefix_caching();
+        // Decode group members computed one token each; some emitted their last.
+        let members_done = self.sched.group.finish_step(&mut self.reqs);
+        self.finished.extend_from_slice(members_done);
+        let members_done = members_done.len();
         for s in &self.sched.batch {
             let r = self.reqs.get_mut(s.slot);
-            let before = r.computed;
             r.computed += s.tokens;
-            if prefix_caching {
-                for b in (before / block_size)..(r.computed / block_size) {
-                    self.kv
-                        .register(r.blocks[b as usize], r.block_hash(b as usize));
-                }
-            }
+            r.register_full_blocks(&mut self.kv);
             if r.computed == r.num_tokens() {
                 r.generated += 1;
                 debug_assert!(r.generated <= r.output_tokens);
@@ -275,19 +275,33 @@ impl<'c> Simulator<'c> {
                     r.first_token = self.now;
                 }
                 if r.is_finished() {
-                    debug_assert_eq!(u64::from(r.computed), r.lifetime_tokens());
                     self.finished.push(s.slot);
                 }
             }
         }
-        if self.finished.is_empty() {
-            return;
+        if !self.finished.is_empty() {
+            self.retire_finished(members_done, obs);
         }
+        let block_size = self.kv.layout().block_size;
+        self.sched.grow_group(&mut self.reqs, block_size);
+    }
+
+    /// Removes the requests that emitted their last token this step, frees
+    /// their blocks and records their metrics. They are handled in arrival
+    /// order, so the free list and the records do not depend on how the step
+    /// was computed.
+    fn retire_finished(&mut self, members_done: usize, obs: &mut dyn Observer) {
         let reqs = &self.reqs;
         self.sched
             .running
             .retain(|&slot| !reqs.get(slot).is_finished());
-        for slot in std::mem::take(&mut self.finished) {
+        self.sched.group.forget(members_done);
+        let mut finished = std::mem::take(&mut self.finished);
+        finished.sort_unstable_by_key(|&slot| self.reqs.get(slot).seq);
+        for &slot in &finished {
+            let r = self.reqs.get_mut(slot);
+            debug_assert_eq!(u64::from(r.computed), r.lifetime_tokens());
+            r.register_full_blocks(&mut self.kv);
             self.sched
                 .release_finished(&mut self.reqs, &mut self.kv, slot);
             let r = self.reqs.get(slot);
@@ -313,6 +327,8 @@ impl<'c> Simulator<'c> {
             self.reqs.remove(slot);
             self.workload.on_request_done(self.now);
         }
+        finished.clear();
+        self.finished = finished;
     }
 
     fn stalled(&self) -> SimError {

@@ -49,9 +49,9 @@ impl ConsoleProgress {
             ProgressBar::hidden()
         };
         let bar_style = if options.style.is_color() {
-            "{spinner:.cyan} [{elapsed_precise}] [{bar:30.cyan/blue}] {pos}/{len} {prefix} {msg}"
+            "{spinner:.cyan} [{elapsed_precise}] [{bar:30.cyan/blue}] {pos}/{len} {prefix} {wide_msg}"
         } else {
-            "[{elapsed_precise}] [{bar:30}] {pos}/{len} {prefix} {msg}"
+            "[{elapsed_precise}] [{bar:30}] {pos}/{len} {prefix} {wide_msg}"
         };
         if let Ok(s) = ProgressStyle::with_template(bar_style) {
             bar.set_style(s.progress_chars("=> "));

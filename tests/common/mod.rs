@@ -41,3 +41,11 @@ pub fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("json file exists"))
         .expect("valid json")
 }
+
+/// Runs the binary on the shipped quick config (100 requests) with `extra` flags.
+pub fn run_quick(cwd: &Path, extra: &[&str]) -> Output {
+    let quick = shipped("configs/quick.toml");
+    let mut args = vec!["-c", quick.to_str().expect("utf-8 path")];
+    args.extend_from_slice(extra);
+    run(cwd, &args)
+}

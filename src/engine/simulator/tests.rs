@@ -7,6 +7,9 @@ use crate::engine::NoopObserver;
 use proptest::prelude::*;
 use std::collections::HashSet;
 
+/// Eight requests of 40 + 40 tokens arriving together (5 blocks each at the end).
+const HEAVY: &str = "arrival_pattern = 'batched'\nbatch_size = 8\narrival_rate = 1.0\nnum_requests = 8\ninput_len_dist = { type = 'fixed', value = 40 }\noutput_len_dist = { type = 'fixed', value = 40 }";
+
 /// Bytes of one 16-token block of the test model: 2 (K,V) * 4 layers * 2 kv heads * 64 * 2 B * 16.
 const BLOCK_BYTES: u64 = 32_768;
 
@@ -47,6 +50,7 @@ impl Setup {
 fn run(config: &Config) -> RunOutput {
     let options = SimOptions {
         record_requests: true,
+        ..SimOptions::default()
     };
     simulate(config, options, &mut NoopObserver).unwrap()
 }
@@ -188,7 +192,7 @@ fn kv_pressure_preempts_by_recompute_and_everything_still_finishes() {
     // 8 requests of 40 + 40 tokens (5 blocks each at the end) in a 12-block cache.
     let config = Setup {
         kv_blocks: 12,
-        workload: "arrival_pattern = 'batched'\nbatch_size = 8\narrival_rate = 1.0\nnum_requests = 8\ninput_len_dist = { type = 'fixed', value = 40 }\noutput_len_dist = { type = 'fixed', value = 40 }".into(),
+        workload: HEAVY.into(),
         ..Setup::default()
     }
     .config();
@@ -200,7 +204,7 @@ fn kv_pressure_preempts_by_recompute_and_everything_still_finishes() {
     let roomy = Setup {
         kv_blocks: 1000,
         ..Setup {
-            workload: "arrival_pattern = 'batched'\nbatch_size = 8\narrival_rate = 1.0\nnum_requests = 8\ninput_len_dist = { type = 'fixed', value = 40 }\noutput_len_dist = { type = 'fixed', value = 40 }".into(),
+            workload: HEAVY.into(),
             ..Setup::default()
         }
     }
@@ -214,8 +218,9 @@ fn kv_pressure_preempts_by_recompute_and_everything_still_finishes() {
 fn preemption_free_mode_never_preempts_under_the_same_pressure() {
     let config = Setup {
         kv_blocks: 12,
-        scheduler: "max_num_batched_tokens = 512\nmax_num_seqs = 8\nenable_preemption_free = true".into(),
-        workload: "arrival_pattern = 'batched'\nbatch_size = 8\narrival_rate = 1.0\nnum_requests = 8\ninput_len_dist = { type = 'fixed', value = 40 }\noutput_len_dist = { type = 'fixed', value = 40 }".into(),
+        scheduler: "max_num_batched_tokens = 512\nmax_num_seqs = 8\nenable_preemption_free = true"
+            .into(),
+        workload: HEAVY.into(),
         ..Setup::default()
     }
     .config();
@@ -263,7 +268,7 @@ fn policies_order_admission() {
 fn a_preempted_request_finds_its_own_prefix_in_the_cache() {
     let config = Setup {
         kv_blocks: 12,
-        workload: "arrival_pattern = 'batched'\nbatch_size = 8\narrival_rate = 1.0\nnum_requests = 8\ninput_len_dist = { type = 'fixed', value = 40 }\noutput_len_dist = { type = 'fixed', value = 40 }".into(),
+        workload: HEAVY.into(),
         ..Setup::default()
     }
     .config();
@@ -426,14 +431,24 @@ fn check_step(sim: &Simulator<'_>, config: &Config) {
     );
     // Reference counting: blocks in use are exactly those the running requests hold.
     let mut held = HashSet::new();
-    for &slot in &sim.sched.running {
+    for (i, &slot) in sim.sched.running.iter().enumerate() {
         let r = sim.reqs.get(slot);
         assert_eq!(
+            r.in_group,
+            i < sim.sched.group.len(),
+            "members are the running prefix"
+        );
+        let (computed, generated) = sim.sched.group.progress(&sim.reqs, slot);
+        assert_eq!(
             r.blocks.len() as u64,
-            layout.blocks_for(u64::from(r.computed)),
+            layout.blocks_for(u64::from(computed)),
             "block table does not match computed tokens"
         );
-        assert!(r.computed < r.num_tokens() + 1);
+        assert!(
+            generated < r.output_tokens,
+            "a finished request is still running"
+        );
+        assert!(computed <= r.input_tokens + generated);
         held.extend(r.blocks.iter().copied());
     }
     assert_eq!(
@@ -458,7 +473,7 @@ proptest! {
         let mut sim = Simulator::new(
             &config,
             Workload::synthetic(&config.workload).unwrap(),
-            SimOptions { record_requests: true },
+            SimOptions { record_requests: true, ..SimOptions::default() },
         );
         let mut steps = 0u64;
         let mut finishes = Finishes::default();
@@ -499,5 +514,19 @@ proptest! {
         let lat = out.result.latency_metrics;
         prop_assert!(lat.ttft_ms.max <= lat.e2e_ms.max);
         prop_assert!(lat.ttft_ms.p50 <= lat.e2e_ms.p50);
+    }
+
+    #[test]
+    fn the_fast_path_gives_the_same_results_as_the_reference_path(setup in setup()) {
+        let config = setup.config();
+        let run_with = |reference: bool| {
+            let options = SimOptions { record_requests: true, reference };
+            let out = simulate(&config, options, &mut NoopObserver).unwrap();
+            (serde_json::to_string(&out.result).unwrap(), out.requests)
+        };
+        let (fast, fast_requests) = run_with(false);
+        let (plain, plain_requests) = run_with(true);
+        prop_assert_eq!(fast, plain);
+        prop_assert_eq!(fast_requests, plain_requests);
     }
 }
