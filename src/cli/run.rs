@@ -93,5 +93,13 @@ fn load_config(
 pub(crate) fn read_config(path: &Path) -> Result<Config> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read config file '{}'", path.display()))?;
-    Ok(Config::from_toml_str(&text, &path.display().to_string())?)
+    let doc = crate::config::parse_toml(&text, &path.display().to_string())?;
+    config_from_doc(doc, path)
+}
+
+/// Validates a parsed config document that was read from the file `path`
+/// (perhaps changed since, as sweeps do): the one place where a config file
+/// becomes a [`Config`], so that every command resolves it the same way.
+pub(crate) fn config_from_doc(doc: toml::Table, path: &Path) -> Result<Config> {
+    Ok(Config::from_table(&doc, &path.display().to_string())?)
 }
