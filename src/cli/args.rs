@@ -64,19 +64,28 @@ pub struct RunArgs {
 
 /// Options of `sweep`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct SweepArgs {
+    /// Work on the outputs of sweeps instead of running one.
+    #[command(subcommand)]
+    pub command: Option<SweepCommand>,
     /// The sweep manifest (for example sweeps/policies.toml).
-    #[arg(value_name = "MANIFEST")]
-    pub manifest: PathBuf,
+    #[arg(value_name = "MANIFEST", required = true)]
+    pub manifest: Option<PathBuf>,
     /// Output directory [default: the manifest's sweep.output].
     #[arg(short = 'o', long = "output", value_name = "DIR")]
     pub output: Option<PathBuf>,
     /// Runs at once [default: all cores].
     #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
-    /// Run only the points whose index modulo N is I, into DIR/shard-I-of-N.
-    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
-    pub shard: Option<crate::sweep::layout::Shard>,
+    /// Run only the points whose index modulo N is I, into DIR/shard-I-of-N;
+    /// `auto` takes I and N from a Slurm job array (SLURM_ARRAY_TASK_ID,
+    /// SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX, with --shards N).
+    #[arg(long, value_name = "I/N|auto", value_parser = parse_shard)]
+    pub shard: Option<ShardSpec>,
+    /// The number of shards, for --shard auto where the environment does not say (Kubernetes).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub shards: Option<u32>,
     /// Reuse runs that already finished (the default).
     #[arg(long, overrides_with = "force")]
     pub resume: bool,
@@ -97,11 +106,44 @@ pub struct SweepArgs {
     pub no_color: bool,
 }
 
-/// Parses `I/N` with `0 <= I < N`.
-fn parse_shard(text: &str) -> Result<crate::sweep::layout::Shard, String> {
+/// Subcommands of `sweep`.
+#[derive(Debug, Subcommand)]
+pub enum SweepCommand {
+    /// Combine the shard directories of one sweep into one set of tables.
+    Merge(MergeArgs),
+}
+
+/// Options of `sweep merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard output directories (for example results/policies/shard-*).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// The directory to write the merged tables into.
+    #[arg(short = 'o', long = "output", value_name = "DIR", required = true)]
+    pub output: PathBuf,
+    /// Quiet: no summary.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+/// Which shard to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardSpec {
+    /// `I/N`, given.
+    Fixed(crate::sweep::layout::Shard),
+    /// `auto`: from the batch scheduler's environment.
+    Auto,
+}
+
+/// Parses `I/N` with `0 <= I < N`, or `auto`.
+fn parse_shard(text: &str) -> Result<ShardSpec, String> {
+    if text == "auto" {
+        return Ok(ShardSpec::Auto);
+    }
     let (i, n) = text
         .split_once('/')
-        .ok_or_else(|| format!("expected I/N (for example 0/4), got '{text}'"))?;
+        .ok_or_else(|| format!("expected I/N (for example 0/4) or auto, got '{text}'"))?;
     let index: usize = i
         .trim()
         .parse()
@@ -113,7 +155,10 @@ fn parse_shard(text: &str) -> Result<crate::sweep::layout::Shard, String> {
     if count == 0 || index >= count {
         return Err(format!("expected 0 <= I < N in I/N, got {index}/{count}"));
     }
-    Ok(crate::sweep::layout::Shard { index, count })
+    Ok(ShardSpec::Fixed(crate::sweep::layout::Shard {
+        index,
+        count,
+    }))
 }
 
 /// Options of `validate`.

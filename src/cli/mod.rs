@@ -4,6 +4,7 @@
 mod args;
 pub(crate) mod dataset;
 mod run;
+mod shard;
 mod sweep;
 mod validate;
 

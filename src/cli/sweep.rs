@@ -1,6 +1,7 @@
 //! `inference-lab sweep MANIFEST`: expand, run in parallel, write the tables.
 
-use super::args::SweepArgs;
+use super::args::{MergeArgs, ShardSpec, SweepArgs, SweepCommand};
+use super::shard::auto_shard;
 use super::{EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK};
 use crate::report::style::Style;
 use crate::sweep::layout::Layout;
@@ -9,14 +10,21 @@ use crate::sweep::plan::Plan;
 use crate::sweep::runner::{self, RunnerOptions};
 use crate::sweep::summary;
 use crate::sweep::table::{swept_cell, swept_type};
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// Runs the sweep the flags describe.
+/// Runs the sweep the flags describe, or its subcommand.
 pub fn sweep(args: &SweepArgs) -> Result<u8> {
+    let manifest_path = match (&args.command, &args.manifest) {
+        (Some(SweepCommand::Merge(merge_args)), _) => return merge(merge_args),
+        (None, Some(path)) => path,
+        // clap requires MANIFEST without a subcommand.
+        (None, None) => bail!("no sweep manifest given"),
+    };
     let style = Style::detect(args.no_color);
-    let manifest = Manifest::load(&args.manifest)?;
+    let manifest = Manifest::load(manifest_path)?;
     let plan = Plan::build(manifest)?;
     if args.dry_run {
         print!("{}", dry_run(&plan));
@@ -29,20 +37,25 @@ pub fn sweep(args: &SweepArgs) -> Result<u8> {
         .ok_or_else(|| {
             anyhow!(
                 "{}: no output directory: pass -o DIR or set sweep.output in the manifest",
-                args.manifest.display()
+                manifest_path.display()
             )
         })?;
-    let layout = Layout::new(&output, args.shard);
+    let shard = match args.shard {
+        None => None,
+        Some(ShardSpec::Fixed(s)) => Some(s),
+        Some(ShardSpec::Auto) => Some(
+            auto_shard(|k| std::env::var(k).ok(), args.shards.map(|n| n as usize))
+                .map_err(|e| anyhow!(e))?,
+        ),
+    };
+    let layout = Layout::new(&output, shard);
     let jobs = args.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(1, usize::from),
         usize::from,
     );
     let stop = interrupt_flag();
     if !args.quiet {
-        let shard = args
-            .shard
-            .map(|s| format!(", shard {s}"))
-            .unwrap_or_default();
+        let shard = shard.map(|s| format!(", shard {s}")).unwrap_or_default();
         eprintln!(
             "{}",
             style.dim(&format!(
@@ -57,12 +70,12 @@ pub fn sweep(args: &SweepArgs) -> Result<u8> {
     let outcome = runner::run(
         &plan,
         &layout,
-        &args.manifest.display().to_string(),
+        manifest_path,
         &RunnerOptions {
             jobs,
             force: args.force,
             per_request: args.per_request,
-            shard: args.shard,
+            shard,
             show_progress: !args.quiet,
             style,
             stop: &stop,
@@ -88,16 +101,79 @@ pub fn sweep(args: &SweepArgs) -> Result<u8> {
         );
         return Ok(EXIT_INTERRUPTED);
     }
-    if meta.failed > 0 {
-        eprintln!(
-            "error: {} of {} runs failed; their errors are in the error column of {}",
+    Ok(failures_exit_code(meta.failed, meta.points_here, &layout))
+}
+
+/// Exit code 1, with a message, when any run failed.
+fn failures_exit_code(failed: usize, total: usize, layout: &Layout) -> u8 {
+    if failed == 0 {
+        return EXIT_OK;
+    }
+    eprintln!(
+        "error: {failed} of {total} runs failed; their errors are in the error column of {}",
+        layout.runs_csv().display()
+    );
+    EXIT_FAILURE
+}
+
+/// `sweep merge DIR... -o OUT`.
+fn merge(args: &MergeArgs) -> Result<u8> {
+    let merged = crate::sweep::merge::merge(&args.dirs, &args.output)?;
+    let meta = &merged.meta;
+    let layout = Layout::new(&args.output, None);
+    if !args.quiet {
+        println!(
+            "merged {} directories: {} of {} points ({} ok, {} failed) into {}",
+            args.dirs.len(),
+            meta.ok + meta.failed,
+            meta.points,
+            meta.ok,
             meta.failed,
-            meta.points_here,
-            layout.runs_csv().display()
+            args.output.display()
+        );
+    }
+    if !merged.missing.is_empty() {
+        const SHOWN: usize = 20;
+        let mut list: Vec<String> = merged
+            .missing
+            .iter()
+            .take(SHOWN)
+            .map(usize::to_string)
+            .collect();
+        if merged.missing.len() > SHOWN {
+            list.push(format!("and {} more", merged.missing.len() - SHOWN));
+        }
+        let parent = args.dirs[0]
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let commands: Vec<String> = merged
+            .shards_to_rerun
+            .iter()
+            .map(|s| {
+                format!(
+                    "inference-lab sweep {} --shard {s} -o {}",
+                    merged.manifest.display(),
+                    parent.display()
+                )
+            })
+            .collect();
+        let indices: Vec<String> = merged
+            .shards_to_rerun
+            .iter()
+            .map(|s| s.index.to_string())
+            .collect();
+        eprintln!(
+            "error: {} of {} points have no result: {}; rerun shard index(es) {}: {}",
+            merged.missing.len(),
+            meta.points,
+            list.join(", "),
+            indices.join(", "),
+            commands.join("; ")
         );
         return Ok(EXIT_FAILURE);
     }
-    Ok(EXIT_OK)
+    Ok(failures_exit_code(meta.failed, meta.points, &layout))
 }
 
 /// A flag that the first Ctrl-C sets (no new run starts; the tables of what

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 pub struct SweepMeta {
     /// `sweep.name` of the manifest.
     pub sweep: String,
-    /// The manifest's path as given.
+    /// The manifest's absolute path (`sweep merge` reads it again).
     pub manifest: String,
     /// Hash of the manifest's text (16 hex digits).
     pub manifest_hash: String,
@@ -25,8 +25,8 @@ pub struct SweepMeta {
     pub points_here: usize,
     /// When the sweep started (RFC 3339, UTC).
     pub started: String,
-    /// When it ended (RFC 3339, UTC).
-    pub finished: String,
+    /// When it ended (RFC 3339, UTC); `null` while it runs (or if it died).
+    pub finished: Option<String>,
     /// Points whose run finished.
     pub ok: usize,
     /// Points whose run failed.

@@ -8,10 +8,13 @@
 
 pub mod layout;
 pub mod manifest;
+pub mod merge;
 pub mod meta;
+pub mod output;
 pub mod plan;
 pub mod run_id;
 pub mod runner;
 pub mod sink;
+pub mod store;
 pub mod summary;
 pub mod table;

@@ -6,20 +6,19 @@
 //! a sweep killed at any moment resumes without redoing finished runs.
 
 use super::layout::{Layout, Shard};
-use super::meta::{now_rfc3339, SweepMeta};
+use super::meta::SweepMeta;
+use super::output::{finish_meta, metric_template, new_meta, write_meta, write_tables, Row};
 use super::plan::{Plan, Point};
-use super::run_id::{fnv1a, RunId};
-use super::sink::{csv_table, parquet_table, requests};
-use super::table::{metric_columns, runs_table, Column, Outcome, Table};
+use super::run_id::RunId;
+use super::store::{load_finished, record_failed, record_finished};
+use super::table::{Column, Outcome, Table};
 use crate::cli::dataset::{workload, DatasetInputs};
 use crate::config::Config;
 use crate::engine::{NoopObserver, RunOutput, SimOptions, Simulator};
-use crate::report::files::{write_atomic, write_atomic_unsynced};
 use crate::report::progress::stderr_bar;
 use crate::report::style::Style;
 use anyhow::{Context, Result};
 use rayon::prelude::*;
-use serde_json::Value as Json;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -56,14 +55,13 @@ pub struct SweepOutcome {
     pub interrupted: bool,
 }
 
-/// Runs `plan` into `layout` (`manifest_path` as given, for `sweep.json`).
+/// Runs `plan` into `layout`; `manifest` is recorded in `sweep.json`.
 pub fn run(
     plan: &Plan,
     layout: &Layout,
-    manifest_path: &str,
+    manifest: &Path,
     opts: &RunnerOptions,
 ) -> Result<SweepOutcome> {
-    let started = now_rfc3339();
     std::fs::create_dir_all(layout.runs_dir()).with_context(|| {
         format!(
             "cannot create the output directory '{}'",
@@ -75,13 +73,16 @@ pub fn run(
         .iter()
         .filter(|p| opts.shard.is_none_or(|s| s.contains(p.index)))
         .collect();
+    // sweep.json first: it marks the directory as this sweep's (or shard's)
+    // even if the process dies, so `sweep merge` can name what is missing.
+    let mut meta = new_meta(plan, manifest, opts.shard, points.len());
+    write_meta(layout, &meta)?;
     let template = metric_template(plan)?;
 
     // Each distinct valid config runs once, even if several points share it.
     let mut outcomes: HashMap<RunId, Outcome> = HashMap::new();
     let mut pending: Vec<&Point> = Vec::new();
     let mut seen: HashSet<RunId> = HashSet::new();
-    let mut reused = 0;
     for point in &points {
         let Ok(config) = &point.config else {
             continue;
@@ -94,7 +95,7 @@ pub fn run(
             .flatten()
         {
             Some(outcome) => {
-                reused += 1;
+                meta.reused += 1;
                 outcomes.insert(point.run_id, outcome);
             }
             None => pending.push(point),
@@ -112,100 +113,35 @@ pub fn run(
         per_request: opts.per_request,
         template: &template,
     };
-    let executed = execute_all(&pending, &context, opts)?;
-    outcomes.extend(executed);
+    outcomes.extend(execute_all(&pending, &context, opts)?);
 
-    let mut rows: Vec<(&Point, Outcome)> = Vec::new();
-    for point in &points {
-        let outcome = match &point.config {
-            Err(error) => Some(Outcome::Failed {
-                error: error.clone(),
-                wall_seconds: None,
-            }),
-            Ok(_) => outcomes.get(&point.run_id).cloned(),
-        };
-        if let Some(outcome) = outcome {
-            rows.push((point, outcome));
-        }
-    }
-    let table = runs_table(plan, &template, rows.iter().map(|(p, o)| (*p, o)));
-    parquet_table::write(&table, &layout.runs_parquet())?;
-    csv_table::write(&table, &layout.runs_csv())?;
-    if opts.per_request {
-        write_requests(layout, &rows)?;
-    }
-    let failed = rows.iter().filter(|(_, o)| o.is_failed()).count();
-    let meta = SweepMeta {
-        sweep: plan.manifest.name.clone(),
-        manifest: manifest_path.to_string(),
-        manifest_hash: format!("{:016x}", plan.manifest.text_hash),
-        points_hash: points_hash(plan),
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        points: plan.points.len(),
-        shard: opts.shard,
-        points_here: points.len(),
-        started,
-        finished: now_rfc3339(),
-        ok: rows.len() - failed,
-        failed,
-        not_run: points.len() - rows.len(),
-        reused,
-    };
+    let rows: Vec<Row> = points
+        .iter()
+        .filter_map(|point| {
+            let outcome = match &point.config {
+                Err(error) => Outcome::Failed {
+                    error: error.clone(),
+                    wall_seconds: None,
+                },
+                Ok(_) => outcomes.get(&point.run_id)?.clone(),
+            };
+            let requests = (opts.per_request && !outcome.is_failed())
+                .then(|| layout.run_requests(point.run_id));
+            Some(Row {
+                point,
+                outcome,
+                requests,
+            })
+        })
+        .collect();
+    let table = write_tables(plan, &template, &rows, layout, opts.per_request)?;
+    finish_meta(&mut meta, &rows);
     write_meta(layout, &meta)?;
     Ok(SweepOutcome {
         table,
         interrupted: meta.not_run > 0,
         meta,
     })
-}
-
-/// Hash of every point's run id, in order: two directories with equal
-/// hashes hold slices of the same point list.
-pub fn points_hash(plan: &Plan) -> String {
-    let ids: Vec<u8> = plan
-        .points
-        .iter()
-        .flat_map(|p| p.run_id.0.to_le_bytes())
-        .collect();
-    format!("{:016x}", fnv1a(&ids))
-}
-
-/// Writes `sweep.json`.
-pub fn write_meta(layout: &Layout, meta: &SweepMeta) -> Result<()> {
-    let json = serde_json::to_string_pretty(meta)?;
-    let path = layout.sweep_json();
-    write_atomic(&path, format!("{json}\n").as_bytes())
-        .with_context(|| format!("cannot write '{}'", path.display()))
-}
-
-/// The metric columns, from the first valid point's config.
-fn metric_template(plan: &Plan) -> Result<Vec<Column>> {
-    let config = match plan.points.iter().find_map(|p| p.config.as_ref().ok()) {
-        Some(c) => Config::clone(c),
-        None => Config::builtin_default()?,
-    };
-    Ok(metric_columns(&config))
-}
-
-/// The outcome of a run finished by an earlier invocation, if its result is
-/// there, was made by this version from this very config, and has the
-/// per-request file when one is wanted.
-fn load_finished(
-    layout: &Layout,
-    id: RunId,
-    config: &Config,
-    per_request: bool,
-    template: &[Column],
-) -> Option<Outcome> {
-    if per_request && !layout.run_requests(id).is_file() {
-        return None;
-    }
-    let text = std::fs::read_to_string(layout.run_json(id)).ok()?;
-    let result: Json = serde_json::from_str(&text).ok()?;
-    let same_version = result.pointer("/simulation/version").and_then(Json::as_str)
-        == Some(env!("CARGO_PKG_VERSION"));
-    let same_config = result.get("config") == serde_json::to_value(config).ok().as_ref();
-    (same_version && same_config).then(|| Outcome::finished(&result, template))
 }
 
 /// What every run of a sweep shares.
@@ -272,7 +208,13 @@ fn execute(point: &Point, context: &RunContext) -> Outcome {
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| simulate(config, context)));
     let wall_seconds = started.elapsed().as_secs_f64();
     let recorded = match run {
-        Ok(Ok(output)) => record(point.run_id, output, wall_seconds, context),
+        Ok(Ok(output)) => record_finished(
+            context.layout,
+            point.run_id,
+            output,
+            wall_seconds,
+            context.template,
+        ),
         Ok(Err(err)) => Err(err),
         Err(_) => Err(anyhow::anyhow!(
             "{}",
@@ -281,9 +223,13 @@ fn execute(point: &Point, context: &RunContext) -> Outcome {
                 .unwrap_or_else(|| "the run panicked".into())
         )),
     };
-    recorded.unwrap_or_else(|err| Outcome::Failed {
-        error: crate::cli::render_error(&err),
-        wall_seconds: Some(wall_seconds),
+    recorded.unwrap_or_else(|err| {
+        let error = crate::cli::render_error(&err);
+        record_failed(context.layout, point.run_id, &error, Some(wall_seconds));
+        Outcome::Failed {
+            error,
+            wall_seconds: Some(wall_seconds),
+        }
     })
 }
 
@@ -291,43 +237,6 @@ fn simulate(config: &Config, context: &RunContext) -> Result<RunOutput> {
     let workload = workload(config, Some(context.base), &context.dataset, Style::plain())?;
     let options = SimOptions::recording(context.per_request);
     Ok(Simulator::new(config, workload, options).run(&mut NoopObserver)?)
-}
-
-/// Writes a finished run's files and returns its row's outcome.
-fn record(
-    id: RunId,
-    output: RunOutput,
-    wall_seconds: f64,
-    context: &RunContext,
-) -> Result<Outcome> {
-    let mut result = output.result;
-    result.simulation.wall_seconds = wall_seconds;
-    let json = serde_json::to_value(&result)?;
-    if let Some(records) = &output.requests {
-        requests::write_run(&context.layout.run_requests(id), &id.to_string(), records)?;
-    }
-    let path = context.layout.run_json(id);
-    let text = serde_json::to_string_pretty(&json)?;
-    // Resume validates this file (JSON, config, version) before trusting it.
-    write_atomic_unsynced(&path, format!("{text}\n").as_bytes())
-        .with_context(|| format!("cannot write '{}'", path.display()))?;
-    Ok(Outcome::finished(&json, context.template))
-}
-
-/// `requests.parquet`: each finished run's requests once, in point order.
-fn write_requests(layout: &Layout, rows: &[(&Point, Outcome)]) -> Result<()> {
-    let mut seen: HashSet<RunId> = HashSet::new();
-    let ids: Vec<RunId> = rows
-        .iter()
-        .filter(|(point, outcome)| !outcome.is_failed() && seen.insert(point.run_id))
-        .map(|(point, _)| point.run_id)
-        .collect();
-    let parts: Vec<_> = ids.iter().map(|id| layout.run_requests(*id)).collect();
-    requests::concatenate(
-        parts.iter().map(|p| p.as_path()),
-        &layout.requests_parquet(),
-    )?;
-    Ok(())
 }
 
 thread_local! {
