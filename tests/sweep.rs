@@ -519,3 +519,40 @@ fn usage_errors_exit_2() {
         assert_eq!(run(dir.path(), &all).status.code(), Some(2), "{all:?}");
     }
 }
+
+#[test]
+fn dataset_configs_sweep_with_the_manifests_tokenizer_and_template() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = shipped("configs/dataset.toml");
+    let tokenizer = shipped("examples/tokenizer.json");
+    let write = |extra: &str| {
+        fs::write(
+            dir.path().join("d.toml"),
+            format!(
+                "[sweep]\nname = \"d\"\nbase = {:?}\n{extra}[grid]\n\"workload.seed\" = [1, 2]\n",
+                base.display().to_string()
+            ),
+        )
+        .unwrap();
+    };
+    write(&format!(
+        "tokenizer = {:?}\nchat_template = \"None\"\n",
+        tokenizer.display().to_string()
+    ));
+    let o = run(dir.path(), &["sweep", "d.toml", "-q", "-o", "ok"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let batch = read_parquet(&dir.path().join("ok/runs.parquet"));
+    assert!(column::<Int64Array>(&batch, "requests_completed")
+        .values()
+        .iter()
+        .all(|&n| n > 0));
+
+    // Without a tokenizer each run fails with the reason; nothing else is lost.
+    write("");
+    let o = run(dir.path(), &["sweep", "d.toml", "-q", "-o", "bad"]);
+    assert_eq!(o.status.code(), Some(1));
+    let batch = read_parquet(&dir.path().join("bad/runs.parquet"));
+    let error = column::<StringArray>(&batch, "error");
+    assert_eq!(batch.num_rows(), 2);
+    assert!(error.value(0).contains("--tokenizer"), "{}", error.value(0));
+}
