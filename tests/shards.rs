@@ -3,26 +3,12 @@
 mod common;
 use common::*;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// Writes a manifest `name` in `dir` on the shipped config `base`.
-fn manifest(dir: &Path, name: &str, base: &str, grid: &str) -> PathBuf {
-    let path = dir.join(name);
-    fs::write(
-        &path,
-        format!(
-            "[sweep]\nname = \"t\"\nbase = {:?}\noutput = \"out\"\n[grid]\n{grid}",
-            shipped(base).display().to_string()
-        ),
-    )
-    .unwrap();
-    path
-}
-
 const GRID: &str =
-    "\"scheduler.policy\" = [\"fcfs\", \"sof\", \"lof\"]\n\"workload.seed\" = { range = [1, 3] }\n";
+    "[grid]\n\"scheduler.policy\" = [\"fcfs\", \"sof\", \"lof\"]\n\"workload.seed\" = { range = [1, 3] }\n";
 
 fn sweep(dir: &Path, args: &[&str]) -> std::process::Output {
     let mut all = vec!["sweep"];
@@ -30,27 +16,8 @@ fn sweep(dir: &Path, args: &[&str]) -> std::process::Output {
     run(dir, &all)
 }
 
-/// The CSV table without the wall-time column (the one thing that varies).
-fn table(path: &Path) -> Vec<Vec<String>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_path(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let rows: Vec<Vec<String>> = reader
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_string).collect())
-        .collect();
-    let wall = rows[0].iter().position(|h| h == "wall_seconds").unwrap();
-    rows.into_iter()
-        .map(|mut r| {
-            r.remove(wall);
-            r
-        })
-        .collect()
-}
-
 fn points_of(path: &Path) -> Vec<usize> {
-    table(path)[1..]
+    csv_without_wall_time(path)[1..]
         .iter()
         .map(|r| r[2].parse().unwrap())
         .collect()
@@ -59,7 +26,7 @@ fn points_of(path: &Path) -> Vec<usize> {
 #[test]
 fn shards_partition_the_points_and_merge_equals_one_machine() {
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest(dir.path(), "m.toml", "configs/quick.toml", GRID);
+    let m = write_manifest(dir.path(), "m.toml", "configs/quick.toml", GRID);
     let m = m.to_str().unwrap();
     for i in 0..4 {
         let shard = format!("{i}/4");
@@ -86,8 +53,8 @@ fn shards_partition_the_points_and_merge_equals_one_machine() {
     let merged = dir.path().join("merged");
     let whole = dir.path().join("whole");
     assert_eq!(
-        table(&merged.join("runs.csv")),
-        table(&whole.join("runs.csv"))
+        csv_without_wall_time(&merged.join("runs.csv")),
+        csv_without_wall_time(&whole.join("runs.csv"))
     );
     let request_rows = |dir: &Path| {
         let file = fs::File::open(dir.join("requests.parquet")).unwrap();
@@ -113,7 +80,7 @@ fn shards_partition_the_points_and_merge_equals_one_machine() {
 #[test]
 fn merge_names_the_missing_points_and_the_shard_to_rerun() {
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest(dir.path(), "m.toml", "configs/quick.toml", GRID);
+    let m = write_manifest(dir.path(), "m.toml", "configs/quick.toml", GRID);
     let m = m.to_str().unwrap();
     for shard in ["0/3", "1/3"] {
         assert_eq!(
@@ -171,12 +138,12 @@ fn merge_names_the_missing_points_and_the_shard_to_rerun() {
 #[test]
 fn merge_refuses_shards_of_different_sweeps() {
     let dir = tempfile::tempdir().unwrap();
-    let a = manifest(dir.path(), "a.toml", "configs/quick.toml", GRID);
-    let b = manifest(
+    let a = write_manifest(dir.path(), "a.toml", "configs/quick.toml", GRID);
+    let b = write_manifest(
         dir.path(),
         "b.toml",
         "configs/quick.toml",
-        "\"workload.seed\" = [1, 2]\n",
+        "[grid]\n\"workload.seed\" = [1, 2]\n",
     );
     assert_eq!(
         sweep(
@@ -200,42 +167,27 @@ fn merge_refuses_shards_of_different_sweeps() {
         dir.path(),
         &["merge", "a/shard-0-of-2", "b/shard-1-of-2", "-o", "m"],
     );
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("shards of different sweeps"),
-        "{}",
-        stderr(&o)
-    );
+    assert_error(&o, "shards of different sweeps");
     assert!(!dir.path().join("m").exists());
 
     let o = sweep(dir.path(), &["merge", "nowhere", "-o", "m"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("'nowhere' is not a sweep output directory"),
-        "{}",
-        stderr(&o)
-    );
+    assert_error(&o, "'nowhere' is not a sweep output directory");
 
     // A manifest edited after its shards ran is refused too.
     let text = fs::read_to_string(&a).unwrap();
     fs::write(&a, text.replace("\"lof\"", "\"sif\"")).unwrap();
     let o = sweep(dir.path(), &["merge", "a/shard-0-of-2", "-o", "m"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("the manifest changed since the shards ran"),
-        "{}",
-        stderr(&o)
-    );
+    assert_error(&o, "the manifest changed since the shards ran");
 }
 
 #[test]
 fn a_killed_task_is_completed_by_rerunning_its_shard() {
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest(
+    let m = write_manifest(
         dir.path(),
         "m.toml",
         "configs/long.toml",
-        "\"workload.seed\" = { range = [1, 12] }\n",
+        "[grid]\n\"workload.seed\" = { range = [1, 12] }\n",
     );
     let m = m.to_str().unwrap();
     assert_eq!(
@@ -284,7 +236,7 @@ fn a_killed_task_is_completed_by_rerunning_its_shard() {
     );
     assert_eq!(o.status.code(), Some(1));
     // Exactly the odd points whose run did not finish are missing.
-    let merged = table(&dir.path().join("out/runs.csv"));
+    let merged = csv_without_wall_time(&dir.path().join("out/runs.csv"));
     let present: Vec<usize> = merged[1..].iter().map(|r| r[2].parse().unwrap()).collect();
     let expected_missing: Vec<usize> = (0..12).filter(|p| !present.contains(p)).collect();
     assert_eq!(expected_missing.len(), 6 - finished.len());
@@ -317,15 +269,15 @@ fn a_killed_task_is_completed_by_rerunning_its_shard() {
         Some(0)
     );
     assert_eq!(
-        table(&dir.path().join("out/runs.csv")),
-        table(&dir.path().join("whole/runs.csv"))
+        csv_without_wall_time(&dir.path().join("out/runs.csv")),
+        csv_without_wall_time(&dir.path().join("whole/runs.csv"))
     );
 }
 
 #[test]
 fn shard_auto_reads_slurm_and_kubernetes_environments() {
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest(dir.path(), "m.toml", "configs/quick.toml", GRID);
+    let m = write_manifest(dir.path(), "m.toml", "configs/quick.toml", GRID);
     let m = m.to_str().unwrap();
     let auto = |env: &[(&str, &str)], extra: &[&str]| {
         let mut c = cmd(dir.path());
@@ -361,10 +313,5 @@ fn shard_auto_reads_slurm_and_kubernetes_environments() {
         [0, 2, 4, 6, 8]
     );
     let o = auto(&[], &[]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("neither SLURM_ARRAY_TASK_ID"),
-        "{}",
-        stderr(&o)
-    );
+    assert_error(&o, "neither SLURM_ARRAY_TASK_ID");
 }

@@ -11,21 +11,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Writes a manifest `m.toml` in `dir` whose base is the shipped config `base`.
-fn manifest(dir: &Path, base: &str, body: &str) -> PathBuf {
-    let path = dir.join("m.toml");
-    let base = shipped(base);
-    fs::write(
-        &path,
-        format!(
-            "[sweep]\nname = \"t\"\nbase = {:?}\noutput = \"out\"\n{body}",
-            base.display().to_string()
-        ),
-    )
-    .unwrap();
-    path
-}
-
 const SMALL_GRID: &str = "[grid]\n\"scheduler.policy\" = [\"fcfs\", \"sof\"]\n\"scheduler.max_num_batched_tokens\" = [2048, 8192]\n\"workload.seed\" = { range = [1, 2] }\n";
 
 /// A Parquet file written by the tool, read back whole as one batch.
@@ -61,30 +46,10 @@ fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> &'a T {
         })
 }
 
-/// The CSV without the wall-time column, which is the one thing that varies
-/// between two runs of the same sweep.
-fn csv_without_wall_time(path: &Path) -> Vec<Vec<String>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_path(path)
-        .unwrap();
-    let rows: Vec<Vec<String>> = reader
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_string).collect())
-        .collect();
-    let wall = rows[0].iter().position(|h| h == "wall_seconds").unwrap();
-    rows.into_iter()
-        .map(|mut row| {
-            row.remove(wall);
-            row
-        })
-        .collect()
-}
-
 #[test]
 fn the_table_has_one_typed_row_per_point() {
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest(dir.path(), "configs/quick.toml", SMALL_GRID);
+    let m = write_manifest(dir.path(), "m.toml", "configs/quick.toml", SMALL_GRID);
     let o = run(dir.path(), &["sweep", m.to_str().unwrap(), "-q"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = dir.path().join("out");
@@ -166,7 +131,7 @@ fn the_table_has_one_typed_row_per_point() {
 #[test]
 fn one_and_two_threads_write_the_same_tables() {
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest(dir.path(), "configs/quick.toml", SMALL_GRID);
+    let m = write_manifest(dir.path(), "m.toml", "configs/quick.toml", SMALL_GRID);
     for (jobs, out) in [("1", "j1"), ("2", "j2")] {
         let o = run(
             dir.path(),
@@ -194,14 +159,14 @@ fn one_and_two_threads_write_the_same_tables() {
 #[test]
 fn an_invalid_combination_is_one_failed_row_among_the_others() {
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest(
+    let m = write_manifest(
         dir.path(),
+        "m.toml",
         "configs/quick.toml",
         "[grid]\n\"workload.input_len_dist\" = [{ type = \"uniform\", min = 1, max = 1 }]\n\"workload.input_len_dist.min\" = [10, 500]\n\"workload.input_len_dist.max\" = [100, 1000]\n",
     );
     let o = run(dir.path(), &["sweep", m.to_str().unwrap(), "-q"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("1 of 4 runs failed"), "{}", stderr(&o));
+    assert_error(&o, "1 of 4 runs failed");
     let batch = read_parquet(&dir.path().join("out/runs.parquet"));
     assert_eq!(batch.num_rows(), 4);
     let status = column::<StringArray>(&batch, "status");
@@ -229,8 +194,9 @@ fn an_invalid_combination_is_one_failed_row_among_the_others() {
 
 /// A sweep slow enough to interrupt: 16 runs of 40,000 requests.
 fn slow_manifest(dir: &Path) -> PathBuf {
-    manifest(
+    write_manifest(
         dir,
+        "m.toml",
         "configs/long.toml",
         "[grid]\n\"workload.seed\" = { range = [1, 16] }\n",
     )
@@ -323,8 +289,9 @@ fn ctrl_c_writes_what_finished_and_says_how_to_resume() {
 #[test]
 fn per_request_rows_stream_into_one_file() {
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest(
+    let m = write_manifest(
         dir.path(),
+        "m.toml",
         "configs/quick.toml",
         "[grid]\n\"workload.seed\" = [1, 2, 3]\n",
     );
@@ -367,8 +334,9 @@ fn per_request_rows_stream_into_one_file() {
 #[test]
 fn resume_reuses_finished_runs_and_force_redoes_them() {
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest(
+    let m = write_manifest(
         dir.path(),
+        "m.toml",
         "configs/quick.toml",
         "[grid]\n\"workload.seed\" = [1, 2]\n",
     );
@@ -404,7 +372,7 @@ fn resume_reuses_finished_runs_and_force_redoes_them() {
 #[test]
 fn dry_run_lists_the_points_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest(dir.path(), "configs/quick.toml", SMALL_GRID);
+    let m = write_manifest(dir.path(), "m.toml", "configs/quick.toml", SMALL_GRID);
     let o = run(dir.path(), &["sweep", m.to_str().unwrap(), "--dry-run"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = stdout(&o);
@@ -443,7 +411,7 @@ fn the_shipped_manifests_are_valid() {
 /// Runs a sweep that must fail before running anything; returns its error.
 fn manifest_error(body: &str, extra: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest(dir.path(), "configs/quick.toml", body);
+    let m = write_manifest(dir.path(), "m.toml", "configs/quick.toml", body);
     let mut args = vec!["sweep", m.to_str().unwrap(), "-q"];
     args.extend_from_slice(extra);
     let o = run(dir.path(), &args);
@@ -480,15 +448,11 @@ fn a_missing_base_config_or_an_unwritable_output_is_an_error() {
     )
     .unwrap();
     let o = run(dir.path(), &["sweep", "m.toml"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("m.toml: sweep.base: cannot read the base config"),
-        "{}",
-        stderr(&o)
-    );
+    assert_error(&o, "m.toml: sweep.base: cannot read the base config");
 
-    let m = manifest(
+    let m = write_manifest(
         dir.path(),
+        "m.toml",
         "configs/quick.toml",
         "[grid]\n\"workload.seed\" = [1]\n",
     );
@@ -497,18 +461,13 @@ fn a_missing_base_config_or_an_unwritable_output_is_an_error() {
         dir.path(),
         &["sweep", m.to_str().unwrap(), "-q", "-o", "file/out"],
     );
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("cannot create the output directory 'file/out'"),
-        "{}",
-        stderr(&o)
-    );
+    assert_error(&o, "cannot create the output directory 'file/out'");
 }
 
 #[test]
 fn usage_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest(dir.path(), "configs/quick.toml", SMALL_GRID);
+    let m = write_manifest(dir.path(), "m.toml", "configs/quick.toml", SMALL_GRID);
     for args in [
         vec!["-j", "0"],
         vec!["--shard", "4/4"],

@@ -49,3 +49,52 @@ pub fn run_quick(cwd: &Path, extra: &[&str]) -> Output {
     args.extend_from_slice(extra);
     run(cwd, &args)
 }
+
+/// Asserts that the command failed with exit code 1 and said `text` on stderr.
+pub fn assert_error(o: &Output, text: &str) {
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(o));
+    assert!(
+        stderr(o).contains(text),
+        "expected {text:?} in: {}",
+        stderr(o)
+    );
+}
+
+/// Writes the sweep manifest `dir/name` (sweep "t", output "out") on the
+/// shipped config `base`, followed by `body` (its [grid] and [[zip]] tables).
+pub fn write_manifest(dir: &Path, name: &str, base: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!(
+            "[sweep]\nname = \"t\"\nbase = {:?}\noutput = \"out\"\n{body}",
+            shipped(base).display().to_string()
+        ),
+    )
+    .expect("manifest written");
+    path
+}
+
+/// A sweep's CSV table as rows of strings (header first) without the
+/// `wall_seconds` column, the one thing that differs between two runs of the
+/// same sweep.
+pub fn csv_without_wall_time(path: &Path) -> Vec<Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| r.expect("csv record").iter().map(str::to_string).collect())
+        .collect();
+    let wall = rows[0]
+        .iter()
+        .position(|h| h == "wall_seconds")
+        .expect("a wall_seconds column");
+    rows.into_iter()
+        .map(|mut row| {
+            row.remove(wall);
+            row
+        })
+        .collect()
+}
