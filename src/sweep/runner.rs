@@ -81,7 +81,7 @@ pub fn run(
 
     // Each distinct valid config runs once, even if several points share it.
     let mut outcomes: HashMap<RunId, Outcome> = HashMap::new();
-    let mut pending: Vec<&Point> = Vec::new();
+    let mut pending: Vec<(&Point, &Config)> = Vec::new();
     let mut seen: HashSet<RunId> = HashSet::new();
     for point in &points {
         let Ok(config) = &point.config else {
@@ -98,7 +98,7 @@ pub fn run(
                 meta.reused += 1;
                 outcomes.insert(point.run_id, outcome);
             }
-            None => pending.push(point),
+            None => pending.push((point, config)),
         }
     }
 
@@ -155,7 +155,7 @@ struct RunContext<'a> {
 
 /// Runs `pending` on a pool of `opts.jobs` threads with a progress bar.
 fn execute_all(
-    pending: &[&Point],
+    pending: &[(&Point, &Config)],
     context: &RunContext,
     opts: &RunnerOptions,
 ) -> Result<Vec<(RunId, Outcome)>> {
@@ -177,11 +177,11 @@ fn execute_all(
             pending
                 .par_iter()
                 .with_max_len(1)
-                .filter_map(|point| {
+                .filter_map(|&(point, config)| {
                     if opts.stop.load(Ordering::Relaxed) {
                         return None;
                     }
-                    let outcome = execute(point, context);
+                    let outcome = execute(point, config, context);
                     if outcome.is_failed() {
                         let failed = failures.fetch_add(1, Ordering::Relaxed) + 1;
                         bar.set_message(format!("{failed} failed"));
@@ -197,14 +197,8 @@ fn execute_all(
 }
 
 /// Runs one point and records its result; never panics, never fails the sweep.
-fn execute(point: &Point, context: &RunContext) -> Outcome {
+fn execute(point: &Point, config: &Config, context: &RunContext) -> Outcome {
     let started = Instant::now();
-    let Ok(config) = &point.config else {
-        return Outcome::Failed {
-            error: "invalid config".into(),
-            wall_seconds: None,
-        };
-    };
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| simulate(config, context)));
     let wall_seconds = started.elapsed().as_secs_f64();
     let recorded = match run {
