@@ -236,6 +236,11 @@ impl CostModel {
         }
     }
 
+    /// Layers of the model (the overheads of a calibration are per layer).
+    pub fn num_layers(&self) -> f64 {
+        self.num_layers
+    }
+
     /// The sliding window in tokens (0 when the model has none).
     pub fn window(&self) -> u64 {
         self.window
