@@ -3,12 +3,14 @@
 //! parameters, with the simulator's own [`CostModel::time`] as the model.
 //!
 //! The model has kinks (each roofline is a `max`, the eager floor another), so
-//! its derivatives jump where a step changes regime. A derivative-free
-//! Nelder–Mead simplex handles that without fuss in four dimensions; it runs
-//! from a few starts (with and without the eager floor binding) and restarts
-//! from its best point until it stops improving. The parameters are mapped so
-//! that every point of the search is a valid calibration: efficiencies through
-//! a logistic onto (0, 1.5), overheads as squares of microseconds.
+//! its derivatives jump where a step changes regime. The eager floor is solved
+//! exactly for any values of the other three (it only lifts the eager steps
+//! below it: a one-dimensional piecewise quadratic, see [`best_floor`]); a
+//! derivative-free Nelder–Mead simplex searches the other three from two
+//! starts and restarts from its best point until it stops improving. The
+//! parameters are mapped so that every point of the search is a valid
+//! calibration: efficiencies through a logistic onto (0, 1.5), the overhead as
+//! the square of microseconds.
 
 use crate::config::Calibration;
 use crate::engine::cost::{CostModel, StepWork};
@@ -38,60 +40,77 @@ pub fn relative_errors(model: &CostModel, samples: &[Sample], calibration: &Cali
 
 /// The calibration that minimises the squared relative error over `samples`
 /// (at least [`MIN_SAMPLES`] of them; fewer leave the fit undetermined and
-/// give the datasheet). An eager floor that no sample reaches is not evidenced
-/// by the data and is dropped (0).
+/// give the datasheet). The eager floor is 0 unless it lifts some measured step.
 pub fn fit(model: &CostModel, samples: &[Sample]) -> Calibration {
     if samples.len() < MIN_SAMPLES {
         return Calibration::DATASHEET;
     }
-    let layers = model.num_layers();
-    let objective = |p: &[f64; 4]| -> f64 {
-        let c = decode(p);
-        samples
-            .iter()
-            .map(|s| (model.time(&s.work, &c) / s.measured_secs - 1.0).powi(2))
-            .sum()
-    };
-    let fastest = |eager: bool| {
-        samples
-            .iter()
-            .filter(|s| s.work.eager == eager)
-            .map(|s| s.measured_secs)
-            .fold(f64::INFINITY, f64::min)
-    };
-    let overall = fastest(true).min(fastest(false));
-    let overhead_starts = [0.0, 0.2 * overall / layers];
-    let floor_starts = [0.0, fastest(true) / layers];
-    let mut best: Option<([f64; 4], f64)> = None;
-    for &overhead in &overhead_starts {
-        for &floor in floor_starts.iter().filter(|f| f.is_finite()) {
-            let start = encode(&Calibration {
-                compute_efficiency: 0.7,
-                bandwidth_efficiency: 0.7,
-                step_overhead_per_layer: overhead,
-                eager_floor_per_layer: floor,
-            });
-            let found = minimise(&objective, start);
-            if best.is_none_or(|(_, v)| found.1 < v) {
-                best = Some(found);
-            }
+    let objective = |p: &[f64; 3]| best_floor(model, samples, &decode(p)).1;
+    let fastest = samples
+        .iter()
+        .map(|s| s.measured_secs)
+        .fold(f64::INFINITY, f64::min);
+    let mut best: Option<([f64; 3], f64)> = None;
+    for overhead in [0.0, 0.2 * fastest / model.num_layers()] {
+        let start = encode(&Calibration {
+            compute_efficiency: 0.7,
+            bandwidth_efficiency: 0.7,
+            step_overhead_per_layer: overhead,
+            eager_floor_per_layer: 0.0,
+        });
+        let found = minimise(&objective, start);
+        if best.is_none_or(|(_, v)| found.1 < v) {
+            best = Some(found);
         }
     }
-    let mut calibration = best.map_or(Calibration::DATASHEET, |(p, _)| decode(&p));
-    let floor_binds = samples.iter().any(|s| {
-        s.work.eager
-            && model.time(
-                &s.work,
-                &Calibration {
-                    eager_floor_per_layer: 0.0,
-                    ..calibration
-                },
-            ) < layers * calibration.eager_floor_per_layer
-    });
-    if !floor_binds {
-        calibration.eager_floor_per_layer = 0.0;
+    let calibration = best.map_or(Calibration::DATASHEET, |(p, _)| decode(&p));
+    Calibration {
+        eager_floor_per_layer: best_floor(model, samples, &calibration).0,
+        ..calibration
     }
-    calibration
+}
+
+/// The eager floor (per layer) that minimises the squared relative error
+/// given the other parameters of `calibration`, and that error. A floor `F`
+/// lifts exactly the eager steps whose time without it is below `F`; over each
+/// interval between two such times the error is a quadratic in `F` whose
+/// minimum is `sum(1/m) / sum(1/m^2)` over the lifted steps' measurements `m`,
+/// clamped to the interval. Ties go to the lower floor, so a floor that lifts
+/// nothing is 0.
+fn best_floor(model: &CostModel, samples: &[Sample], calibration: &Calibration) -> (f64, f64) {
+    let unfloored = Calibration {
+        eager_floor_per_layer: 0.0,
+        ..*calibration
+    };
+    let mut eager: Vec<(f64, f64)> = Vec::new();
+    let mut base = 0.0;
+    for s in samples {
+        let t = model.time(&s.work, &unfloored);
+        base += (t / s.measured_secs - 1.0).powi(2);
+        if s.work.eager {
+            eager.push((t, s.measured_secs));
+        }
+    }
+    eager.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (mut best_floor, mut best_error) = (0.0, base);
+    // Lifting the k fastest: replace their errors by (F/m - 1)^2.
+    let (mut error_below, mut inv, mut inv_sq) = (base, 0.0, 0.0);
+    for k in 0..eager.len() {
+        let (t, m) = eager[k];
+        error_below -= (t / m - 1.0).powi(2);
+        inv += 1.0 / m;
+        inv_sq += 1.0 / (m * m);
+        let upper = eager.get(k + 1).map_or(f64::INFINITY, |e| e.0);
+        let floor = (inv / inv_sq).clamp(t, upper);
+        let error = error_below + eager[..=k]
+            .iter()
+            .map(|(_, m)| (floor / m - 1.0).powi(2))
+            .sum::<f64>();
+        if error < best_error {
+            (best_floor, best_error) = (floor, error);
+        }
+    }
+    (best_floor / model.num_layers(), best_error)
 }
 
 /// Leave-one-out: each sample's relative error under the calibration fitted
@@ -111,19 +130,19 @@ pub fn leave_one_out(model: &CostModel, samples: &[Sample]) -> Vec<f64> {
         .collect()
 }
 
-/// Search coordinates -> calibration.
-fn decode(p: &[f64; 4]) -> Calibration {
+/// Search coordinates -> calibration without an eager floor.
+fn decode(p: &[f64; 3]) -> Calibration {
     let efficiency = |x: f64| MAX_EFFICIENCY / (1.0 + (-x).exp());
     Calibration {
         compute_efficiency: efficiency(p[0]),
         bandwidth_efficiency: efficiency(p[1]),
         step_overhead_per_layer: p[2] * p[2] * 1e-6,
-        eager_floor_per_layer: p[3] * p[3] * 1e-6,
+        eager_floor_per_layer: 0.0,
     }
 }
 
-/// Calibration -> search coordinates (the inverse of [`decode`]).
-fn encode(c: &Calibration) -> [f64; 4] {
+/// Calibration -> search coordinates (the inverse of [`decode`]; the floor is not searched).
+fn encode(c: &Calibration) -> [f64; 3] {
     let logit = |e: f64| {
         let x = e / MAX_EFFICIENCY;
         (x / (1.0 - x)).ln()
@@ -132,13 +151,12 @@ fn encode(c: &Calibration) -> [f64; 4] {
         logit(c.compute_efficiency),
         logit(c.bandwidth_efficiency),
         (c.step_overhead_per_layer * 1e6).sqrt(),
-        (c.eager_floor_per_layer * 1e6).sqrt(),
     ]
 }
 
 /// Nelder–Mead from `start`, restarted from its best point until a restart no
 /// longer improves; returns the best point and its value.
-fn minimise(f: &impl Fn(&[f64; 4]) -> f64, start: [f64; 4]) -> ([f64; 4], f64) {
+fn minimise<const N: usize>(f: &impl Fn(&[f64; N]) -> f64, start: [f64; N]) -> ([f64; N], f64) {
     let mut best = (start, f(&start));
     for _ in 0..8 {
         let found = nelder_mead(f, best.0);
@@ -154,21 +172,23 @@ fn minimise(f: &impl Fn(&[f64; 4]) -> f64, start: [f64; 4]) -> ([f64; 4], f64) {
 }
 
 /// One Nelder–Mead run (reflection 1, expansion 2, contraction and shrink 1/2).
-fn nelder_mead(f: &impl Fn(&[f64; 4]) -> f64, start: [f64; 4]) -> ([f64; 4], f64) {
-    const N: usize = 4;
-    let mut simplex = [start; N + 1];
+fn nelder_mead<const N: usize>(
+    f: &impl Fn(&[f64; N]) -> f64,
+    start: [f64; N],
+) -> ([f64; N], f64) {
+    let mut simplex: Vec<[f64; N]> = vec![start; N + 1];
     for (i, vertex) in simplex.iter_mut().skip(1).enumerate() {
         vertex[i] += (0.25 * vertex[i].abs()).max(0.5);
     }
-    let mut values = simplex.map(|v| f(&v));
+    let mut values: Vec<f64> = simplex.iter().map(f).collect();
     let along = |from: &[f64; N], to: &[f64; N], t: f64| -> [f64; N] {
         std::array::from_fn(|j| from[j] + t * (to[j] - from[j]))
     };
     for _ in 0..5_000 {
-        let mut order: [usize; N + 1] = std::array::from_fn(|i| i);
+        let mut order: Vec<usize> = (0..=N).collect();
         order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
-        simplex = order.map(|i| simplex[i]);
-        values = order.map(|i| values[i]);
+        simplex = order.iter().map(|&i| simplex[i]).collect();
+        values = order.iter().map(|&i| values[i]).collect();
         if values[N] - values[0] <= 1e-15 * values[0].abs() + 1e-30 {
             break;
         }
@@ -300,6 +320,28 @@ mod tests {
     }
 
     #[test]
+    fn the_floor_is_solved_exactly() {
+        let model = model();
+        let truth = Calibration {
+            compute_efficiency: 0.6,
+            bandwidth_efficiency: 0.85,
+            step_overhead_per_layer: 50e-6,
+            eager_floor_per_layer: 250e-6,
+        };
+        let samples = synthetic(&model, &truth);
+        let (floor, error) = best_floor(&model, &samples, &truth);
+        assert!((floor - 250e-6).abs() < 1e-12, "{floor}");
+        assert!(error < 1e-20, "{error}");
+        // Data that no floor lifts gets none.
+        let unfloored = Calibration {
+            eager_floor_per_layer: 0.0,
+            ..truth
+        };
+        let samples = synthetic(&model, &unfloored);
+        assert_eq!(best_floor(&model, &samples, &truth).0, 0.0);
+    }
+
+    #[test]
     fn too_few_samples_give_the_datasheet() {
         let model = model();
         let samples = synthetic(&model, &Calibration::DATASHEET);
@@ -312,12 +354,11 @@ mod tests {
             compute_efficiency: 0.59,
             bandwidth_efficiency: 1.2,
             step_overhead_per_layer: 54e-6,
-            eager_floor_per_layer: 252e-6,
+            eager_floor_per_layer: 0.0,
         };
         let back = decode(&encode(&c));
         assert!((back.compute_efficiency - c.compute_efficiency).abs() < 1e-12);
         assert!((back.bandwidth_efficiency - c.bandwidth_efficiency).abs() < 1e-12);
         assert!((back.step_overhead_per_layer - c.step_overhead_per_layer).abs() < 1e-15);
-        assert!((back.eager_floor_per_layer - c.eager_floor_per_layer).abs() < 1e-15);
     }
 }

@@ -2,11 +2,14 @@
 //! where errors become messages and exit codes.
 
 mod args;
+mod calibrate;
+mod calibration;
 mod dataset;
+mod predict_steps;
 mod run;
 mod validate;
 
-pub use args::{Cli, Command, RunArgs, ValidateArgs};
+pub use args::{CalibrateArgs, Cli, Command, PredictStepsArgs, RunArgs, ValidateArgs};
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -23,6 +26,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Some(Command::Validate(args)) => validate::validate(&args),
+        Some(Command::PredictSteps(args)) => predict_steps::predict_steps(&args),
+        Some(Command::Calibrate(args)) => calibrate::calibrate(&args),
         None => run::run(&cli.run),
     };
     match outcome {
