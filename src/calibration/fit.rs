@@ -31,7 +31,11 @@ pub const MIN_SAMPLES: usize = 5;
 const MAX_EFFICIENCY: f64 = 1.5;
 
 /// Each sample's relative error `predicted / measured - 1` under `calibration`.
-pub fn relative_errors(model: &CostModel, samples: &[Sample], calibration: &Calibration) -> Vec<f64> {
+pub fn relative_errors(
+    model: &CostModel,
+    samples: &[Sample],
+    calibration: &Calibration,
+) -> Vec<f64> {
     samples
         .iter()
         .map(|s| model.time(&s.work, calibration) / s.measured_secs - 1.0)
@@ -102,10 +106,11 @@ fn best_floor(model: &CostModel, samples: &[Sample], calibration: &Calibration) 
         inv_sq += 1.0 / (m * m);
         let upper = eager.get(k + 1).map_or(f64::INFINITY, |e| e.0);
         let floor = (inv / inv_sq).clamp(t, upper);
-        let error = error_below + eager[..=k]
-            .iter()
-            .map(|(_, m)| (floor / m - 1.0).powi(2))
-            .sum::<f64>();
+        let error = error_below
+            + eager[..=k]
+                .iter()
+                .map(|(_, m)| (floor / m - 1.0).powi(2))
+                .sum::<f64>();
         if error < best_error {
             (best_floor, best_error) = (floor, error);
         }
@@ -172,10 +177,7 @@ fn minimise<const N: usize>(f: &impl Fn(&[f64; N]) -> f64, start: [f64; N]) -> (
 }
 
 /// One Nelder–Mead run (reflection 1, expansion 2, contraction and shrink 1/2).
-fn nelder_mead<const N: usize>(
-    f: &impl Fn(&[f64; N]) -> f64,
-    start: [f64; N],
-) -> ([f64; N], f64) {
+fn nelder_mead<const N: usize>(f: &impl Fn(&[f64; N]) -> f64, start: [f64; N]) -> ([f64; N], f64) {
     let mut simplex: Vec<[f64; N]> = vec![start; N + 1];
     for (i, vertex) in simplex.iter_mut().skip(1).enumerate() {
         vertex[i] += (0.25 * vertex[i].abs()).max(0.5);
@@ -286,14 +288,22 @@ mod tests {
         ] {
             let c = fit(&model, &synthetic(&model, &truth));
             assert_close(c.compute_efficiency, truth.compute_efficiency, "compute");
-            assert_close(c.bandwidth_efficiency, truth.bandwidth_efficiency, "bandwidth");
+            assert_close(
+                c.bandwidth_efficiency,
+                truth.bandwidth_efficiency,
+                "bandwidth",
+            );
             assert_close(
                 c.step_overhead_per_layer,
                 truth.step_overhead_per_layer,
                 "overhead",
             );
             if truth.eager_floor_per_layer > 0.0 {
-                assert_close(c.eager_floor_per_layer, truth.eager_floor_per_layer, "floor");
+                assert_close(
+                    c.eager_floor_per_layer,
+                    truth.eager_floor_per_layer,
+                    "floor",
+                );
             } else {
                 assert_eq!(c.eager_floor_per_layer, 0.0);
             }

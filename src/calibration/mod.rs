@@ -34,11 +34,15 @@ impl Accuracy {
         if n == 0 {
             return None;
         }
-        let (worst, max_error) = errors
-            .iter()
-            .map(|e| e.abs())
-            .enumerate()
-            .fold((0, 0.0), |best, (i, e)| if e > best.1 { (i, e) } else { best });
+        let (worst, max_error) =
+            errors
+                .iter()
+                .map(|e| e.abs())
+                .enumerate()
+                .fold(
+                    (0, 0.0),
+                    |best, (i, e)| if e > best.1 { (i, e) } else { best },
+                );
         let by_kind = StepKind::ALL
             .iter()
             .filter_map(|&(_, kind)| {

@@ -293,7 +293,8 @@ fn parse_row(
 mod tests {
     use super::*;
 
-    const HEADER: &str = "kind,num_seqs,new_tokens_per_seq,context_tokens,prefill_chunk_tokens,median_ms";
+    const HEADER: &str =
+        "kind,num_seqs,new_tokens_per_seq,context_tokens,prefill_chunk_tokens,median_ms";
 
     fn error(body: &str) -> String {
         parse_steps(&format!("{HEADER}\n{body}"), "s.csv")
@@ -324,14 +325,23 @@ mod tests {
         assert!(t.is_measured());
         assert_eq!(t.steps[0].measured_secs, Some(0.005));
         let p = t.steps[0].shape(0);
-        assert_eq!((p.num_seqs, p.new_tokens, p.prefill_tokens, p.sampled), (2, 200, 200, 2));
+        assert_eq!(
+            (p.num_seqs, p.new_tokens, p.prefill_tokens, p.sampled),
+            (2, 200, 200, 2)
+        );
         assert_eq!(p.attended_full, 2.0 * (100.0 * 10.0 + 100.0 * 101.0 / 2.0));
         assert_eq!(p.context_full, 20);
         let d = t.steps[1].shape(0);
-        assert_eq!((d.num_seqs, d.new_tokens, d.prefill_tokens, d.sampled), (3, 3, 0, 3));
+        assert_eq!(
+            (d.num_seqs, d.new_tokens, d.prefill_tokens, d.sampled),
+            (3, 3, 0, 3)
+        );
         assert_eq!(d.attended_full, 3.0 * 51.0);
         let m = t.steps[2].shape(0);
-        assert_eq!((m.num_seqs, m.new_tokens, m.prefill_tokens, m.sampled), (3, 32, 30, 3));
+        assert_eq!(
+            (m.num_seqs, m.new_tokens, m.prefill_tokens, m.sampled),
+            (3, 32, 30, 3)
+        );
         assert_eq!(m.attended_full, 2.0 * 41.0 + 30.0 * 31.0 / 2.0);
         assert_eq!(m.context_full, 80);
     }
@@ -362,8 +372,11 @@ mod tests {
             error("decode,8,1,512"),
             "s.csv: line 2: expected 6 cells as in the header, got 4"
         );
-        let e = parse_steps("kind,num_seqs,new_tokens_per_seq,prefill_chunk_tokens\n", "s.csv")
-            .unwrap_err();
+        let e = parse_steps(
+            "kind,num_seqs,new_tokens_per_seq,prefill_chunk_tokens\n",
+            "s.csv",
+        )
+        .unwrap_err();
         assert!(e
             .to_string()
             .starts_with("s.csv: line 1: missing column 'context_tokens'"));

@@ -75,11 +75,7 @@ mod tests {
     fn a_calibration_path_is_inlined_relative_to_the_config() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("cal")).unwrap();
-        std::fs::write(
-            dir.path().join("cal/h.toml"),
-            "compute_efficiency = 0.5\n",
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("cal/h.toml"), "compute_efficiency = 0.5\n").unwrap();
         let mut doc: Table =
             toml::from_str("hardware = { preset = 'h200', calibration = 'cal/h.toml' }").unwrap();
         inline_calibration_file(&mut doc, &dir.path().join("c.toml")).unwrap();
@@ -98,7 +94,9 @@ mod tests {
         std::fs::write(&file, "compute_efficiency = 'fast'\n").unwrap();
         let e = format!("{:#}", read_calibration_file(&file).unwrap_err());
         assert!(
-            e.contains("h.toml: compute_efficiency: expected a finite number, got the string \"fast\""),
+            e.contains(
+                "h.toml: compute_efficiency: expected a finite number, got the string \"fast\""
+            ),
             "{e}"
         );
     }

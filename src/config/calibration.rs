@@ -85,7 +85,9 @@ impl Calibration {
             if value > 1.5 {
                 return Err(s.error(
                     key,
-                    format!("expected a fraction of the datasheet figure, in (0, 1.5], got {value}"),
+                    format!(
+                        "expected a fraction of the datasheet figure, in (0, 1.5], got {value}"
+                    ),
                 ));
             }
             Ok(value)
@@ -93,10 +95,7 @@ impl Calibration {
         let seconds = |key: &str| -> Result<f64, ConfigError> {
             let value: f64 = s.opt(key)?.unwrap_or(0.0);
             if value < 0.0 {
-                return Err(s.error(
-                    key,
-                    format!("expected seconds, at least 0, got {value}"),
-                ));
+                return Err(s.error(key, format!("expected seconds, at least 0, got {value}")));
             }
             Ok(value)
         };
@@ -142,8 +141,8 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_field() {
-        let e = Calibration::from_table(&table("bandwidth_efficiency = 0"), "", "f.toml")
-            .unwrap_err();
+        let e =
+            Calibration::from_table(&table("bandwidth_efficiency = 0"), "", "f.toml").unwrap_err();
         assert_eq!(
             e.to_string(),
             "f.toml: bandwidth_efficiency: expected a number above 0, got 0"
@@ -157,8 +156,8 @@ mod tests {
         assert!(e
             .to_string()
             .starts_with("c.toml: hardware.calibration.step_overhead_per_layer: expected seconds"));
-        let e = Calibration::from_table(&table("compute_eficiency = 0.5"), "", "f.toml")
-            .unwrap_err();
+        let e =
+            Calibration::from_table(&table("compute_eficiency = 0.5"), "", "f.toml").unwrap_err();
         assert!(e.to_string().contains("did you mean 'compute_efficiency'?"));
     }
 
