@@ -6,8 +6,8 @@
 //! Data flows one way: [`config::Config`] (validated once) ->
 //! [`workload::Workload`] (seeded arrivals and lengths) ->
 //! [`engine::Simulator`] (scheduler, KV cache, cost model) ->
-//! [`metrics::RunResult`] -> reports. The core (everything but [`cli`], [`dataset`] and
-//! [`report`]) does no I/O and is deterministic: the same resolved config gives
+//! [`metrics::RunResult`] -> reports and sweep tables ([`sweep`]). The core
+//! (everything but [`cli`], [`dataset`], [`report`] and [`sweep`]) does no I/O and is deterministic: the same resolved config gives
 //! bit-identical results on any machine.
 #![warn(missing_docs)]
 
@@ -23,3 +23,5 @@ pub mod cli;
 pub mod dataset;
 #[cfg(feature = "cli")]
 pub mod report;
+#[cfg(feature = "cli")]
+pub mod sweep;

@@ -24,12 +24,14 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check config files without running anything.
+    /// Check config files and sweep manifests without running anything.
     Validate(ValidateArgs),
     /// Price step shapes (a CSV) with the simulator's cost model; compare with measurements.
     PredictSteps(PredictStepsArgs),
     /// Fit hardware.calibration to measured step times (a CSV) and write it as TOML.
     Calibrate(CalibrateArgs),
+    /// Run every point of a sweep manifest in parallel into Parquet and CSV tables.
+    Sweep(SweepArgs),
 }
 
 /// Options of a single simulation.
@@ -64,10 +66,64 @@ pub struct RunArgs {
     pub seed: Option<u64>,
 }
 
+/// Options of `sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The sweep manifest (for example sweeps/policies.toml).
+    #[arg(value_name = "MANIFEST")]
+    pub manifest: PathBuf,
+    /// Output directory [default: the manifest's sweep.output].
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Runs at once [default: all cores].
+    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Run only the points whose index modulo N is I, into DIR/shard-I-of-N.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<crate::sweep::layout::Shard>,
+    /// Reuse runs that already finished (the default).
+    #[arg(long, overrides_with = "force")]
+    pub resume: bool,
+    /// Redo every run, even those that already finished.
+    #[arg(long, overrides_with = "resume")]
+    pub force: bool,
+    /// Print the points and their count; run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also write requests.parquet, one row per request of every run.
+    #[arg(long)]
+    pub per_request: bool,
+    /// Quiet: no progress bar and no summary.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Never colour the output (also: NO_COLOR, or stdout not a terminal).
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+/// Parses `I/N` with `0 <= I < N`.
+fn parse_shard(text: &str) -> Result<crate::sweep::layout::Shard, String> {
+    let (i, n) = text
+        .split_once('/')
+        .ok_or_else(|| format!("expected I/N (for example 0/4), got '{text}'"))?;
+    let index: usize = i
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a shard index I in I/N, got '{i}'"))?;
+    let count: usize = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a shard count N in I/N, got '{n}'"))?;
+    if count == 0 || index >= count {
+        return Err(format!("expected 0 <= I < N in I/N, got {index}/{count}"));
+    }
+    Ok(crate::sweep::layout::Shard { index, count })
+}
+
 /// Options of `validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Config files to check.
+    /// Config files or sweep manifests to check.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 }

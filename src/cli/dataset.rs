@@ -1,19 +1,30 @@
 //! Dataset mode on the command line: checks that the config and the flags
 //! agree, loads the dataset (with a progress bar), and builds the workload.
 
-use super::args::RunArgs;
 use crate::config::Config;
 use crate::dataset::{
     self, ChatTemplate, DatasetError, LoadProgress, PromptBuilder, PromptTokenizer,
 };
+use crate::report::progress::stderr_bar;
 use crate::report::style::Style;
 use crate::workload::{PromptSet, Workload, WorkloadError};
 use anyhow::{anyhow, bail, Result};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::IsTerminal;
+use indicatif::ProgressBar;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// What dataset mode needs besides the config: the `--tokenizer` and
+/// `--chat-template` of a run (or a sweep manifest's equivalents).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct DatasetInputs<'a> {
+    /// The Hugging Face tokenizer.json.
+    pub tokenizer: Option<&'a Path>,
+    /// `None`, a Jinja template, or a template file.
+    pub chat_template: Option<&'a str>,
+    /// Show the loading bar and the one-line summary.
+    pub show_progress: bool,
+}
 
 /// The workload of a run: the config's synthetic traffic, or, when
 /// `workload.dataset_path` is set, the dataset's prompts.
@@ -21,7 +32,7 @@ use std::time::Instant;
 pub(crate) fn workload(
     config: &Config,
     config_path: Option<&Path>,
-    args: &RunArgs,
+    args: &DatasetInputs,
     style: Style,
 ) -> Result<Workload> {
     let source = config_path.map_or_else(
@@ -50,7 +61,7 @@ pub(crate) fn workload(
         return Workload::synthetic(&config.workload)
             .ok_or_else(|| anyhow!("{source}: workload: no input_len_dist and output_len_dist"));
     };
-    let (tokenizer_path, template_arg) = match (&args.tokenizer, &args.chat_template) {
+    let (tokenizer_path, template_arg) = match (args.tokenizer, args.chat_template) {
         (Some(t), Some(c)) => (t, c),
         (t, c) => {
             let missing: Vec<&str> = [
@@ -75,7 +86,7 @@ pub(crate) fn workload(
     let tokenizer = PromptTokenizer::from_file(tokenizer_path)?;
     let template = ChatTemplate::from_arg(template_arg, tokenizer.special_tokens())?;
     let builder = PromptBuilder::new(&tokenizer, &template, config.scheduler.block_size);
-    let bar = load_bar(&path, !args.quiet, style);
+    let bar = load_bar(&path, args.show_progress, style);
     let mut on_progress = |p: LoadProgress| {
         bar.set_position(p.bytes);
         bar.set_message(format!("{} prompts", p.prompts));
@@ -89,7 +100,7 @@ pub(crate) fn workload(
     );
     bar.finish_and_clear();
     let prompts = loaded?;
-    if !args.quiet {
+    if args.show_progress {
         eprintln!("{}", style.dim(&summary(&prompts, &name, started)));
     }
     Workload::from_prompts(config, Arc::new(prompts)).map_err(|e| match e {
@@ -132,19 +143,13 @@ pub(crate) fn resolve(config_path: Option<&Path>, dataset_path: &str) -> PathBuf
 /// A progress bar over the dataset's bytes, on stderr when it is a terminal.
 fn load_bar(path: &Path, show: bool, style: Style) -> ProgressBar {
     let len = std::fs::metadata(path).map_or(0, |m| m.len());
-    if !show || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr_with_hz(10));
-    let template = if style.is_color() {
-        "{spinner:.cyan} Loading dataset [{bar:30.cyan/blue}] {bytes}/{total_bytes} {msg}"
-    } else {
-        "Loading dataset [{bar:30}] {bytes}/{total_bytes} {msg}"
-    };
-    if let Ok(s) = ProgressStyle::with_template(template) {
-        bar.set_style(s.progress_chars("=> "));
-    }
-    bar
+    stderr_bar(
+        len,
+        show,
+        style,
+        "{spinner:.cyan} Loading dataset [{bar:30.cyan/blue}] {bytes}/{total_bytes} {msg}",
+        "Loading dataset [{bar:30}] {bytes}/{total_bytes} {msg}",
+    )
 }
 
 /// One line about what was loaded.

@@ -4,12 +4,16 @@
 mod args;
 mod calibrate;
 mod calibration;
-mod dataset;
+pub(crate) mod dataset;
 mod predict_steps;
 mod run;
+mod sweep;
 mod validate;
 
-pub use args::{CalibrateArgs, Cli, Command, PredictStepsArgs, RunArgs, ValidateArgs};
+pub use args::{
+    CalibrateArgs, Cli, Command, PredictStepsArgs, RunArgs, SweepArgs, ValidateArgs,
+};
+pub(crate) use run::config_from_doc;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -20,6 +24,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit code of command-line usage errors (clap's default).
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code of a sweep stopped by Ctrl-C (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Parses the process arguments, runs the command, and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
@@ -28,6 +34,7 @@ pub fn main() -> ExitCode {
         Some(Command::Validate(args)) => validate::validate(&args),
         Some(Command::PredictSteps(args)) => predict_steps::predict_steps(&args),
         Some(Command::Calibrate(args)) => calibrate::calibrate(&args),
+        Some(Command::Sweep(args)) => sweep::sweep(&args),
         None => run::run(&cli.run),
     };
     match outcome {
@@ -40,7 +47,7 @@ pub fn main() -> ExitCode {
 }
 
 /// One line: the outermost message, then each cause that adds something.
-fn render_error(err: &anyhow::Error) -> String {
+pub(crate) fn render_error(err: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in err.chain() {
         let text = cause.to_string();

@@ -22,7 +22,12 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     if let Some(seed) = args.seed {
         config.workload.seed = seed;
     }
-    let workload = super::dataset::workload(&config, config_path.as_deref(), args, style)?;
+    let inputs = super::dataset::DatasetInputs {
+        tokenizer: args.tokenizer.as_deref(),
+        chat_template: args.chat_template.as_deref(),
+        show_progress: !args.quiet,
+    };
+    let workload = super::dataset::workload(&config, config_path.as_deref(), &inputs, style)?;
     let mut progress = ConsoleProgress::new(
         &config,
         ProgressOptions {

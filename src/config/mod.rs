@@ -25,7 +25,7 @@ pub use workload::{
 
 pub(crate) use error::with_hint;
 use presets::PresetKind;
-use reader::Section;
+pub(crate) use reader::{describe, Section};
 use serde::Serialize;
 use toml::Table;
 

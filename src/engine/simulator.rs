@@ -23,6 +23,18 @@ pub struct SimOptions {
     pub(crate) reference: bool,
 }
 
+impl SimOptions {
+    /// Default options, keeping per-request records when `record_requests`.
+    // Test builds have more fields, so the update is needed there.
+    #[allow(clippy::needless_update)]
+    pub fn recording(record_requests: bool) -> Self {
+        Self {
+            record_requests,
+            ..Self::default()
+        }
+    }
+}
+
 /// What a run produces.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunOutput {

@@ -26,6 +26,23 @@ pub struct RunResult {
     pub simulation: SimulationInfo,
 }
 
+impl RunResult {
+    /// A result of `config` with every metric zero: the shape of a result,
+    /// from which sweep tables take their column names and types.
+    pub fn zeroed(config: Config) -> Self {
+        Self {
+            config,
+            latency_metrics: LatencyMetrics::default(),
+            throughput_metrics: ThroughputMetrics::default(),
+            utilization: Utilization::default(),
+            preemptions: Preemptions::default(),
+            prefix_cache: PrefixCacheMetrics::default(),
+            requests: RequestCounts::default(),
+            simulation: SimulationInfo::default(),
+        }
+    }
+}
+
 /// Latency distributions over completed requests, in milliseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct LatencyMetrics {
@@ -95,7 +112,7 @@ pub struct RequestCounts {
 }
 
 /// Facts about the run itself.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SimulationInfo {
     /// Simulated time at the end of the run, seconds.
     pub simulated_seconds: f64,

@@ -8,6 +8,31 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
+/// A progress bar of `len` steps on stderr, drawn ten times a second, with
+/// the coloured or the plain template as `style` says; hidden when `show` is
+/// false or stderr is not a terminal, so callers never branch on it.
+pub fn stderr_bar(
+    len: u64,
+    show: bool,
+    style: Style,
+    color_template: &str,
+    plain_template: &str,
+) -> ProgressBar {
+    if !show || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr_with_hz(10));
+    let template = if style.is_color() {
+        color_template
+    } else {
+        plain_template
+    };
+    if let Ok(s) = ProgressStyle::with_template(template) {
+        bar.set_style(s.progress_chars("=> "));
+    }
+    bar
+}
+
 /// What the user asked to see while a run goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProgressOptions {
@@ -42,20 +67,13 @@ impl ConsoleProgress {
             (None, Some(d)) => ((d * 1000.0).ceil() as u64, "ms simulated"),
             (None, None) => (0, ""),
         };
-        let show = options.bar && std::io::stderr().is_terminal();
-        let bar = if show {
-            ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr_with_hz(10))
-        } else {
-            ProgressBar::hidden()
-        };
-        let bar_style = if options.style.is_color() {
-            "{spinner:.cyan} [{elapsed_precise}] [{bar:30.cyan/blue}] {pos}/{len} {prefix} {wide_msg}"
-        } else {
-            "[{elapsed_precise}] [{bar:30}] {pos}/{len} {prefix} {wide_msg}"
-        };
-        if let Ok(s) = ProgressStyle::with_template(bar_style) {
-            bar.set_style(s.progress_chars("=> "));
-        }
+        let bar = stderr_bar(
+            len,
+            options.bar,
+            options.style,
+            "{spinner:.cyan} [{elapsed_precise}] [{bar:30.cyan/blue}] {pos}/{len} {prefix} {wide_msg}",
+            "[{elapsed_precise}] [{bar:30}] {pos}/{len} {prefix} {wide_msg}",
+        );
         bar.set_prefix(unit);
         Self {
             bar,

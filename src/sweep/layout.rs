@@ -1,0 +1,109 @@
+//! Where a sweep's files live under its output directory (SPEC section 8).
+
+use super::run_id::RunId;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// One of `count` slices of a sweep: the points whose index modulo `count`
+/// is `index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Shard {
+    /// This slice, from 0 to `count - 1`.
+    pub index: usize,
+    /// How many slices the sweep is cut into.
+    pub count: usize,
+}
+
+impl Shard {
+    /// Whether the point with this index belongs to the shard.
+    pub fn contains(self, point: usize) -> bool {
+        point % self.count == self.index
+    }
+
+    /// The shard's directory name: `shard-I-of-N`.
+    pub fn dir_name(self) -> String {
+        format!("shard-{}-of-{}", self.index, self.count)
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// The files of one sweep (or shard) output directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    root: PathBuf,
+}
+
+impl Layout {
+    /// The layout under `output`, or under `output/shard-I-of-N` for a shard.
+    pub fn new(output: &Path, shard: Option<Shard>) -> Self {
+        let root = match shard {
+            Some(s) => output.join(s.dir_name()),
+            None => output.to_path_buf(),
+        };
+        Self { root }
+    }
+
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `runs/`: one result file per finished run.
+    pub fn runs_dir(&self) -> PathBuf {
+        self.root.join("runs")
+    }
+
+    /// `runs/<run_id>.json`: the run's full result.
+    pub fn run_json(&self, id: RunId) -> PathBuf {
+        self.runs_dir().join(format!("{id}.json"))
+    }
+
+    /// `runs/<run_id>.requests.parquet`: the run's per-request rows.
+    pub fn run_requests(&self, id: RunId) -> PathBuf {
+        self.runs_dir().join(format!("{id}.requests.parquet"))
+    }
+
+    /// `runs.parquet`.
+    pub fn runs_parquet(&self) -> PathBuf {
+        self.root.join("runs.parquet")
+    }
+
+    /// `runs.csv`.
+    pub fn runs_csv(&self) -> PathBuf {
+        self.root.join("runs.csv")
+    }
+
+    /// `requests.parquet`.
+    pub fn requests_parquet(&self) -> PathBuf {
+        self.root.join("requests.parquet")
+    }
+
+    /// `sweep.json`.
+    pub fn sweep_json(&self) -> PathBuf {
+        self.root.join("sweep.json")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_partition_the_points() {
+        let shards: Vec<Shard> = (0..3).map(|index| Shard { index, count: 3 }).collect();
+        for point in 0..20 {
+            assert_eq!(shards.iter().filter(|s| s.contains(point)).count(), 1);
+        }
+        let layout = Layout::new(Path::new("out"), Some(shards[1]));
+        assert_eq!(layout.root(), Path::new("out/shard-1-of-3"));
+        assert_eq!(
+            layout.run_json(RunId(0xab)),
+            Path::new("out/shard-1-of-3/runs/00000000000000ab.json")
+        );
+    }
+}

@@ -1,0 +1,443 @@
+//! The sweep manifest (`sweeps/*.toml`): which base config, which keys vary
+//! and over which values. Parsing only; [`super::plan`] expands it into points.
+
+use crate::config::{describe, parse_toml, with_hint, ConfigError, Section};
+use std::path::{Path, PathBuf};
+use toml::{Table, Value};
+
+const SECTIONS: &[&str] = &["sweep", "grid", "zip"];
+const SWEEP_FIELDS: &[&str] = &["name", "base", "output", "tokenizer", "chat_template"];
+const RANGE_FIELDS: &[&str] = &["range", "step"];
+
+/// A parsed, checked manifest. Paths in it are already resolved against the
+/// manifest's directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// Where the manifest was read from (for messages).
+    pub source: String,
+    /// `sweep.name`: names the sweep in tables (`sweep` column).
+    pub name: String,
+    /// `sweep.base`: the config every point starts from.
+    pub base: PathBuf,
+    /// `sweep.output`: the default output directory (`-o` wins).
+    pub output: Option<PathBuf>,
+    /// `sweep.tokenizer`: the tokenizer.json of dataset-mode points.
+    pub tokenizer: Option<PathBuf>,
+    /// `sweep.chat_template`: the chat template of dataset-mode points (`None`,
+    /// a Jinja template, or a template file relative to the manifest).
+    pub chat_template: Option<String>,
+    /// Dimensions of the cartesian product, in manifest order: every `[grid]`
+    /// key, then every `[[zip]]` group.
+    pub dimensions: Vec<Dimension>,
+    /// Hash of the manifest's text, so shards of different manifests are told apart.
+    pub text_hash: u64,
+}
+
+/// One axis of the product: one key (a `[grid]` entry) or several keys that
+/// vary together (a `[[zip]]` group).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dimension {
+    /// The dotted config paths this axis sets.
+    pub keys: Vec<String>,
+    /// The values, one row per step along the axis, one value per key.
+    pub rows: Vec<Vec<Value>>,
+}
+
+impl Dimension {
+    /// Steps along the axis.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether the axis has no steps (never true of a parsed manifest).
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+impl Manifest {
+    /// Reads and checks the manifest at `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let source = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(&source, "", format!("cannot read the sweep manifest: {e}"))
+        })?;
+        let dir = path.parent().unwrap_or(Path::new(""));
+        Self::parse(&text, &source, dir)
+    }
+
+    /// Parses manifest text; relative paths are taken relative to `dir`.
+    pub fn parse(text: &str, source: &str, dir: &Path) -> Result<Self, ConfigError> {
+        let doc = parse_toml(text, source)?;
+        if let Some(key) = doc.keys().find(|k| !SECTIONS.contains(&k.as_str())) {
+            let message = with_hint(format!("unknown section '{key}'"), key, SECTIONS);
+            return Err(ConfigError::new(source, key.as_str(), message));
+        }
+        let sweep = match doc.get("sweep") {
+            Some(Value::Table(t)) => Section::new(t, "sweep", source, SWEEP_FIELDS)?,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    source,
+                    "sweep",
+                    format!("expected a table, got {}", describe(other)),
+                ))
+            }
+            None => {
+                return Err(ConfigError::new(
+                    source,
+                    "sweep",
+                    "missing required section [sweep] (with name and base)",
+                ))
+            }
+        };
+        let name: String = sweep.req("name")?;
+        if name.trim().is_empty() {
+            return Err(sweep.error("name", "expected a non-empty name"));
+        }
+        let path = |key: &str| -> Result<Option<PathBuf>, ConfigError> {
+            Ok(sweep.opt::<String>(key)?.map(|p| dir.join(p)))
+        };
+        let base = path("base")?.ok_or_else(|| {
+            sweep.error(
+                "base",
+                "missing required field (expected the path of the base config, relative to the manifest)",
+            )
+        })?;
+        let chat_template = sweep.opt::<String>("chat_template")?.map(|t| {
+            // A template file is relative to the manifest; `None` and inline
+            // templates stay as written.
+            let candidate = dir.join(&t);
+            if t != "None" && !t.contains("{%") && !t.contains("{{") {
+                candidate.display().to_string()
+            } else {
+                t
+            }
+        });
+        let mut dimensions = Vec::new();
+        if let Some(grid) = table_section(&doc, "grid", source)? {
+            for (key, value) in grid {
+                let path = format!("grid.\"{key}\"");
+                dimensions.push(Dimension {
+                    keys: vec![check_key(key, source, &path)?],
+                    rows: values(value, source, &path)?
+                        .into_iter()
+                        .map(|v| vec![v])
+                        .collect(),
+                });
+            }
+        }
+        for (i, group) in zip_groups(&doc, source)?.iter().enumerate() {
+            dimensions.push(zip_dimension(group, i, source)?);
+        }
+        if dimensions.is_empty() {
+            return Err(ConfigError::new(
+                source,
+                "grid",
+                "nothing to sweep: add a [grid] of keys with lists of values, or a [[zip]] group",
+            ));
+        }
+        let mut keys: Vec<&str> = Vec::new();
+        for key in dimensions.iter().flat_map(|d| &d.keys) {
+            if keys.contains(&key.as_str()) {
+                return Err(ConfigError::new(
+                    source,
+                    key.as_str(),
+                    "swept twice: a key may appear in [grid] or in one [[zip]] group, once",
+                ));
+            }
+            keys.push(key);
+        }
+        Ok(Self {
+            source: source.to_string(),
+            name,
+            base,
+            output: path("output")?,
+            tokenizer: path("tokenizer")?,
+            chat_template,
+            dimensions,
+            text_hash: super::run_id::fnv1a(text.as_bytes()),
+        })
+    }
+
+    /// The swept keys in column order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.dimensions
+            .iter()
+            .flat_map(|d| d.keys.iter().map(String::as_str))
+    }
+
+    /// Number of points: the product of the dimensions' lengths.
+    pub fn point_count(&self) -> usize {
+        self.dimensions.iter().map(Dimension::len).product()
+    }
+}
+
+fn table_section<'a>(
+    doc: &'a Table,
+    name: &str,
+    source: &str,
+) -> Result<Option<&'a Table>, ConfigError> {
+    match doc.get(name) {
+        None => Ok(None),
+        Some(Value::Table(t)) => Ok(Some(t)),
+        Some(other) => Err(ConfigError::new(
+            source,
+            name,
+            format!("expected a table, got {}", describe(other)),
+        )),
+    }
+}
+
+fn zip_groups<'a>(doc: &'a Table, source: &str) -> Result<Vec<&'a Table>, ConfigError> {
+    match doc.get("zip") {
+        None => Ok(Vec::new()),
+        Some(Value::Array(groups)) => groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| match g {
+                Value::Table(t) => Ok(t),
+                other => Err(ConfigError::new(
+                    source,
+                    format!("zip[{i}]"),
+                    format!("expected a table ([[zip]]), got {}", describe(other)),
+                )),
+            })
+            .collect(),
+        Some(other) => Err(ConfigError::new(
+            source,
+            "zip",
+            format!(
+                "expected [[zip]] tables of lists that vary together, got {}",
+                describe(other)
+            ),
+        )),
+    }
+}
+
+fn zip_dimension(group: &Table, index: usize, source: &str) -> Result<Dimension, ConfigError> {
+    let mut keys = Vec::new();
+    let mut columns: Vec<Vec<Value>> = Vec::new();
+    for (key, value) in group {
+        let path = format!("zip[{index}].\"{key}\"");
+        keys.push(check_key(key, source, &path)?);
+        let column = values(value, source, &path)?;
+        if let Some(first) = columns.first() {
+            if first.len() != column.len() {
+                return Err(ConfigError::new(
+                    source,
+                    path,
+                    format!(
+                        "has {} values but \"{}\" has {}: the lists of a [[zip]] group vary together and must have the same length",
+                        column.len(),
+                        keys[0],
+                        first.len()
+                    ),
+                ));
+            }
+        }
+        columns.push(column);
+    }
+    let len = columns.first().map_or(0, Vec::len);
+    if len == 0 {
+        return Err(ConfigError::new(
+            source,
+            format!("zip[{index}]"),
+            "an empty [[zip]] group: give it keys with lists of values",
+        ));
+    }
+    let rows = (0..len)
+        .map(|i| columns.iter().map(|c| c[i].clone()).collect())
+        .collect();
+    Ok(Dimension { keys, rows })
+}
+
+/// A swept key: a non-empty dotted path (the config schema checks the rest).
+fn check_key(key: &str, source: &str, path: &str) -> Result<String, ConfigError> {
+    if key.is_empty() || key.split('.').any(str::is_empty) {
+        return Err(ConfigError::new(
+            source,
+            path,
+            "expected a dotted config path such as \"scheduler.policy\"",
+        ));
+    }
+    Ok(key.to_string())
+}
+
+/// The values of one swept key: a non-empty list, or an inclusive integer
+/// range `{ range = [FIRST, LAST], step = S }`.
+fn values(value: &Value, source: &str, path: &str) -> Result<Vec<Value>, ConfigError> {
+    match value {
+        Value::Array(items) if items.is_empty() => Err(ConfigError::new(
+            source,
+            path,
+            "an empty list: give at least one value",
+        )),
+        Value::Array(items) => Ok(items.clone()),
+        Value::Table(t) if t.contains_key("range") => range(t, source, path),
+        other => Err(ConfigError::new(
+            source,
+            path,
+            format!(
+                "expected a list of values or {{ range = [FIRST, LAST] }}, got {}",
+                describe(other)
+            ),
+        )),
+    }
+}
+
+fn range(table: &Table, source: &str, path: &str) -> Result<Vec<Value>, ConfigError> {
+    let section = Section::new(table, path, source, RANGE_FIELDS)?;
+    let bounds = match section.raw("range") {
+        Some(Value::Array(b)) => match b.as_slice() {
+            [Value::Integer(first), Value::Integer(last)] => Some((*first, *last)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some((first, last)) = bounds else {
+        return Err(section.error("range", "expected two integers [FIRST, LAST] (inclusive)"));
+    };
+    let step = match section.raw("step") {
+        None => 1,
+        Some(Value::Integer(s)) if *s > 0 => *s,
+        Some(other) => {
+            return Err(section.error(
+                "step",
+                format!("expected a positive integer, got {}", describe(other)),
+            ))
+        }
+    };
+    if last < first {
+        return Err(section.error(
+            "range",
+            format!("is empty: the last value {last} is below the first {first}"),
+        ));
+    }
+    const MAX_RANGE: i64 = 1_000_000;
+    let count = (last - first) / step + 1;
+    if count > MAX_RANGE {
+        return Err(section.error(
+            "range",
+            format!("has {count} values; a sweep axis takes at most {MAX_RANGE}"),
+        ));
+    }
+    Ok((0..count)
+        .map(|i| Value::Integer(first + i * step))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Manifest, ConfigError> {
+        Manifest::parse(text, "m.toml", Path::new("sweeps"))
+    }
+
+    const HEAD: &str = "[sweep]\nname = \"t\"\nbase = \"../configs/config.toml\"\n";
+
+    #[test]
+    fn grid_and_zip_become_dimensions_in_manifest_order() {
+        let m = parse(&format!(
+            "{HEAD}output = \"../out\"\n[grid]\n\"scheduler.policy\" = [\"fcfs\", \"sof\"]\nhardware = [\"h100\", \"h200\", \"b200\"]\n[[zip]]\n\"workload.arrival_rate\" = [2.0, 5.0]\n\"workload.num_requests\" = [200, 500]\n"
+        ))
+        .unwrap();
+        assert_eq!(m.name, "t");
+        assert_eq!(m.base, Path::new("sweeps/../configs/config.toml"));
+        assert_eq!(m.output.as_deref(), Some(Path::new("sweeps/../out")));
+        let keys: Vec<&str> = m.keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "scheduler.policy",
+                "hardware",
+                "workload.arrival_rate",
+                "workload.num_requests"
+            ]
+        );
+        assert_eq!(m.point_count(), 2 * 3 * 2);
+        assert_eq!(
+            m.dimensions[2].rows[1],
+            vec![Value::Float(5.0), Value::Integer(500)]
+        );
+    }
+
+    #[test]
+    fn ranges_are_inclusive_with_an_optional_step() {
+        let m = parse(&format!(
+            "{HEAD}[grid]\n\"workload.seed\" = {{ range = [1, 5] }}\n\"scheduler.max_num_seqs\" = {{ range = [8, 32], step = 8 }}\n"
+        ))
+        .unwrap();
+        let ints = |d: &Dimension| -> Vec<i64> {
+            d.rows.iter().map(|r| r[0].as_integer().unwrap()).collect()
+        };
+        assert_eq!(ints(&m.dimensions[0]), [1, 2, 3, 4, 5]);
+        assert_eq!(ints(&m.dimensions[1]), [8, 16, 24, 32]);
+        assert_eq!(m.point_count(), 20);
+    }
+
+    #[test]
+    fn bad_manifests_name_the_field() {
+        let cases = [
+            (HEAD.to_string(), "grid: nothing to sweep"),
+            (format!("{HEAD}[grid]\n"), "grid: nothing to sweep"),
+            (
+                format!("{HEAD}[grid]\n\"scheduler.policy\" = []\n"),
+                "grid.\"scheduler.policy\": an empty list",
+            ),
+            (
+                format!("{HEAD}[grid]\n\"scheduler.policy\" = \"fcfs\"\n"),
+                "expected a list of values",
+            ),
+            (
+                format!("{HEAD}[[zip]]\n\"workload.arrival_rate\" = [1.0, 2.0]\n\"workload.num_requests\" = [10]\n"),
+                "zip[0].\"workload.num_requests\": has 1 values but \"workload.arrival_rate\" has 2",
+            ),
+            (
+                format!("{HEAD}[grid]\n\"workload.seed\" = {{ range = [5, 1] }}\n"),
+                "is empty",
+            ),
+            (
+                format!("{HEAD}[grid]\n\"workload.seed\" = {{ range = [1, 5], stpe = 2 }}\n"),
+                "did you mean 'step'?",
+            ),
+            (
+                format!("{HEAD}[grid]\n\"a..b\" = [1]\n"),
+                "expected a dotted config path",
+            ),
+            (
+                format!("{HEAD}[grids]\n"),
+                "unknown section 'grids'; did you mean 'grid'?",
+            ),
+            (
+                "[sweep]\nname = \"t\"\n[grid]\nx = [1]\n".to_string(),
+                "sweep.base: missing required field",
+            ),
+            (
+                format!("{HEAD}[grid]\n\"workload.seed\" = [1]\n[[zip]]\n\"workload.seed\" = [2]\n"),
+                "workload.seed: swept twice",
+            ),
+            ("[sweep\n".to_string(), "invalid TOML: line 1"),
+        ];
+        for (text, expected) in cases {
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.starts_with("m.toml: "), "{err}");
+            assert!(err.contains(expected), "{err}\n  expected: {expected}");
+        }
+    }
+
+    #[test]
+    fn template_files_are_relative_to_the_manifest() {
+        let m = parse(&format!(
+            "{HEAD}tokenizer = \"tok.json\"\nchat_template = \"t.jinja\"\n[grid]\n\"workload.seed\" = [1]\n"
+        ))
+        .unwrap();
+        assert_eq!(m.tokenizer.as_deref(), Some(Path::new("sweeps/tok.json")));
+        assert_eq!(m.chat_template.as_deref(), Some("sweeps/t.jinja"));
+        let m = parse(&format!(
+            "{HEAD}chat_template = \"None\"\n[grid]\n\"workload.seed\" = [1]\n"
+        ))
+        .unwrap();
+        assert_eq!(m.chat_template.as_deref(), Some("None"));
+    }
+}
