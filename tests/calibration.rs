@@ -280,3 +280,27 @@ fn bad_calibrations_name_their_file_and_field() {
         stderr(&o)
     );
 }
+
+#[test]
+fn sweeps_vary_the_calibration_like_any_other_key() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("datasheet.toml"), "compute_efficiency = 1.0\n").unwrap();
+    let manifest = format!(
+        "[sweep]\nname = 'cal'\nbase = '{}'\noutput = 'out'\n[grid]\n'hardware.calibration' = ['calibration/h200-llama-3.1-8b.toml', '{}']\n'workload.num_requests' = [50]\n",
+        shipped("configs/h200-llama-3.1-8b.toml").display(),
+        dir.path().join("datasheet.toml").display()
+    );
+    fs::write(dir.path().join("s.toml"), manifest).unwrap();
+    let o = run(dir.path(), &["sweep", "s.toml", "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let table = fs::read_to_string(dir.path().join("out/runs.csv")).unwrap();
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|c| *c == name).unwrap();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2);
+    let e2e = |row: &[&str]| -> f64 { row[col("e2e_ms_mean")].parse().unwrap() };
+    assert_eq!(rows[0][col("status")], "ok");
+    // The calibrated H200 is slower than its datasheet.
+    assert!(e2e(&rows[0]) > e2e(&rows[1]), "{table}");
+}
