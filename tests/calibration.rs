@@ -284,7 +284,11 @@ fn bad_calibrations_name_their_file_and_field() {
 #[test]
 fn sweeps_vary_the_calibration_like_any_other_key() {
     let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("datasheet.toml"), "compute_efficiency = 1.0\n").unwrap();
+    fs::write(
+        dir.path().join("datasheet.toml"),
+        "compute_efficiency = 1.0\n",
+    )
+    .unwrap();
     let manifest = format!(
         "[sweep]\nname = 'cal'\nbase = '{}'\noutput = 'out'\n[grid]\n'hardware.calibration' = ['calibration/h200-llama-3.1-8b.toml', '{}']\n'workload.num_requests' = [50]\n",
         shipped("configs/h200-llama-3.1-8b.toml").display(),

@@ -10,9 +10,7 @@ mod run;
 mod sweep;
 mod validate;
 
-pub use args::{
-    CalibrateArgs, Cli, Command, PredictStepsArgs, RunArgs, SweepArgs, ValidateArgs,
-};
+pub use args::{CalibrateArgs, Cli, Command, PredictStepsArgs, RunArgs, SweepArgs, ValidateArgs};
 pub(crate) use run::config_from_doc;
 
 use clap::Parser;
