@@ -5,6 +5,7 @@
 #   scripts/bench.sh                 # the standard workloads
 #   scripts/bench.sh my.toml ...     # other configs
 #   scripts/bench.sh --scaling       # 10k / 100k / 1M requests, closed loop and overload
+#   scripts/bench.sh --sweep [M.toml] # sweep throughput with -j 1 and -j 2 (default sweeps/policies.toml)
 #   RUNS=3 scripts/bench.sh          # fewer repetitions (default 5)
 #
 # CPU time is reported beside wall time because it is less disturbed by other
@@ -34,6 +35,33 @@ bench_one() {
   awk -v c="$label" -v n="$requests" -v w="$(median < "$tmp/wall")" -v u="$(median < "$tmp/cpu")" -v r="$(median < "$tmp/rss")" \
     'BEGIN { printf "| %s | %d | %.2f | %.2f | %.0f | %.0f | %.1f |\n", c, n, w, u, (w > 0 ? n / w : 0), (n > 0 ? u / n * 1e9 : 0), r / 1024 }'
 }
+
+# bench_sweep MANIFEST: runs/second with -j 1 and -j 2 (every run redone), the
+# speedup and the parallel efficiency (speedup / threads).
+bench_sweep() {
+  local manifest=$1 points
+  points=$("$BIN" sweep "$manifest" --dry-run | head -1 | sed -E 's/.*: ([0-9]+) points.*/\1/')
+  printf '| sweep | runs | threads | wall (s) | CPU (s) | runs / second | speedup | efficiency | peak RSS (MB) |\n'
+  printf '|---|---|---|---|---|---|---|---|---|\n'
+  local base=""
+  for jobs in 1 2; do
+    : > "$tmp/wall"; : > "$tmp/cpu"; : > "$tmp/rss"
+    for _ in $(seq "$RUNS"); do
+      /usr/bin/time -f '%e %U %M' -o "$tmp/t" "$BIN" sweep "$manifest" -o "$tmp/sweep" -j "$jobs" -q --force
+      read -r wall cpu rss < "$tmp/t"
+      echo "$wall" >> "$tmp/wall"; echo "$cpu" >> "$tmp/cpu"; echo "$rss" >> "$tmp/rss"
+    done
+    local w; w=$(median < "$tmp/wall")
+    [ -n "$base" ] || base=$w
+    awk -v m="$manifest" -v n="$points" -v j="$jobs" -v w="$w" -v b="$base" -v u="$(median < "$tmp/cpu")" -v r="$(median < "$tmp/rss")" \
+      'BEGIN { printf "| %s | %d | %d | %.2f | %.2f | %.0f | %.2fx | %.0f%% | %.1f |\n", m, n, j, w, u, n / w, b / w, 100 * b / w / j, r / 1024 }'
+  done
+}
+
+if [ "${1:-}" = "--sweep" ]; then
+  bench_sweep "${2:-sweeps/policies.toml}"
+  exit 0
+fi
 
 printf '| workload | requests | wall (s) | CPU (s) | requests / wall-second | CPU ns / request | peak RSS (MB) |\n'
 printf '|---|---|---|---|---|---|---|\n'

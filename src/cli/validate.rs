@@ -1,16 +1,19 @@
-//! `inference-lab validate FILE...`: check configs, run nothing.
+//! `inference-lab validate FILE...`: check configs and sweep manifests, run nothing.
 
 use super::args::ValidateArgs;
-use super::run::read_config;
+use super::run::config_from_doc;
 use super::{EXIT_FAILURE, EXIT_OK};
-use anyhow::Result;
+use crate::sweep::manifest::Manifest;
+use crate::sweep::plan::Plan;
+use anyhow::{Context, Result};
+use std::path::Path;
 
 /// Checks each file; prints one line per file; fails if any is invalid.
 pub fn validate(args: &ValidateArgs) -> Result<u8> {
     let mut failed = 0;
     for path in &args.files {
-        match read_config(path).and_then(|c| super::dataset::check_dataset_exists(&c, path)) {
-            Ok(_) => println!("ok: {}", path.display()),
+        match check(path) {
+            Ok(what) => println!("ok: {} ({what})", path.display()),
             Err(err) => {
                 failed += 1;
                 eprintln!("error: {}", super::render_error(&err));
@@ -18,4 +21,23 @@ pub fn validate(args: &ValidateArgs) -> Result<u8> {
         }
     }
     Ok(if failed == 0 { EXIT_OK } else { EXIT_FAILURE })
+}
+
+/// Checks one file: a sweep manifest (it has a `[sweep]` table) by expanding
+/// and resolving every point, anything else as a config.
+fn check(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read '{}'", path.display()))?;
+    let doc = crate::config::parse_toml(&text, &path.display().to_string())?;
+    if doc.contains_key("sweep") {
+        let plan = Plan::build(Manifest::load(path)?)?;
+        return Ok(format!(
+            "sweep manifest: {} points, {} invalid",
+            plan.points.len(),
+            plan.invalid_points()
+        ));
+    }
+    let config = config_from_doc(doc, path)?;
+    super::dataset::check_dataset_exists(&config, path)?;
+    Ok("config".into())
 }

@@ -25,7 +25,9 @@ pub use workload::{
 
 pub(crate) use error::with_hint;
 use presets::PresetKind;
-pub(crate) use reader::{describe, Section};
+#[cfg(feature = "cli")]
+pub(crate) use reader::describe;
+pub(crate) use reader::Section;
 use serde::Serialize;
 use toml::Table;
 

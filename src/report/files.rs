@@ -12,6 +12,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     file.commit()
 }
 
+/// Writes `bytes` to `path` atomically but without waiting for the disk:
+/// for files that readers validate and that can be made again (a sweep's
+/// per-run results), where a flush per file would cost more than the run.
+/// A crash can leave such a file empty, never half-written under its name
+/// while the process lives.
+pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = AtomicFile::create(path)?;
+    file.write_all(bytes)?;
+    file.finish(false)
+}
+
 /// A file being written under a temporary name in its final directory; it
 /// takes its real name on [`commit`](Self::commit) and disappears if dropped
 /// before, so large outputs can be streamed without ever being half-visible.
@@ -47,10 +58,14 @@ impl AtomicFile {
     }
 
     /// Flushes the data to disk and gives the file its real name.
-    pub fn commit(mut self) -> io::Result<()> {
+    pub fn commit(self) -> io::Result<()> {
+        self.finish(true)
+    }
+
+    fn finish(mut self, sync: bool) -> io::Result<()> {
         let file = self.file.take();
         let result = file
-            .map_or(Ok(()), |f| f.sync_all())
+            .map_or(Ok(()), |f| if sync { f.sync_all() } else { Ok(()) })
             .and_then(|()| fs::rename(&self.tmp, &self.path));
         if result.is_err() {
             let _ = fs::remove_file(&self.tmp);

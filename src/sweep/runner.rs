@@ -14,7 +14,7 @@ use super::table::{metric_columns, runs_table, Column, Outcome, Table};
 use crate::cli::dataset::{workload, DatasetInputs};
 use crate::config::Config;
 use crate::engine::{NoopObserver, RunOutput, SimOptions, Simulator};
-use crate::report::files::write_atomic;
+use crate::report::files::{write_atomic, write_atomic_unsynced};
 use crate::report::progress::stderr_bar;
 use crate::report::style::Style;
 use anyhow::{Context, Result};
@@ -308,7 +308,8 @@ fn record(
     }
     let path = context.layout.run_json(id);
     let text = serde_json::to_string_pretty(&json)?;
-    write_atomic(&path, format!("{text}\n").as_bytes())
+    // Resume validates this file (JSON, config, version) before trusting it.
+    write_atomic_unsynced(&path, format!("{text}\n").as_bytes())
         .with_context(|| format!("cannot write '{}'", path.display()))?;
     Ok(Outcome::finished(&json, context.template))
 }

@@ -39,12 +39,13 @@ pub enum Cell {
 
 impl fmt::Display for Cell {
     /// The cell as CSV writes it: nulls empty, floats in Rust's shortest
-    /// round-trip form.
+    /// round-trip form and always with a decimal point or exponent, so CSV
+    /// readers type a float column as floats even when its values are whole.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Cell::Null => Ok(()),
             Cell::Int(i) => write!(f, "{i}"),
-            Cell::Float(x) => write!(f, "{x}"),
+            Cell::Float(x) => write!(f, "{x:?}"),
             Cell::Text(s) => f.write_str(s),
             Cell::Bool(b) => write!(f, "{b}"),
         }

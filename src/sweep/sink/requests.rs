@@ -5,7 +5,7 @@
 
 use super::parquet_table::writer_properties;
 use crate::metrics::RequestRecord;
-use crate::report::files::{write_atomic, AtomicFile};
+use crate::report::files::{write_atomic_unsynced, AtomicFile};
 use anyhow::{Context, Result};
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
@@ -63,7 +63,8 @@ pub fn write_run(path: &Path, run_id: &str, records: &[RequestRecord]) -> Result
     let mut writer = ArrowWriter::try_new(&mut bytes, schema(), Some(writer_properties()))?;
     writer.write(&batch)?;
     writer.close()?;
-    write_atomic(path, &bytes).with_context(|| format!("cannot write '{}'", path.display()))
+    write_atomic_unsynced(path, &bytes)
+        .with_context(|| format!("cannot write '{}'", path.display()))
 }
 
 /// Streams the per-run files `parts`, in order, into one Parquet file at `out`.

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Reads a sweep's output with the tools users load it into (DuckDB, pandas,
+pyarrow) and checks it against runs.csv: row counts, column types, values.
+
+    python3 tests/interop/check_sweep.py OUT_DIR [--per-request]
+
+Exits non-zero with a message on the first mismatch.
+"""
+import math
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow.parquet as pq
+
+
+def fail(message):
+    sys.exit(f"interop check failed: {message}")
+
+
+def main():
+    out = Path(sys.argv[1])
+    per_request = "--per-request" in sys.argv[2:]
+    runs_parquet = str(out / "runs.parquet")
+
+    # pyarrow: the schema is typed as documented, swept keys first.
+    schema = pq.read_schema(runs_parquet)
+    expected_types = {
+        "run_id": "string",
+        "point": "int64",
+        "scheduler.policy": "string",
+        "scheduler.max_num_batched_tokens": "int64",
+        "workload.seed": "int64",
+        "status": "string",
+        "ttft_ms_p50": "double",
+        "output_tokens_per_sec": "double",
+        "preemptions_total": "int64",
+        "requests_completed": "int64",
+    }
+    for name, ty in expected_types.items():
+        if name not in schema.names:
+            fail(f"runs.parquet has no column {name!r}: {schema.names}")
+        if str(schema.field(name).type) != ty:
+            fail(f"{name}: type {schema.field(name).type}, expected {ty}")
+    if schema.names[3:6] != ["scheduler.policy", "scheduler.max_num_batched_tokens", "workload.seed"]:
+        fail(f"swept keys are not first after run_id, sweep, point: {schema.names[:8]}")
+
+    # pandas: Parquet and CSV hold the same rows and values.
+    frame = pd.read_parquet(runs_parquet)
+    csv = pd.read_csv(out / "runs.csv")
+    if len(frame) != len(csv):
+        fail(f"runs.parquet has {len(frame)} rows, runs.csv {len(csv)}")
+    if list(frame.columns) != list(csv.columns):
+        fail("runs.parquet and runs.csv have different columns")
+    for column in frame.columns:
+        a, b = frame[column], csv[column]
+        for i, (x, y) in enumerate(zip(a, b)):
+            if isinstance(x, float) or isinstance(y, float):
+                if not (math.isnan(x) and math.isnan(y)) and x != y:
+                    fail(f"{column}[{i}]: parquet {x!r} != csv {y!r}")
+            elif pd.isna(x) and pd.isna(y):
+                continue
+            elif x != y:
+                fail(f"{column}[{i}]: parquet {x!r} != csv {y!r}")
+        if frame[column].dtype.kind in "if" and csv[column].dtype.kind not in "if":
+            fail(f"{column}: numeric in parquet, {csv[column].dtype} in csv")
+    if list(frame["point"]) != sorted(frame["point"]):
+        fail("rows are not sorted by point")
+
+    # DuckDB SQL, as in the README.
+    con = duckdb.connect()
+    rows = con.execute(
+        f"""SELECT "scheduler.policy", avg(ttft_ms_p50), count(*)
+            FROM '{runs_parquet}' WHERE status = 'ok' GROUP BY 1 ORDER BY 1"""
+    ).fetchall()
+    expected = (
+        csv[csv.status == "ok"].groupby("scheduler.policy")["ttft_ms_p50"].agg(["mean", "count"])
+    )
+    if len(rows) != len(expected):
+        fail(f"DuckDB found {len(rows)} policies, pandas {len(expected)}")
+    for policy, mean, count in rows:
+        want = expected.loc[policy]
+        if count != want["count"] or not math.isclose(mean, want["mean"], rel_tol=1e-12):
+            fail(f"{policy}: DuckDB mean {mean} over {count}, CSV {want['mean']} over {want['count']}")
+    (total,) = con.execute(f"SELECT count(*) FROM '{runs_parquet}'").fetchone()
+    if total != len(csv):
+        fail(f"DuckDB counts {total} rows, CSV {len(csv)}")
+
+    if per_request:
+        requests_parquet = str(out / "requests.parquet")
+        (n,) = con.execute(f"SELECT count(*) FROM '{requests_parquet}'").fetchone()
+        completed = int(csv.loc[csv.status == "ok", "requests_completed"].sum())
+        if n != completed:
+            fail(f"requests.parquet has {n} rows, the runs completed {completed} requests")
+        joined = con.execute(
+            f"""SELECT r.run_id, count(*) AS n, max(q.requests_completed) AS completed
+                FROM '{requests_parquet}' r JOIN '{runs_parquet}' q USING (run_id)
+                GROUP BY 1 HAVING n != completed"""
+        ).fetchall()
+        if joined:
+            fail(f"per-request rows disagree with requests_completed: {joined[:3]}")
+        req_schema = pq.read_schema(requests_parquet)
+        for name, ty in [("request_id", "int64"), ("arrival_secs", "double"), ("output_tokens", "int64")]:
+            if str(req_schema.field(name).type) != ty:
+                fail(f"requests.parquet {name}: {req_schema.field(name).type}, expected {ty}")
+        ttft = con.execute(
+            f"SELECT min(first_token_secs - arrival_secs) FROM '{requests_parquet}'"
+        ).fetchone()[0]
+        if not ttft > 0:
+            fail(f"a request's first token came before its arrival: {ttft}")
+
+    print(f"interop ok: {len(csv)} runs" + (f", {n} requests" if per_request else ""))
+
+
+if __name__ == "__main__":
+    main()

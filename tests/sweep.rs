@@ -1,0 +1,521 @@
+//! `inference-lab sweep`: the real binary on real manifests, tables read back
+//! with the parquet crate.
+
+mod common;
+use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::DataType;
+use common::*;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Writes a manifest `m.toml` in `dir` whose base is the shipped config `base`.
+fn manifest(dir: &Path, base: &str, body: &str) -> PathBuf {
+    let path = dir.join("m.toml");
+    let base = shipped(base);
+    fs::write(
+        &path,
+        format!(
+            "[sweep]\nname = \"t\"\nbase = {:?}\noutput = \"out\"\n{body}",
+            base.display().to_string()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+const SMALL_GRID: &str = "[grid]\n\"scheduler.policy\" = [\"fcfs\", \"sof\"]\n\"scheduler.max_num_batched_tokens\" = [2048, 8192]\n\"workload.seed\" = { range = [1, 2] }\n";
+
+/// A Parquet file written by the tool, read back whole as one batch.
+fn read_parquet(path: &Path) -> RecordBatch {
+    let file = fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut batches: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .with_batch_size(1 << 20)
+        .build()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        batches.len(),
+        1,
+        "{}: one row group expected",
+        path.display()
+    );
+    batches.remove(0)
+}
+
+fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> &'a T {
+    batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .as_any()
+        .downcast_ref::<T>()
+        .unwrap_or_else(|| {
+            panic!(
+                "column {name} has type {}",
+                batch.column_by_name(name).unwrap().data_type()
+            )
+        })
+}
+
+/// The CSV without the wall-time column, which is the one thing that varies
+/// between two runs of the same sweep.
+fn csv_without_wall_time(path: &Path) -> Vec<Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(path)
+        .unwrap();
+    let rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    let wall = rows[0].iter().position(|h| h == "wall_seconds").unwrap();
+    rows.into_iter()
+        .map(|mut row| {
+            row.remove(wall);
+            row
+        })
+        .collect()
+}
+
+#[test]
+fn the_table_has_one_typed_row_per_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(dir.path(), "configs/quick.toml", SMALL_GRID);
+    let o = run(dir.path(), &["sweep", m.to_str().unwrap(), "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = dir.path().join("out");
+    let batch = read_parquet(&out.join("runs.parquet"));
+    assert_eq!(batch.num_rows(), 8);
+    let schema = batch.schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(
+        &names[..9],
+        [
+            "run_id",
+            "sweep",
+            "point",
+            "scheduler.policy",
+            "scheduler.max_num_batched_tokens",
+            "workload.seed",
+            "status",
+            "error",
+            "wall_seconds"
+        ]
+    );
+    let types = [
+        ("run_id", DataType::Utf8),
+        ("point", DataType::Int64),
+        ("scheduler.policy", DataType::Utf8),
+        ("scheduler.max_num_batched_tokens", DataType::Int64),
+        ("workload.seed", DataType::Int64),
+        ("ttft_ms_p50", DataType::Float64),
+        ("e2e_ms_p99", DataType::Float64),
+        ("per_token_ms_p50", DataType::Float64),
+        ("output_tokens_per_sec", DataType::Float64),
+        ("avg_kv_cache_util", DataType::Float64),
+        ("preemptions_total", DataType::Int64),
+        ("requests_completed", DataType::Int64),
+    ];
+    for (name, ty) in types {
+        assert_eq!(
+            schema.field_with_name(name).unwrap().data_type(),
+            &ty,
+            "{name}"
+        );
+    }
+    let points = column::<Int64Array>(&batch, "point");
+    assert_eq!(points.values().to_vec(), (0..8).collect::<Vec<i64>>());
+    let policy = column::<StringArray>(&batch, "scheduler.policy");
+    assert_eq!(policy.value(0), "fcfs");
+    assert_eq!(policy.value(7), "sof");
+    let seeds = column::<Int64Array>(&batch, "workload.seed");
+    assert_eq!(seeds.values().to_vec(), [1, 2, 1, 2, 1, 2, 1, 2]);
+    let status = column::<StringArray>(&batch, "status");
+    assert!((0..8).all(|i| status.value(i) == "ok"));
+    let completed = column::<Int64Array>(&batch, "requests_completed");
+    assert!(completed.values().iter().all(|&c| c == 100));
+
+    // Each row's JSON result exists and agrees with the table and the CSV.
+    let ids = column::<StringArray>(&batch, "run_id");
+    let ttft = column::<Float64Array>(&batch, "ttft_ms_p50");
+    let csv = csv_without_wall_time(&out.join("runs.csv"));
+    let csv_ttft = csv[0].iter().position(|h| h == "ttft_ms_p50").unwrap();
+    for i in 0..8 {
+        let result = json(&out.join("runs").join(format!("{}.json", ids.value(i))));
+        assert_eq!(
+            result["latency_metrics"]["ttft_ms"]["p50"].as_f64(),
+            Some(ttft.value(i))
+        );
+        assert_eq!(
+            result["config"]["workload"]["seed"].as_i64(),
+            Some(seeds.value(i))
+        );
+        assert_eq!(csv[i + 1][csv_ttft].parse::<f64>().unwrap(), ttft.value(i));
+    }
+    let meta = json(&out.join("sweep.json"));
+    assert_eq!(meta["points"], 8);
+    assert_eq!(meta["ok"], 8);
+    assert_eq!(meta["version"], env!("CARGO_PKG_VERSION"));
+    assert!(meta["shard"].is_null());
+}
+
+#[test]
+fn one_and_two_threads_write_the_same_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(dir.path(), "configs/quick.toml", SMALL_GRID);
+    for (jobs, out) in [("1", "j1"), ("2", "j2")] {
+        let o = run(
+            dir.path(),
+            &["sweep", m.to_str().unwrap(), "-q", "-j", jobs, "-o", out],
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let (a, b) = (dir.path().join("j1"), dir.path().join("j2"));
+    assert_eq!(
+        csv_without_wall_time(&a.join("runs.csv")),
+        csv_without_wall_time(&b.join("runs.csv"))
+    );
+    let (pa, pb) = (
+        read_parquet(&a.join("runs.parquet")),
+        read_parquet(&b.join("runs.parquet")),
+    );
+    assert_eq!(pa.schema(), pb.schema());
+    for (i, field) in pa.schema().fields().iter().enumerate() {
+        if field.name() != "wall_seconds" {
+            assert_eq!(pa.column(i), pb.column(i), "{}", field.name());
+        }
+    }
+}
+
+#[test]
+fn an_invalid_combination_is_one_failed_row_among_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(
+        dir.path(),
+        "configs/quick.toml",
+        "[grid]\n\"workload.input_len_dist\" = [{ type = \"uniform\", min = 1, max = 1 }]\n\"workload.input_len_dist.min\" = [10, 500]\n\"workload.input_len_dist.max\" = [100, 1000]\n",
+    );
+    let o = run(dir.path(), &["sweep", m.to_str().unwrap(), "-q"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("1 of 4 runs failed"), "{}", stderr(&o));
+    let batch = read_parquet(&dir.path().join("out/runs.parquet"));
+    assert_eq!(batch.num_rows(), 4);
+    let status = column::<StringArray>(&batch, "status");
+    let error = column::<StringArray>(&batch, "error");
+    let ttft = column::<Float64Array>(&batch, "ttft_ms_p50");
+    for i in 0..4 {
+        if i == 2 {
+            assert_eq!(status.value(i), "failed");
+            assert!(
+                error.value(i).contains("workload.input_len_dist.min"),
+                "{}",
+                error.value(i)
+            );
+            assert!(ttft.is_null(i));
+        } else {
+            assert_eq!(status.value(i), "ok");
+            assert!(error.is_null(i));
+            assert!(ttft.value(i) > 0.0);
+        }
+    }
+    // The column of the swept table value is its TOML text.
+    let dist = column::<StringArray>(&batch, "workload.input_len_dist");
+    assert!(dist.value(0).contains("uniform"), "{}", dist.value(0));
+}
+
+/// A sweep slow enough to interrupt: 16 runs of 40,000 requests.
+fn slow_manifest(dir: &Path) -> PathBuf {
+    manifest(
+        dir,
+        "configs/long.toml",
+        "[grid]\n\"workload.seed\" = { range = [1, 16] }\n",
+    )
+}
+
+fn finished_runs(out: &Path) -> usize {
+    fs::read_dir(out.join("runs")).map_or(0, |d| {
+        d.filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            .count()
+    })
+}
+
+/// Starts the slow sweep into `out` and waits until `n` runs have finished.
+fn start_and_wait(dir: &Path, m: &Path, out: &str, n: usize) -> std::process::Child {
+    let child = cmd(dir)
+        .args(["sweep", m.to_str().unwrap(), "-q", "-j", "1", "-o", out])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while finished_runs(&dir.join(out)) < n {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "runs never finished"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+#[test]
+fn a_killed_sweep_resumes_with_every_point_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = slow_manifest(dir.path());
+    let mut child = start_and_wait(dir.path(), &m, "out", 3);
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    let done_before = finished_runs(&dir.path().join("out"));
+    assert!(done_before < 16, "the sweep finished before it was killed");
+
+    let o = run(dir.path(), &["sweep", m.to_str().unwrap(), "-q", "-j", "2"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let meta = json(&dir.path().join("out/sweep.json"));
+    assert_eq!(meta["ok"], 16);
+    assert_eq!(meta["reused"].as_u64().unwrap() as usize, done_before);
+    // No temporary file survives.
+    for entry in fs::read_dir(dir.path().join("out/runs")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.starts_with('.'), "leftover {name}");
+    }
+
+    let o = run(
+        dir.path(),
+        &["sweep", m.to_str().unwrap(), "-q", "-o", "whole"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        csv_without_wall_time(&dir.path().join("out/runs.csv")),
+        csv_without_wall_time(&dir.path().join("whole/runs.csv"))
+    );
+}
+
+#[test]
+fn ctrl_c_writes_what_finished_and_says_how_to_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = slow_manifest(dir.path());
+    let child = start_and_wait(dir.path(), &m, "out", 2);
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("run the same command again to resume"),
+        "{}",
+        stderr(&o)
+    );
+    let meta = json(&dir.path().join("out/sweep.json"));
+    let ok = meta["ok"].as_u64().unwrap();
+    assert!((2..16).contains(&ok), "{meta}");
+    assert_eq!(meta["not_run"].as_u64().unwrap(), 16 - ok);
+    let batch = read_parquet(&dir.path().join("out/runs.parquet"));
+    assert_eq!(batch.num_rows() as u64, ok);
+}
+
+#[test]
+fn per_request_rows_stream_into_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(
+        dir.path(),
+        "configs/quick.toml",
+        "[grid]\n\"workload.seed\" = [1, 2, 3]\n",
+    );
+    let o = run(
+        dir.path(),
+        &["sweep", m.to_str().unwrap(), "-q", "--per-request"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let runs = read_parquet(&dir.path().join("out/runs.parquet"));
+    let requests = read_parquet(&dir.path().join("out/requests.parquet"));
+    let completed: i64 = column::<Int64Array>(&runs, "requests_completed")
+        .values()
+        .iter()
+        .sum();
+    assert_eq!(requests.num_rows() as i64, completed);
+    let ids = column::<StringArray>(&runs, "run_id");
+    let request_runs = column::<StringArray>(&requests, "run_id");
+    assert_eq!(request_runs.value(0), ids.value(0), "rows in point order");
+    assert_eq!(request_runs.value(requests.num_rows() - 1), ids.value(2));
+    for name in ["arrival_secs", "first_token_secs", "finish_secs"] {
+        assert_eq!(
+            requests.schema().field_with_name(name).unwrap().data_type(),
+            &DataType::Float64
+        );
+    }
+    for name in [
+        "request_id",
+        "input_tokens",
+        "output_tokens",
+        "preemptions",
+        "cached_tokens",
+    ] {
+        assert_eq!(
+            requests.schema().field_with_name(name).unwrap().data_type(),
+            &DataType::Int64
+        );
+    }
+}
+
+#[test]
+fn resume_reuses_finished_runs_and_force_redoes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(
+        dir.path(),
+        "configs/quick.toml",
+        "[grid]\n\"workload.seed\" = [1, 2]\n",
+    );
+    let m = m.to_str().unwrap();
+    assert_eq!(run(dir.path(), &["sweep", m, "-q"]).status.code(), Some(0));
+    let meta = || json(&dir.path().join("out/sweep.json"));
+    assert_eq!(meta()["reused"], 0);
+    assert_eq!(
+        run(dir.path(), &["sweep", m, "-q", "--resume"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(meta()["reused"], 2);
+    assert_eq!(
+        run(dir.path(), &["sweep", m, "-q", "--force"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(meta()["reused"], 0);
+    // A result left by another config under the same name is not trusted.
+    let id = csv_without_wall_time(&dir.path().join("out/runs.csv"))[1][0].clone();
+    let path = dir.path().join("out/runs").join(format!("{id}.json"));
+    let text = fs::read_to_string(&path)
+        .unwrap()
+        .replacen("\"seed\": 1", "\"seed\": 7", 1);
+    fs::write(&path, text).unwrap();
+    assert_eq!(run(dir.path(), &["sweep", m, "-q"]).status.code(), Some(0));
+    assert_eq!(meta()["reused"], 1);
+}
+
+#[test]
+fn dry_run_lists_the_points_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(dir.path(), "configs/quick.toml", SMALL_GRID);
+    let o = run(dir.path(), &["sweep", m.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("8 points (0 invalid)"), "{text}");
+    assert_eq!(text.lines().count(), 1 + 1 + 8, "{text}");
+    let header = text.lines().nth(1).unwrap();
+    assert!(
+        header.contains("scheduler.policy") && header.contains("workload.seed"),
+        "{header}"
+    );
+    assert!(!dir.path().join("out").exists());
+}
+
+#[test]
+fn the_shipped_manifests_are_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, points) in [
+        ("policies", 120),
+        ("batch-budget", 0),
+        ("hardware", 0),
+        ("seeds", 20),
+    ] {
+        let path = shipped(&format!("sweeps/{name}.toml"));
+        let o = run(dir.path(), &["sweep", path.to_str().unwrap(), "--dry-run"]);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        assert!(stdout(&o).contains("(0 invalid)"), "{name}: {}", stdout(&o));
+        if points > 0 {
+            assert!(stdout(&o).contains(&format!(": {points} points")), "{name}");
+        }
+        let o = run(dir.path(), &["validate", path.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        assert!(stdout(&o).contains("points"), "{}", stdout(&o));
+    }
+}
+
+/// Runs a sweep that must fail before running anything; returns its error.
+fn manifest_error(body: &str, extra: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(dir.path(), "configs/quick.toml", body);
+    let mut args = vec!["sweep", m.to_str().unwrap(), "-q"];
+    args.extend_from_slice(extra);
+    let o = run(dir.path(), &args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    assert!(!dir.path().join("out").exists(), "left output behind");
+    err
+}
+
+#[test]
+fn bad_manifests_fail_clearly_before_anything_runs() {
+    let e = manifest_error("[grid\n", &[]);
+    assert!(e.contains("m.toml: invalid TOML: line"), "{e}");
+    let e = manifest_error("", &[]);
+    assert!(e.contains("m.toml: grid: nothing to sweep"), "{e}");
+    let e = manifest_error("[grid]\n\"scheduler.polcy\" = [\"fcfs\"]\n", &[]);
+    assert!(e.contains("did you mean 'policy'?"), "{e}");
+    let e = manifest_error("[grid]\n\"scheduler.max_num_seqs\" = [\"many\"]\n", &[]);
+    assert!(e.contains("scheduler.max_num_seqs = \"many\""), "{e}");
+    assert!(e.contains("expected"), "{e}");
+    let e = manifest_error("[grid]\n\"workload.seed\" = [1]\n[[zip]]\n\"workload.arrival_rate\" = [1.0]\n\"workload.num_requests\" = [1, 2]\n", &[]);
+    assert!(e.contains("same length"), "{e}");
+}
+
+#[test]
+fn a_missing_base_config_or_an_unwritable_output_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("m.toml");
+    fs::write(
+        &m,
+        "[sweep]\nname = \"t\"\nbase = \"nope.toml\"\n[grid]\n\"workload.seed\" = [1]\n",
+    )
+    .unwrap();
+    let o = run(dir.path(), &["sweep", "m.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("m.toml: sweep.base: cannot read the base config"),
+        "{}",
+        stderr(&o)
+    );
+
+    let m = manifest(
+        dir.path(),
+        "configs/quick.toml",
+        "[grid]\n\"workload.seed\" = [1]\n",
+    );
+    fs::write(dir.path().join("file"), "").unwrap();
+    let o = run(
+        dir.path(),
+        &["sweep", m.to_str().unwrap(), "-q", "-o", "file/out"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("cannot create the output directory 'file/out'"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(dir.path(), "configs/quick.toml", SMALL_GRID);
+    for args in [
+        vec!["-j", "0"],
+        vec!["--shard", "4/4"],
+        vec!["--shard", "x"],
+    ] {
+        let mut all = vec!["sweep", m.to_str().unwrap()];
+        all.extend(args);
+        assert_eq!(run(dir.path(), &all).status.code(), Some(2), "{all:?}");
+    }
+}
