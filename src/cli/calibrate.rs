@@ -72,7 +72,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<u8> {
         layers
     ));
     let file = format!(
-        "# hardware.calibration fitted by `inference-lab calibrate` to {} measured steps of\n# {source}: {} on {} ({} FLOP/s, {} B/s datasheet).\n# Relative errors:\n{comments}{}",
+        "# hardware.calibration fitted by `inference-lab calibrate` to {} measured steps of\n# {source}: {} on {} (datasheet {:e} FLOP/s, {:e} B/s).\n# Relative errors:\n{comments}{}",
         samples.len(),
         config.model.name,
         config.hardware.name,
