@@ -2,7 +2,7 @@
 //! (median of several runs) so the figures are comparable from run to run.
 
 use inference_lab::config::Config;
-use inference_lab::engine::cost::{BatchShape, CostModel};
+use inference_lab::engine::cost::{BatchShape, CostModel, Work};
 use inference_lab::engine::{simulate, NoopObserver, SimOptions};
 use std::hint::black_box;
 use std::time::Instant;
@@ -22,9 +22,9 @@ fn bench_cost_model() {
     let model = CostModel::new(&config);
     let mut shape = BatchShape::default();
     for i in 0..255 {
-        shape.add(1000 + i, 1, 0, false);
+        shape.add(1000 + i, 1, 0, Work::Decode);
     }
-    shape.add(0, 2048, 0, true);
+    shape.add(0, 2048, 0, Work::PrefillLast);
     let calls = 5_000_000;
     let times: Vec<f64> = (0..5)
         .map(|_| {

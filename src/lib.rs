@@ -11,6 +11,7 @@
 //! bit-identical results on any machine.
 #![warn(missing_docs)]
 
+pub mod calibration;
 pub mod config;
 pub mod engine;
 pub mod metrics;

@@ -26,6 +26,10 @@ pub struct Cli {
 pub enum Command {
     /// Check config files and sweep manifests without running anything.
     Validate(ValidateArgs),
+    /// Price step shapes (a CSV) with the simulator's cost model; compare with measurements.
+    PredictSteps(PredictStepsArgs),
+    /// Fit hardware.calibration to measured step times (a CSV) and write it as TOML.
+    Calibrate(CalibrateArgs),
     /// Run every point of a sweep manifest in parallel into Parquet and CSV tables.
     Sweep(SweepArgs),
 }
@@ -167,4 +171,35 @@ pub struct ValidateArgs {
     /// Config files or sweep manifests to check.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+}
+
+/// Options of `predict-steps`.
+#[derive(Debug, Args)]
+pub struct PredictStepsArgs {
+    /// Config file: its hardware (with its calibration) and model price the steps.
+    #[arg(short = 'c', long = "config", value_name = "CONFIG")]
+    pub config: PathBuf,
+    /// Calibration file to use instead of the config's hardware.calibration.
+    #[arg(long, value_name = "FILE.toml")]
+    pub calibration: Option<PathBuf>,
+    /// Step table: kind, num_seqs, new_tokens_per_seq, context_tokens, prefill_chunk_tokens, optional median_ms.
+    #[arg(long, value_name = "STEPS.csv")]
+    pub steps: PathBuf,
+    /// Write the rows with predicted_ms (and error_pct) here instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE.csv")]
+    pub output: Option<PathBuf>,
+}
+
+/// Options of `calibrate`.
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// Config file: its hardware datasheet and model price the steps.
+    #[arg(short = 'c', long = "config", value_name = "CONFIG")]
+    pub config: PathBuf,
+    /// Step table with measured times (a median_ms column).
+    #[arg(long, value_name = "STEPS.csv")]
+    pub measured: PathBuf,
+    /// Write the fitted calibration (TOML) here.
+    #[arg(short = 'o', long = "output", value_name = "FILE.toml")]
+    pub output: PathBuf,
 }

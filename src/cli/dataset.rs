@@ -130,9 +130,9 @@ pub(crate) fn check_dataset_exists(config: &Config, config_path: &Path) -> Resul
     Ok(())
 }
 
-/// A dataset path from a config: relative paths are relative to the config
-/// file's directory, so a config and its dataset can move together.
-fn resolve(config_path: Option<&Path>, dataset_path: &str) -> PathBuf {
+/// A file path from a config (a dataset, a calibration): relative paths are
+/// relative to the config file's directory, so a config and its files can move together.
+pub(crate) fn resolve(config_path: Option<&Path>, dataset_path: &str) -> PathBuf {
     let path = Path::new(dataset_path);
     match config_path.and_then(Path::parent) {
         Some(dir) if path.is_relative() => dir.join(path),

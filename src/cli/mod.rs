@@ -2,13 +2,16 @@
 //! where errors become messages and exit codes.
 
 mod args;
+mod calibrate;
+mod calibration;
 pub(crate) mod dataset;
+mod predict_steps;
 mod run;
 mod shard;
 mod sweep;
 mod validate;
 
-pub use args::{Cli, Command, RunArgs, SweepArgs, ValidateArgs};
+pub use args::{CalibrateArgs, Cli, Command, PredictStepsArgs, RunArgs, SweepArgs, ValidateArgs};
 pub(crate) use run::config_from_doc;
 
 use clap::Parser;
@@ -28,6 +31,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Some(Command::Validate(args)) => validate::validate(&args),
+        Some(Command::PredictSteps(args)) => predict_steps::predict_steps(&args),
+        Some(Command::Calibrate(args)) => calibrate::calibrate(&args),
         Some(Command::Sweep(args)) => sweep::sweep(&args),
         None => run::run(&cli.run),
     };

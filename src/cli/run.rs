@@ -104,7 +104,9 @@ pub(crate) fn read_config(path: &Path) -> Result<Config> {
 
 /// Validates a parsed config document that was read from the file `path`
 /// (perhaps changed since, as sweeps do): the one place where a config file
-/// becomes a [`Config`], so that every command resolves it the same way.
-pub(crate) fn config_from_doc(doc: toml::Table, path: &Path) -> Result<Config> {
+/// becomes a [`Config`], so that every command resolves it the same way. A
+/// `hardware.calibration` naming a file is read here, relative to `path`.
+pub(crate) fn config_from_doc(mut doc: toml::Table, path: &Path) -> Result<Config> {
+    super::calibration::inline_calibration_file(&mut doc, path)?;
     Ok(Config::from_table(&doc, &path.display().to_string())?)
 }

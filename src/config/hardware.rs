@@ -1,5 +1,6 @@
 //! `[hardware]`: the device's datasheet figures and how much memory the KV cache gets.
 
+use super::calibration::Calibration;
 use super::error::ConfigError;
 use super::reader::Section;
 use serde::Serialize;
@@ -21,6 +22,8 @@ pub struct HardwareConfig {
     pub kv_cache_capacity: u64,
     /// Fraction of device memory the engine may use.
     pub gpu_memory_utilization: f64,
+    /// How far a real engine falls short of the datasheet (the datasheet itself by default).
+    pub calibration: Calibration,
 }
 
 const FIELDS: &[&str] = &[
@@ -32,6 +35,7 @@ const FIELDS: &[&str] = &[
     "bytes_per_param",
     "kv_cache_capacity",
     "gpu_memory_utilization",
+    "calibration",
 ];
 
 impl HardwareConfig {
@@ -74,6 +78,7 @@ impl HardwareConfig {
             bytes_per_param,
             kv_cache_capacity,
             gpu_memory_utilization,
+            calibration: Calibration::from_hardware(s)?,
         })
     }
 

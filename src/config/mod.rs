@@ -4,6 +4,7 @@
 //! Validation happens once, here. Every error is a [`ConfigError`] naming the
 //! document, the dotted field path and what was expected.
 
+mod calibration;
 mod error;
 mod hardware;
 mod model;
@@ -12,6 +13,7 @@ mod reader;
 mod scheduler;
 mod workload;
 
+pub use calibration::{Calibration, CALIBRATION_FIELDS};
 pub use error::ConfigError;
 pub use hardware::{format_bytes, HardwareConfig};
 pub use model::ModelConfig;

@@ -33,6 +33,15 @@ pub struct ModelConfig {
     pub num_experts: Option<u64>,
     /// MoE: experts each token is routed to.
     pub experts_per_token: Option<u64>,
+    /// Vocabulary size. When given, the embedding and the LM head are priced
+    /// apart from the layers: the embedding is a lookup (no FLOPs, rows not
+    /// read in bulk) and the LM head runs only for the sequences that sample a
+    /// token. When absent, every parameter is priced for every token, as a
+    /// layer weight.
+    pub vocab_size: Option<u64>,
+    /// Whether the LM head shares the embedding's weights (counted once in
+    /// `num_parameters`).
+    pub tie_word_embeddings: bool,
 }
 
 const FIELDS: &[&str] = &[
@@ -50,6 +59,8 @@ const FIELDS: &[&str] = &[
     "num_sliding_layers",
     "num_experts",
     "experts_per_token",
+    "vocab_size",
+    "tie_word_embeddings",
 ];
 
 impl ModelConfig {
@@ -118,6 +129,20 @@ impl ModelConfig {
             }
             _ => {}
         }
+        let vocab_size = s.opt_int_at_least("vocab_size", 1)?;
+        let tie_word_embeddings = s.opt("tie_word_embeddings")?.unwrap_or(false);
+        if let Some(vocab) = vocab_size {
+            let copies = if tie_word_embeddings { 1 } else { 2 };
+            let embedding = vocab.saturating_mul(hidden_dim).saturating_mul(copies);
+            if embedding >= num_active_parameters {
+                return Err(s.error(
+                    "vocab_size",
+                    format!(
+                        "the embedding and LM head ({copies} x vocab_size x hidden_dim = {embedding} parameters) must be fewer than num_active_parameters ({num_active_parameters})"
+                    ),
+                ));
+            }
+        }
         Ok(Self {
             name: s.req("name")?,
             num_parameters,
@@ -132,6 +157,8 @@ impl ModelConfig {
             num_sliding_layers,
             num_experts,
             experts_per_token,
+            vocab_size,
+            tie_word_embeddings,
         })
     }
 
@@ -148,6 +175,18 @@ impl ModelConfig {
     /// Bytes of K and V for one token in one layer.
     pub fn kv_bytes_per_token_per_layer(&self, bytes_per_param: u64) -> u64 {
         2 * self.num_kv_heads * self.head_dim * bytes_per_param
+    }
+
+    /// Parameters of the LM head (0 when `vocab_size` is not given).
+    pub fn lm_head_params(&self) -> u64 {
+        self.vocab_size.map_or(0, |v| v * self.hidden_dim)
+    }
+
+    /// Parameters outside the layers: the embedding, and the LM head unless
+    /// it is tied to the embedding (0 when `vocab_size` is not given).
+    pub fn vocabulary_params(&self) -> u64 {
+        let copies = if self.tie_word_embeddings { 1 } else { 2 };
+        self.lm_head_params() * copies
     }
 
     /// Bytes of all weights at `bytes_per_param`.

@@ -225,6 +225,37 @@ fn model_consistency_checks() {
         .contains("model.experts_per_token: expected at most num_experts (4)"));
     assert!(error_of(&model("num_active_parameters = 2000"))
         .contains("model.num_active_parameters: expected at most num_parameters"));
+    // 512 x 2 untied = 1024 vocabulary parameters, more than the model's 1000.
+    assert!(error_of(&model("vocab_size = 1")).contains(
+        "model.vocab_size: the embedding and LM head (2 x vocab_size x hidden_dim = 1024 parameters) must be fewer than num_active_parameters (1000)"
+    ));
+    assert!(parse(&model("vocab_size = 1, tie_word_embeddings = true")).is_ok());
+}
+
+#[test]
+fn a_calibration_path_is_for_the_command_line_to_read() {
+    let text = MINIMAL.replace(
+        "hardware = \"h100\"",
+        "hardware = { preset = 'h100', calibration = 'cal.toml' }",
+    );
+    assert!(error_of(&text)
+        .starts_with("c.toml: hardware.calibration: the calibration file 'cal.toml' was not read"));
+    let text = MINIMAL.replace(
+        "hardware = \"h100\"",
+        "hardware = { preset = 'h100', calibration = { compute_efficiency = 0.5 } }",
+    );
+    assert_eq!(
+        parse(&text)
+            .unwrap()
+            .hardware
+            .calibration
+            .compute_efficiency,
+        0.5
+    );
+    assert_eq!(
+        parse(MINIMAL).unwrap().hardware.calibration,
+        Calibration::DATASHEET
+    );
 }
 
 #[test]

@@ -1,30 +1,64 @@
 //! The performance model: what one engine step costs on the configured GPU.
 //!
-//! A roofline. For a step that computes `T` new tokens in total:
+//! A roofline per kind of kernel, with the device's calibration. For a step
+//! that computes `T` new tokens in total, of which `S` sample a token:
 //!
-//! * **FLOPs** = `2 * active_params * T` (every new token passes through the
-//!   active weights once: one multiply and one add per weight) plus attention
-//!   `4 * heads * head_dim * sum over layers and new tokens of the context the
-//!   token attends to` (`Q K^T` and `softmax(.) V`, two FLOPs per multiply-add).
-//!   A chunk of `n` new tokens on top of `c` cached ones attends causally:
-//!   token `j` (1-based) sees `c + j` tokens, so the chunk attends to
-//!   `n * c + n * (n + 1) / 2` in total. Sliding-window layers see at most
-//!   `sliding_window` tokens per new token.
-//! * **Bytes** = weight bytes + KV bytes read + KV bytes written. Dense models
-//!   read every weight once per step. MoE models read the shared (non-expert)
-//!   weights plus the experts the step's tokens actually touch: with `E`
-//!   experts per layer, `k` per token, and `T` tokens routed independently and
-//!   uniformly, the expected number of distinct experts touched is
-//!   `E * (1 - (1 - k/E)^T)` — `k` at `T = 1`, nearly `E` at large `T`. Expert
-//!   size is `(params - active_params) / (E - k)`. Attention reads each
+//! * **Linear layers**: `2 * P * T` FLOPs, where `P` is the active parameters
+//!   of the layers (every new token passes through them once: one multiply and
+//!   one add per weight), plus the LM head's `2 * vocab * hidden` per sampled
+//!   token. They read their weights once per step: dense models every weight,
+//!   MoE models the shared (non-expert) weights plus the experts the step's
+//!   tokens actually touch: with `E` experts per layer, `k` per token, and `T`
+//!   tokens routed independently and uniformly, the expected number of
+//!   distinct experts touched is `E * (1 - (1 - k/E)^T)` — `k` at `T = 1`,
+//!   nearly `E` at large `T`. Expert size is `(params - active_params) / (E - k)`.
+//!   With `vocab_size` given, the embedding is a lookup (neither FLOPs nor a
+//!   bulk read) and the LM head is read only when some token is sampled;
+//!   without it, every parameter is a layer weight.
+//! * **Attention**: `4 * heads * head_dim` FLOPs per layer and (new token,
+//!   context token it attends to) pair (`Q K^T` and `softmax(.) V`, two FLOPs
+//!   per multiply-add). A chunk of `n` new tokens on top of `c` cached ones
+//!   attends causally: token `j` (1-based) sees `c + j` tokens, so the chunk
+//!   attends to `n * c + n * (n + 1) / 2` in total. Sliding-window layers see
+//!   at most `sliding_window` tokens per new token. Attention reads each
 //!   request's cached context once (`c` tokens, at most the window in
 //!   sliding-window layers) and writes the `n` new tokens' K and V.
-//! * **Time** = `max(FLOPs / compute_flops, bytes / memory_bandwidth)`.
+//! * **Time**: each kind runs at the slower of its compute and its memory
+//!   time, and the kinds run one after the other:
+//!   `max(linear FLOPs / F, weight bytes / B) + max(attention FLOPs / F, KV bytes / B)`
+//!   with `F = compute_flops * compute_efficiency` and
+//!   `B = memory_bandwidth * bandwidth_efficiency`, plus
+//!   `num_layers * step_overhead_per_layer`. A step with prompt tokens runs
+//!   eagerly and takes at least `num_layers * eager_floor_per_layer`. Without
+//!   a calibration the efficiencies are 1 and the overheads 0: the datasheet
+//!   roofline.
 //!
-//! Activations, the LM head's vocabulary projection beyond the parameter
-//! count, kernel launch overheads and communication are not modelled.
+//! Activations, norms and other elementwise kernels are priced only through the
+//! calibrated overhead; communication is not modelled.
 
-use crate::config::Config;
+use crate::config::{Calibration, Config};
+
+/// What one request computes in a step: whether its tokens are prompt tokens
+/// and whether its last token samples (so that the LM head runs for it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Work {
+    /// Prompt (or recomputed) tokens short of the end of the sequence: nothing is sampled.
+    PrefillChunk,
+    /// Prompt (or recomputed) tokens up to the end: the last one samples a token.
+    PrefillLast,
+    /// The one new token of a decoding request, sampled.
+    Decode,
+}
+
+impl Work {
+    fn is_prefill(self) -> bool {
+        self != Work::Decode
+    }
+
+    fn samples(self) -> bool {
+        self != Work::PrefillChunk
+    }
+}
 
 /// The shape of one step's batch: everything the cost model needs, summed over
 /// the scheduled requests so a step is priced in O(1).
@@ -36,6 +70,8 @@ pub struct BatchShape {
     pub new_tokens: u64,
     /// Tokens of those that are prompt (prefill) tokens.
     pub prefill_tokens: u64,
+    /// Requests that sample a token in the step (the LM head runs for each).
+    pub sampled: u64,
     /// Sum over new tokens of the context each attends to, in full-attention layers.
     pub attended_full: f64,
     /// The same in sliding-window layers (each capped at the window).
@@ -50,11 +86,14 @@ impl BatchShape {
     /// Adds one request computing `new` tokens on top of `context` cached ones.
     /// `window` is the sliding window (0 when the model has none).
     #[inline]
-    pub fn add(&mut self, context: u64, new: u64, window: u64, prefill: bool) {
+    pub fn add(&mut self, context: u64, new: u64, window: u64, work: Work) {
         self.num_seqs += 1;
         self.new_tokens += new;
-        if prefill {
+        if work.is_prefill() {
             self.prefill_tokens += new;
+        }
+        if work.samples() {
+            self.sampled += 1;
         }
         let (c, n) = (context as f64, new as f64);
         self.attended_full += n * c + n * (n + 1.0) / 2.0;
@@ -71,17 +110,19 @@ impl BatchShape {
     pub fn add_decodes(&mut self, count: u64, context_sum: u64) {
         self.num_seqs += count as u32;
         self.new_tokens += count;
+        self.sampled += count;
         self.attended_full += (context_sum + count) as f64;
         self.context_full += context_sum;
     }
 
     /// Removes what [`add`](Self::add) added for the same arguments.
-    pub fn remove(&mut self, context: u64, new: u64, window: u64, prefill: bool) {
+    pub fn remove(&mut self, context: u64, new: u64, window: u64, work: Work) {
         let mut one = BatchShape::default();
-        one.add(context, new, window, prefill);
+        one.add(context, new, window, work);
         self.num_seqs -= one.num_seqs;
         self.new_tokens -= one.new_tokens;
         self.prefill_tokens -= one.prefill_tokens;
+        self.sampled -= one.sampled;
         self.attended_full -= one.attended_full;
         self.attended_window -= one.attended_window;
         self.context_full -= one.context_full;
@@ -113,14 +154,34 @@ pub struct StepCost {
     pub bytes: f64,
 }
 
+/// A step's work split into the kinds of kernels the roofline prices apart;
+/// [`CostModel::time`] turns it into seconds under a calibration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepWork {
+    /// FLOPs of the weight matrix multiplications (layers and LM head).
+    pub linear_flops: f64,
+    /// Bytes of weights read.
+    pub weight_bytes: f64,
+    /// FLOPs of attention over the context.
+    pub attention_flops: f64,
+    /// Bytes of KV cache read and written.
+    pub kv_bytes: f64,
+    /// Whether the step has prompt tokens, so runs eagerly (not graph-captured).
+    pub eager: bool,
+}
+
 /// The roofline model of one config, with its constants precomputed.
 #[derive(Debug, Clone)]
 pub struct CostModel {
     compute_flops: f64,
     memory_bandwidth: f64,
+    calibration: Calibration,
     bytes_per_param: f64,
-    active_params: f64,
-    /// Dense: all parameters. MoE: parameters outside the routed experts.
+    /// Active parameters of the layers, which every token passes through.
+    layer_params: f64,
+    /// Parameters of the LM head, priced per sampled token (0 without `vocab_size`).
+    lm_head_params: f64,
+    /// Weights every step reads: dense, all layer weights; MoE, those outside the routed experts.
     shared_params: f64,
     /// MoE: parameters of one expert summed over layers (0 for dense).
     expert_params: f64,
@@ -128,6 +189,7 @@ pub struct CostModel {
     experts_per_token: f64,
     /// `4 * heads * head_dim` FLOPs per attended (token, context token) pair and layer.
     attention_flops_per_pair: f64,
+    num_layers: f64,
     full_layers: f64,
     sliding_layers: f64,
     window: u64,
@@ -135,12 +197,13 @@ pub struct CostModel {
 }
 
 impl CostModel {
-    /// The model of `config`'s hardware and model.
+    /// The model of `config`'s hardware (with its calibration) and model.
     pub fn new(config: &Config) -> Self {
         let m = &config.model;
         let hw = &config.hardware;
         let total = m.num_parameters as f64;
         let active = m.num_active_parameters as f64;
+        let vocabulary = m.vocabulary_params() as f64;
         let (shared, expert, e, k) = match (m.num_experts, m.experts_per_token) {
             (Some(e), Some(k)) if e > k => {
                 let expert = (total - active) / (e - k) as f64;
@@ -152,13 +215,16 @@ impl CostModel {
         Self {
             compute_flops: hw.compute_flops,
             memory_bandwidth: hw.memory_bandwidth,
+            calibration: hw.calibration,
             bytes_per_param: hw.bytes_per_param as f64,
-            active_params: active,
-            shared_params: shared,
+            layer_params: active - vocabulary,
+            lm_head_params: m.lm_head_params() as f64,
+            shared_params: shared - vocabulary,
             expert_params: expert,
             num_experts: e,
             experts_per_token: k,
             attention_flops_per_pair: 4.0 * (m.num_heads * m.head_dim) as f64,
+            num_layers: m.num_layers as f64,
             full_layers: m.num_full_layers() as f64,
             sliding_layers: m.num_sliding_layers as f64,
             window: if m.num_sliding_layers > 0 {
@@ -168,6 +234,11 @@ impl CostModel {
             },
             kv_bytes_per_token_layer: m.kv_bytes_per_token_per_layer(hw.bytes_per_param) as f64,
         }
+    }
+
+    /// Layers of the model (the overheads of a calibration are per layer).
+    pub fn num_layers(&self) -> f64 {
+        self.num_layers
     }
 
     /// The sliding window in tokens (0 when the model has none).
@@ -184,27 +255,60 @@ impl CostModel {
         self.num_experts * (1.0 - miss.powf(tokens as f64))
     }
 
-    /// Bytes of weights read by a step of `tokens` new tokens.
+    /// Bytes of layer weights read by a step of `tokens` new tokens (the LM head aside).
     pub fn weight_bytes(&self, tokens: u64) -> f64 {
         (self.shared_params + self.expert_params * self.experts_touched(tokens))
             * self.bytes_per_param
     }
 
-    /// Prices one step.
-    pub fn step_cost(&self, shape: &BatchShape) -> StepCost {
+    /// The FLOPs and bytes of one step, by kind of kernel.
+    pub fn work(&self, shape: &BatchShape) -> StepWork {
         let t = shape.new_tokens as f64;
-        let attention = self.attention_flops_per_pair
+        let sampled = shape.sampled as f64;
+        let lm_head_read = if shape.sampled > 0 {
+            self.lm_head_params * self.bytes_per_param
+        } else {
+            0.0
+        };
+        let attention_flops = self.attention_flops_per_pair
             * (self.full_layers * shape.attended_full
                 + self.sliding_layers * shape.attended_window);
-        let flops = 2.0 * self.active_params * t + attention;
         let kv_read = self.kv_bytes_per_token_layer
             * (self.full_layers * shape.context_full as f64
                 + self.sliding_layers * shape.context_window as f64);
-        let kv_written =
-            self.kv_bytes_per_token_layer * (self.full_layers + self.sliding_layers) * t;
-        let bytes = self.weight_bytes(shape.new_tokens) + kv_read + kv_written;
-        let secs = (flops / self.compute_flops).max(bytes / self.memory_bandwidth);
-        StepCost { secs, flops, bytes }
+        let kv_written = self.kv_bytes_per_token_layer * self.num_layers * t;
+        StepWork {
+            linear_flops: 2.0 * (self.layer_params * t + self.lm_head_params * sampled),
+            weight_bytes: self.weight_bytes(shape.new_tokens) + lm_head_read,
+            attention_flops,
+            kv_bytes: kv_read + kv_written,
+            eager: shape.prefill_tokens > 0,
+        }
+    }
+
+    /// Seconds that `work` takes under `calibration` (see the module docs):
+    /// the one formula the simulator, `predict-steps` and `calibrate` share.
+    pub fn time(&self, work: &StepWork, calibration: &Calibration) -> f64 {
+        let flops = self.compute_flops * calibration.compute_efficiency;
+        let bandwidth = self.memory_bandwidth * calibration.bandwidth_efficiency;
+        let linear = (work.linear_flops / flops).max(work.weight_bytes / bandwidth);
+        let attention = (work.attention_flops / flops).max(work.kv_bytes / bandwidth);
+        let secs = linear + attention + self.num_layers * calibration.step_overhead_per_layer;
+        if work.eager {
+            secs.max(self.num_layers * calibration.eager_floor_per_layer)
+        } else {
+            secs
+        }
+    }
+
+    /// Prices one step under the config's calibration.
+    pub fn step_cost(&self, shape: &BatchShape) -> StepCost {
+        let work = self.work(shape);
+        StepCost {
+            secs: self.time(&work, &self.calibration),
+            flops: work.linear_flops + work.attention_flops,
+            bytes: work.weight_bytes + work.kv_bytes,
+        }
     }
 
     /// Peak FLOP/s, for utilisation.
@@ -236,26 +340,28 @@ mod tests {
         let cm = CostModel::new(&config(DENSE));
         let mut shape = BatchShape::default();
         // One request decoding 1 token on top of 99 cached ones.
-        shape.add(99, 1, 0, false);
+        shape.add(99, 1, 0, Work::Decode);
         let c = cm.step_cost(&shape);
         // head_dim = 1024 / 8 = 128; kv bytes per token per layer = 2*2*128*2 = 1024.
         // FLOPs = 2*1e9*1 + 4*8*128*10*(1*99 + 1) = 2e9 + 4,096,000.
         assert_eq!(c.flops, 2e9 + 4_096_000.0);
         // bytes = weights 2e9 + read 1024*10*99 + write 1024*10*1.
         assert_eq!(c.bytes, 2e9 + 1_013_760.0 + 10_240.0);
-        assert_eq!(c.secs, c.bytes / 2e12);
+        // Both kinds are memory-bound: weights, then the KV cache.
+        assert_eq!(c.secs, 2e9 / 2e12 + (1_013_760.0 + 10_240.0) / 2e12);
     }
 
     #[test]
     fn prefill_step_is_compute_bound_by_hand() {
         let cm = CostModel::new(&config(DENSE));
         let mut shape = BatchShape::default();
-        shape.add(0, 2000, 0, true);
+        shape.add(0, 2000, 0, Work::PrefillLast);
         let c = cm.step_cost(&shape);
         // attended = 2000*2001/2 = 2,001,000 pairs; 4*8*128*10 = 40,960 FLOPs per pair.
         let flops = 2e9 * 2000.0 + 40_960.0 * 2_001_000.0;
         assert_eq!(c.flops, flops);
-        assert_eq!(c.secs, flops / 1e15);
+        // Both kinds are compute-bound: the layers, then attention.
+        assert_eq!(c.secs, 2e9 * 2000.0 / 1e15 + 40_960.0 * 2_001_000.0 / 1e15);
         assert!(c.secs > c.bytes / 2e12);
     }
 
@@ -267,7 +373,7 @@ mod tests {
         assert_eq!(windowed_attention(10, 2, 4), 8.0);
         assert_eq!(windowed_attention(2, 3, 4), (3 + 4 + 4) as f64);
         let mut shape = BatchShape::default();
-        shape.add(100, 1, cm.window(), false);
+        shape.add(100, 1, cm.window(), Work::Decode);
         let c = cm.step_cost(&shape);
         // 5 full layers attend 101 tokens, 5 sliding layers 4.
         assert_eq!(c.flops, 2e9 + 4096.0 * (5.0 * 101.0 + 5.0 * 4.0));
@@ -289,7 +395,7 @@ mod tests {
         assert!((cm.weight_bytes(100_000) - 10e9 * 2.0).abs() / 20e9 < 1e-9);
         // FLOPs use active parameters only.
         let mut shape = BatchShape::default();
-        shape.add(0, 1, 0, true);
+        shape.add(0, 1, 0, Work::PrefillLast);
         assert_eq!(
             cm.step_cost(&shape).flops,
             2.0 * 3e9 + 4.0 * 8.0 * 128.0 * 10.0
@@ -299,10 +405,79 @@ mod tests {
     #[test]
     fn remove_undoes_add() {
         let mut a = BatchShape::default();
-        a.add(10, 5, 4, true);
+        a.add(10, 5, 4, Work::PrefillChunk);
         let before = a;
-        a.add(300, 1, 4, false);
-        a.remove(300, 1, 4, false);
+        a.add(300, 1, 4, Work::Decode);
+        a.remove(300, 1, 4, Work::Decode);
         assert_eq!(a, before);
+        a.add(0, 7, 4, Work::PrefillLast);
+        a.remove(0, 7, 4, Work::PrefillLast);
+        assert_eq!(a, before);
+    }
+
+    /// Llama-3.1-8B-shaped: untied 128256-token vocabulary, so its embedding and
+    /// LM head (525,336,576 parameters each) are priced apart from the layers.
+    fn llama_8b(calibration: &str) -> CostModel {
+        let text = format!(
+            "[hardware]\npreset='h200'\ncalibration={{{calibration}}}\n[model]\npreset='llama-3.1-8b'\n[scheduler]\nmax_num_batched_tokens=8192\nmax_num_seqs=8\n[workload]\narrival_pattern='poisson'\narrival_rate=1.0\nnum_requests=1\ninput_len_dist={{type='fixed',value=1}}\noutput_len_dist={{type='fixed',value=1}}\n"
+        );
+        CostModel::new(&Config::from_toml_str(&text, "t").unwrap())
+    }
+
+    /// Layer parameters: 8,030,261,248 - 2 * 525,336,576.
+    const LLAMA_LAYERS: f64 = 6_979_588_096.0;
+    const LLAMA_HEAD: f64 = 525_336_576.0;
+
+    #[test]
+    fn lm_head_runs_only_for_sampled_tokens_and_the_embedding_is_not_read() {
+        let cm = llama_8b("");
+        let mut shape = BatchShape::default();
+        shape.add(0, 100, 0, Work::PrefillChunk);
+        let w = cm.work(&shape);
+        assert_eq!(w.linear_flops, 2.0 * LLAMA_LAYERS * 100.0);
+        assert_eq!(w.weight_bytes, 2.0 * LLAMA_LAYERS);
+        assert!(w.eager);
+        shape.add(0, 100, 0, Work::PrefillLast);
+        shape.add(50, 1, 0, Work::Decode);
+        let w = cm.work(&shape);
+        assert_eq!(shape.sampled, 2);
+        assert_eq!(
+            w.linear_flops,
+            2.0 * (LLAMA_LAYERS * 201.0 + LLAMA_HEAD * 2.0)
+        );
+        assert_eq!(w.weight_bytes, 2.0 * (LLAMA_LAYERS + LLAMA_HEAD));
+        // KV: 2 * 8 heads * 128 * 2 B = 4096 B per token and layer, 32 layers;
+        // 50 cached tokens read, 201 new ones written.
+        assert_eq!(w.kv_bytes, 4096.0 * 32.0 * (50.0 + 201.0));
+    }
+
+    #[test]
+    fn calibration_scales_the_peaks_and_adds_overheads_by_hand() {
+        let cal = "compute_efficiency=0.5,bandwidth_efficiency=0.8,step_overhead_per_layer=1e-5,eager_floor_per_layer=2e-4";
+        let cm = llama_8b(cal);
+        // One decode at context 1000: memory-bound everywhere.
+        let mut decode = BatchShape::default();
+        decode.add(1000, 1, 0, Work::Decode);
+        let w = cm.work(&decode);
+        let bandwidth = 4.8e12 * 0.8;
+        let expected = w.weight_bytes / bandwidth + w.kv_bytes / bandwidth + 32.0 * 1e-5;
+        assert_eq!(cm.step_cost(&decode).secs, expected);
+        // A 4-token prompt is eager and below the floor of 32 * 2e-4 s.
+        let mut small = BatchShape::default();
+        small.add(0, 4, 0, Work::PrefillLast);
+        assert_eq!(cm.step_cost(&small).secs, 32.0 * 2e-4);
+        // A 4096-token prompt is compute-bound, above the floor.
+        let mut big = BatchShape::default();
+        big.add(0, 4096, 0, Work::PrefillLast);
+        let w = cm.work(&big);
+        let flops = 989e12 * 0.5;
+        let expected = w.linear_flops / flops + w.attention_flops / flops + 32.0 * 1e-5;
+        assert_eq!(cm.step_cost(&big).secs, expected);
+        // The datasheet: the same work at the peaks.
+        let datasheet = llama_8b("");
+        assert_eq!(
+            datasheet.step_cost(&big).secs,
+            w.linear_flops / 989e12 + w.attention_flops / 989e12
+        );
     }
 }

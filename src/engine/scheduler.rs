@@ -14,7 +14,7 @@
 //!    order while the sequence limit, the budget, the partial-prefill limit and
 //!    the free blocks allow; the first that does not fit stops admission.
 
-use super::cost::BatchShape;
+use super::cost::{BatchShape, Work};
 use super::decode_group::DecodeGroup;
 use super::kv_cache::KvCache;
 use super::observer::{Event, Observer};
@@ -32,8 +32,8 @@ pub(crate) struct Scheduled {
     pub tokens: u32,
     /// Tokens already in the cache before the step.
     pub context: u32,
-    /// Whether these are prompt (prefill or recompute) tokens rather than a decode token.
-    pub prefill: bool,
+    /// Prompt (prefill or recompute) tokens, to the end or not, or a decode token.
+    pub work: Work,
 }
 
 /// A waiting request: a preempted one keeps its engine state in a slot; a new
@@ -264,19 +264,21 @@ impl Scheduler {
                 }
             }
             let r = reqs.get(slot);
-            let prefill = r.generated == 0 || remaining > 1;
-            let entry = Scheduled {
+            let work = if r.generated > 0 && remaining == 1 {
+                Work::Decode
+            } else if n < remaining {
+                partial += 1;
+                Work::PrefillChunk
+            } else {
+                Work::PrefillLast
+            };
+            self.shape.add(u64::from(r.computed), n, self.window, work);
+            self.batch.push(Scheduled {
                 slot,
                 tokens: n as u32,
                 context: r.computed,
-                prefill,
-            };
-            if n < remaining && prefill {
-                partial += 1;
-            }
-            self.shape
-                .add(u64::from(r.computed), n, self.window, prefill);
-            self.batch.push(entry);
+                work,
+            });
             budget -= n;
             i += 1;
         }
@@ -366,12 +368,17 @@ impl Scheduler {
                 );
             }
             self.running.push(slot);
-            self.shape.add(cached, n, self.window, true);
+            let work = if is_partial {
+                Work::PrefillChunk
+            } else {
+                Work::PrefillLast
+            };
+            self.shape.add(cached, n, self.window, work);
             self.batch.push(Scheduled {
                 slot,
                 tokens: n as u32,
                 context: cached as u32,
-                prefill: true,
+                work,
             });
             budget -= n;
             if is_partial {
@@ -495,9 +502,8 @@ impl Scheduler {
             let s = self.batch.remove(pos);
             refund = u64::from(s.tokens);
             self.shape
-                .remove(u64::from(s.context), refund, self.window, s.prefill);
-            let r = reqs.get(slot);
-            if s.prefill && s.context + s.tokens < r.num_tokens() {
+                .remove(u64::from(s.context), refund, self.window, s.work);
+            if s.work == Work::PrefillChunk {
                 *partial -= 1;
             }
         }

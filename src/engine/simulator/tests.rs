@@ -2,7 +2,7 @@
 //! property tests of the invariants over random small configs.
 
 use super::*;
-use crate::engine::cost::BatchShape;
+use crate::engine::cost::{BatchShape, Work};
 use crate::engine::NoopObserver;
 use proptest::prelude::*;
 use std::collections::HashSet;
@@ -62,7 +62,7 @@ fn records(out: &RunOutput) -> &[RequestRecord] {
 /// Step time of one request computing `new` tokens on `context` cached ones.
 fn step_secs(config: &Config, context: u64, new: u64) -> f64 {
     let mut shape = BatchShape::default();
-    shape.add(context, new, 0, true);
+    shape.add(context, new, 0, Work::PrefillLast);
     CostModel::new(config).step_cost(&shape).secs
 }
 

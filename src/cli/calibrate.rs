@@ -1,0 +1,88 @@
+//! `inference-lab calibrate`: fits `hardware.calibration` to measured step
+//! times, reports the fit before and after (and left-one-out), and writes the
+//! calibration as a TOML file that configs name or inline.
+
+use super::args::CalibrateArgs;
+use super::calibration::{accuracy_line, read_steps};
+use super::run::read_config;
+use super::EXIT_OK;
+use crate::calibration::{fit, leave_one_out, relative_errors, Accuracy, Sample, MIN_SAMPLES};
+use crate::config::Calibration;
+use crate::engine::cost::CostModel;
+use crate::report::files::write_atomic;
+use anyhow::{bail, Context, Result};
+
+/// Fits, reports, writes.
+pub fn calibrate(args: &CalibrateArgs) -> Result<u8> {
+    let config = read_config(&args.config)?;
+    let table = read_steps(&args.measured)?;
+    let source = args.measured.display().to_string();
+    if !table.is_measured() {
+        bail!("{source}: no median_ms column: calibrate needs the measured step times");
+    }
+    if table.steps.len() < MIN_SAMPLES {
+        bail!(
+            "{source}: {} measured steps: the fit of 4 parameters needs at least {MIN_SAMPLES}",
+            table.steps.len()
+        );
+    }
+    let model = CostModel::new(&config);
+    let samples: Vec<Sample> = table
+        .steps
+        .iter()
+        .filter_map(|s| {
+            s.measured_secs.map(|measured_secs| Sample {
+                work: model.work(&s.shape(model.window())),
+                measured_secs,
+            })
+        })
+        .collect();
+    let kinds: Vec<_> = table.steps.iter().map(|s| s.kind).collect();
+    let fitted = fit(&model, &samples);
+    let rows = [
+        (
+            "datasheet",
+            relative_errors(&model, &samples, &Calibration::DATASHEET),
+        ),
+        ("calibrated", relative_errors(&model, &samples, &fitted)),
+        ("leave-one-out", leave_one_out(&model, &samples)),
+    ];
+    let mut report = format!(
+        "{} measured steps of {source}, {} on {}\n",
+        samples.len(),
+        config.model.name,
+        config.hardware.name
+    );
+    let mut comments = String::new();
+    for (name, errors) in &rows {
+        if let Some(a) = Accuracy::of(&kinds, errors) {
+            let line = format!("{name:<14} {}", accuracy_line(&a));
+            report.push_str(&line);
+            report.push('\n');
+            comments.push_str(&format!("#   {line}\n"));
+        }
+    }
+    let layers = model.num_layers();
+    report.push_str(&format!(
+        "fitted: compute_efficiency {:.3}, bandwidth_efficiency {:.3}, step overhead {:.2} ms, eager floor {:.2} ms ({} layers)\n",
+        fitted.compute_efficiency,
+        fitted.bandwidth_efficiency,
+        fitted.step_overhead_per_layer * layers * 1e3,
+        fitted.eager_floor_per_layer * layers * 1e3,
+        layers
+    ));
+    let file = format!(
+        "# hardware.calibration fitted by `inference-lab calibrate` to {} measured steps of\n# {source}: {} on {} (datasheet {:e} FLOP/s, {:e} B/s).\n# Relative errors:\n{comments}{}",
+        samples.len(),
+        config.model.name,
+        config.hardware.name,
+        config.hardware.compute_flops,
+        config.hardware.memory_bandwidth,
+        fitted.to_toml()
+    );
+    write_atomic(&args.output, file.as_bytes())
+        .with_context(|| format!("cannot write '{}'", args.output.display()))?;
+    print!("{report}");
+    println!("written to {}", args.output.display());
+    Ok(EXIT_OK)
+}

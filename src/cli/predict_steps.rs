@@ -1,0 +1,86 @@
+//! `inference-lab predict-steps`: prices each step of a step table with the
+//! simulator's cost model and, where the table has measurements, says how far
+//! off the prices are.
+
+use super::args::PredictStepsArgs;
+use super::calibration::{accuracy_line, percent, read_calibration_file, read_steps};
+use super::run::read_config;
+use super::EXIT_OK;
+use crate::calibration::Accuracy;
+use crate::engine::cost::CostModel;
+use crate::report::files::write_atomic;
+use anyhow::{Context, Result};
+use std::fmt::Write as _;
+
+/// Writes the table with `predicted_ms` (and `error_pct`) and prints a summary.
+pub fn predict_steps(args: &PredictStepsArgs) -> Result<u8> {
+    let mut config = read_config(&args.config)?;
+    if let Some(path) = &args.calibration {
+        config.hardware.calibration = read_calibration_file(path)?.1;
+    }
+    let table = read_steps(&args.steps)?;
+    let model = CostModel::new(&config);
+    let measured = table.is_measured();
+    let predicted: Vec<f64> = table
+        .steps
+        .iter()
+        .map(|s| model.step_cost(&s.shape(model.window())).secs)
+        .collect();
+    let errors: Vec<f64> = table
+        .steps
+        .iter()
+        .zip(&predicted)
+        .filter_map(|(s, p)| s.measured_secs.map(|m| p / m - 1.0))
+        .collect();
+
+    let mut csv = table.header.join(",");
+    csv.push_str(if measured {
+        ",predicted_ms,error_pct\n"
+    } else {
+        ",predicted_ms\n"
+    });
+    for (i, (cells, secs)) in table.cells.iter().zip(&predicted).enumerate() {
+        let _ = write!(csv, "{},{:.4}", cells.join(","), secs * 1e3);
+        if measured {
+            let _ = write!(csv, ",{:.2}", errors[i] * 100.0);
+        }
+        csv.push('\n');
+    }
+
+    let source = args.steps.display();
+    let mut summary = format!(
+        "{} steps of {source} priced for {} on {} ({})",
+        table.steps.len(),
+        config.model.name,
+        config.hardware.name,
+        if config.hardware.calibration == crate::config::Calibration::DATASHEET {
+            "datasheet, uncalibrated"
+        } else {
+            "calibrated"
+        }
+    );
+    let kinds: Vec<_> = table.steps.iter().map(|s| s.kind).collect();
+    if let Some(a) = measured.then(|| Accuracy::of(&kinds, &errors)).flatten() {
+        let worst = &table.steps[a.worst];
+        let _ = write!(
+            summary,
+            "\n{}\nlargest error: {} at line {} ({})",
+            accuracy_line(&a),
+            percent(errors[a.worst]),
+            worst.line,
+            worst.kind.name()
+        );
+    }
+    match &args.output {
+        Some(path) => {
+            write_atomic(path, csv.as_bytes())
+                .with_context(|| format!("cannot write '{}'", path.display()))?;
+            println!("{summary}\nwritten to {}", path.display());
+        }
+        None => {
+            print!("{csv}");
+            eprintln!("{summary}");
+        }
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,175 @@
+//! `hardware.calibration`: how far a real engine on the device falls short of
+//! the datasheet roofline, as a few physical parameters fitted to measured
+//! step times (`inference-lab calibrate`, docs/calibration.md).
+//!
+//! The efficiencies are fractions of the datasheet figures, so a calibration
+//! fitted on one GPU carries over to a sibling whose datasheet differs; the
+//! overheads are per layer, so it carries over to a model with more or fewer
+//! layers. The core reads only tables: a calibration file named by path is
+//! read and inlined by the command line before the config is validated.
+
+use super::error::ConfigError;
+use super::reader::{describe, Section};
+use serde::Serialize;
+use toml::{Table, Value};
+
+/// The fitted parameters of the step-time model; [`Calibration::DATASHEET`]
+/// (the default) is the bare datasheet roofline.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Calibration {
+    /// Fraction of `compute_flops` that matrix multiplications and attention achieve.
+    pub compute_efficiency: f64,
+    /// Fraction of `memory_bandwidth` that weight and KV-cache reads achieve.
+    pub bandwidth_efficiency: f64,
+    /// Seconds added to every step per layer: launches, synchronisation and the
+    /// small kernels (norms, rotary embeddings, activations) the roofline does not price.
+    pub step_overhead_per_layer: f64,
+    /// Seconds per layer that a step with prompt tokens takes at least: such
+    /// steps run eagerly (not captured in a CUDA graph), so the host's kernel
+    /// launches bound small ones. 0 for an engine that captures every step.
+    pub eager_floor_per_layer: f64,
+}
+
+/// The keys of a calibration table (and file).
+pub const CALIBRATION_FIELDS: &[&str] = &[
+    "compute_efficiency",
+    "bandwidth_efficiency",
+    "step_overhead_per_layer",
+    "eager_floor_per_layer",
+];
+
+impl Default for Calibration {
+    fn default() -> Self {
+        Self::DATASHEET
+    }
+}
+
+impl Calibration {
+    /// No calibration: the datasheet's peaks are reached and nothing else costs time.
+    pub const DATASHEET: Self = Self {
+        compute_efficiency: 1.0,
+        bandwidth_efficiency: 1.0,
+        step_overhead_per_layer: 0.0,
+        eager_floor_per_layer: 0.0,
+    };
+
+    /// Reads and validates a calibration table; `path` is its dotted path
+    /// (`hardware.calibration` in a config, empty for a calibration file) and
+    /// `source` names the document in errors. Absent keys keep the datasheet values.
+    pub fn from_table(table: &Table, path: &str, source: &str) -> Result<Self, ConfigError> {
+        Self::parse(&Section::new(table, path, source, CALIBRATION_FIELDS)?)
+    }
+
+    /// Reads the `calibration` value of a `[hardware]` section, if present.
+    pub(crate) fn from_hardware(s: &Section<'_>) -> Result<Self, ConfigError> {
+        match s.raw("calibration") {
+            None => Ok(Self::DATASHEET),
+            Some(Value::Table(t)) => Self::from_table(t, &s.field_path("calibration"), s.source()),
+            Some(Value::String(path)) => Err(s.error(
+                "calibration",
+                format!("the calibration file '{path}' was not read: only the inference-lab command line reads files; pass its content as a table"),
+            )),
+            Some(other) => Err(s.error(
+                "calibration",
+                format!(
+                    "expected a table or the path of a calibration file, got {}",
+                    describe(other)
+                ),
+            )),
+        }
+    }
+
+    fn parse(s: &Section<'_>) -> Result<Self, ConfigError> {
+        let efficiency = |key: &str| -> Result<f64, ConfigError> {
+            let value = s.opt_positive_float(key)?.unwrap_or(1.0);
+            if value > 1.5 {
+                return Err(s.error(
+                    key,
+                    format!(
+                        "expected a fraction of the datasheet figure, in (0, 1.5], got {value}"
+                    ),
+                ));
+            }
+            Ok(value)
+        };
+        let seconds = |key: &str| -> Result<f64, ConfigError> {
+            let value: f64 = s.opt(key)?.unwrap_or(0.0);
+            if value < 0.0 {
+                return Err(s.error(key, format!("expected seconds, at least 0, got {value}")));
+            }
+            Ok(value)
+        };
+        Ok(Self {
+            compute_efficiency: efficiency("compute_efficiency")?,
+            bandwidth_efficiency: efficiency("bandwidth_efficiency")?,
+            step_overhead_per_layer: seconds("step_overhead_per_layer")?,
+            eager_floor_per_layer: seconds("eager_floor_per_layer")?,
+        })
+    }
+
+    /// The calibration as TOML lines (`key = value`), as a calibration file holds them.
+    pub fn to_toml(&self) -> String {
+        format!(
+            "compute_efficiency = {:.4}\nbandwidth_efficiency = {:.4}\nstep_overhead_per_layer = {:.4e}\neager_floor_per_layer = {:.4e}\n",
+            self.compute_efficiency,
+            self.bandwidth_efficiency,
+            self.step_overhead_per_layer,
+            self.eager_floor_per_layer
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(text: &str) -> Table {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn absent_keys_keep_the_datasheet() {
+        let c = Calibration::from_table(&table("compute_efficiency = 0.5"), "", "f.toml").unwrap();
+        assert_eq!(
+            c,
+            Calibration {
+                compute_efficiency: 0.5,
+                ..Calibration::DATASHEET
+            }
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        let e =
+            Calibration::from_table(&table("bandwidth_efficiency = 0"), "", "f.toml").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "f.toml: bandwidth_efficiency: expected a number above 0, got 0"
+        );
+        let e = Calibration::from_table(
+            &table("step_overhead_per_layer = -1e-5"),
+            "hardware.calibration",
+            "c.toml",
+        )
+        .unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("c.toml: hardware.calibration.step_overhead_per_layer: expected seconds"));
+        let e =
+            Calibration::from_table(&table("compute_eficiency = 0.5"), "", "f.toml").unwrap_err();
+        assert!(e.to_string().contains("did you mean 'compute_efficiency'?"));
+    }
+
+    #[test]
+    fn to_toml_reads_back() {
+        let c = Calibration {
+            compute_efficiency: 0.5897,
+            bandwidth_efficiency: 0.9125,
+            step_overhead_per_layer: 5.412e-5,
+            eager_floor_per_layer: 2.525e-4,
+        };
+        let back = Calibration::from_table(&table(&c.to_toml()), "", "f").unwrap();
+        assert_eq!(back, c);
+    }
+}
