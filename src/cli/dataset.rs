@@ -10,8 +10,9 @@ use crate::report::style::Style;
 use crate::workload::{PromptSet, Workload, WorkloadError};
 use anyhow::{anyhow, bail, Result};
 use indicatif::ProgressBar;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
 /// What dataset mode needs besides the config: the `--tokenizer` and
@@ -24,6 +25,42 @@ pub(crate) struct DatasetInputs<'a> {
     pub chat_template: Option<&'a str>,
     /// Show the loading bar and the one-line summary.
     pub show_progress: bool,
+    /// Prompt sets already loaded (a sweep's points share them).
+    pub cache: Option<&'a PromptCache>,
+}
+
+/// Loaded prompt sets by what determines them (the dataset file, the block
+/// size its hashes use, the request limit), so a sweep whose points differ in
+/// anything else (policy, seed, hardware) loads a dataset once. The
+/// tokenizer and template are fixed for the cache's lifetime (one sweep).
+#[derive(Debug, Default)]
+pub(crate) struct PromptCache {
+    sets: Mutex<HashMap<PromptKey, Arc<LoadOnce>>>,
+}
+
+/// What a prompt set depends on besides the tokenizer and template: the
+/// dataset file, the block size of its hashes, the request limit.
+type PromptKey = (PathBuf, u64, Option<u64>);
+
+/// A prompt set loaded at most once, or the error its load gave.
+type LoadOnce = OnceLock<Result<Arc<PromptSet>, String>>;
+
+impl PromptCache {
+    /// The prompt set for `key`, loaded by `load` on first use (once, even
+    /// when several threads ask at the same time).
+    fn get(
+        &self,
+        key: PromptKey,
+        load: impl FnOnce() -> Result<PromptSet>,
+    ) -> Result<Arc<PromptSet>> {
+        let cell = {
+            let mut sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(sets.entry(key).or_default())
+        };
+        cell.get_or_init(|| load().map(Arc::new).map_err(|e| super::render_error(&e)))
+            .clone()
+            .map_err(|e| anyhow!(e))
+    }
 }
 
 /// The workload of a run: the config's synthetic traffic, or, when
@@ -82,28 +119,28 @@ pub(crate) fn workload(
     };
     let path = resolve(config_path, dataset_path);
     let name = path.display().to_string();
-    let started = Instant::now();
-    let tokenizer = PromptTokenizer::from_file(tokenizer_path)?;
-    let template = ChatTemplate::from_arg(template_arg, tokenizer.special_tokens())?;
-    let builder = PromptBuilder::new(&tokenizer, &template, config.scheduler.block_size);
-    let bar = load_bar(&path, args.show_progress, style);
-    let mut on_progress = |p: LoadProgress| {
-        bar.set_position(p.bytes);
-        bar.set_message(format!("{} prompts", p.prompts));
+    let load = || {
+        load_prompts(
+            config,
+            &path,
+            tokenizer_path,
+            template_arg,
+            args.show_progress,
+            style,
+        )
     };
-    let loaded = dataset::load(
-        &path,
-        &name,
-        &builder,
-        config.workload.num_requests,
-        &mut on_progress,
-    );
-    bar.finish_and_clear();
-    let prompts = loaded?;
-    if args.show_progress {
-        eprintln!("{}", style.dim(&summary(&prompts, &name, started)));
-    }
-    Workload::from_prompts(config, Arc::new(prompts)).map_err(|e| match e {
+    let prompts = match args.cache {
+        Some(cache) => cache.get(
+            (
+                path.clone(),
+                config.scheduler.block_size,
+                config.workload.num_requests,
+            ),
+            load,
+        )?,
+        None => Arc::new(load()?),
+    };
+    Workload::from_prompts(config, prompts).map_err(|e| match e {
         WorkloadError::NoOutputLength { line } => DatasetError::at_line(
             &name,
             line,
@@ -112,6 +149,40 @@ pub(crate) fn workload(
         .into(),
         other => anyhow!("{source}: {other}"),
     })
+}
+
+/// Reads, renders and tokenizes the dataset at `path` for `config`.
+fn load_prompts(
+    config: &Config,
+    path: &Path,
+    tokenizer_path: &Path,
+    template_arg: &str,
+    show_progress: bool,
+    style: Style,
+) -> Result<PromptSet> {
+    let name = path.display().to_string();
+    let started = Instant::now();
+    let tokenizer = PromptTokenizer::from_file(tokenizer_path)?;
+    let template = ChatTemplate::from_arg(template_arg, tokenizer.special_tokens())?;
+    let builder = PromptBuilder::new(&tokenizer, &template, config.scheduler.block_size);
+    let bar = load_bar(path, show_progress, style);
+    let mut on_progress = |p: LoadProgress| {
+        bar.set_position(p.bytes);
+        bar.set_message(format!("{} prompts", p.prompts));
+    };
+    let loaded = dataset::load(
+        path,
+        &name,
+        &builder,
+        config.workload.num_requests,
+        &mut on_progress,
+    );
+    bar.finish_and_clear();
+    let prompts = loaded?;
+    if show_progress {
+        eprintln!("{}", style.dim(&summary(&prompts, &name, started)));
+    }
+    Ok(prompts)
 }
 
 /// For `validate`: the dataset a config names must exist (it is read, rendered
@@ -165,6 +236,35 @@ fn summary(prompts: &PromptSet, name: &str, started: Instant) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cache_loads_each_dataset_once_and_keeps_its_error() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let cache = PromptCache::default();
+        let loads = AtomicUsize::new(0);
+        let key = |block| (PathBuf::from("d.jsonl"), block, Some(10));
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    let set = cache
+                        .get(key(16), || {
+                            loads.fetch_add(1, Ordering::SeqCst);
+                            Ok(PromptSet::new(16, Vec::new()))
+                        })
+                        .unwrap();
+                    assert_eq!(set.block_size(), 16);
+                });
+            }
+        });
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        let failing = || cache.get(key(32), || Err(anyhow!("d.jsonl: line 3: no messages")));
+        assert_eq!(
+            failing().unwrap_err().to_string(),
+            "d.jsonl: line 3: no messages"
+        );
+        let again = cache.get(key(32), || unreachable!("a failed load is not retried"));
+        assert!(again.is_err());
+    }
 
     #[test]
     fn dataset_paths_are_relative_to_the_config() {

@@ -26,6 +26,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         tokenizer: args.tokenizer.as_deref(),
         chat_template: args.chat_template.as_deref(),
         show_progress: !args.quiet,
+        cache: None,
     };
     let workload = super::dataset::workload(&config, config_path.as_deref(), &inputs, style)?;
     let mut progress = ConsoleProgress::new(

@@ -12,7 +12,7 @@ use super::plan::{Plan, Point};
 use super::run_id::RunId;
 use super::store::{load_finished, record_failed, record_finished};
 use super::table::{Column, Outcome, Table};
-use crate::cli::dataset::{workload, DatasetInputs};
+use crate::cli::dataset::{workload, DatasetInputs, PromptCache};
 use crate::config::Config;
 use crate::engine::{NoopObserver, RunOutput, SimOptions, Simulator};
 use crate::report::progress::stderr_bar;
@@ -102,6 +102,7 @@ pub fn run(
         }
     }
 
+    let prompt_cache = PromptCache::default();
     let context = RunContext {
         layout,
         base: &plan.manifest.base,
@@ -109,6 +110,7 @@ pub fn run(
             tokenizer: plan.manifest.tokenizer.as_deref(),
             chat_template: plan.manifest.chat_template.as_deref(),
             show_progress: false,
+            cache: Some(&prompt_cache),
         },
         per_request: opts.per_request,
         template: &template,
