@@ -515,3 +515,26 @@ fn dataset_configs_sweep_with_the_manifests_tokenizer_and_template() {
     assert_eq!(batch.num_rows(), 2);
     assert!(error.value(0).contains("--tokenizer"), "{}", error.value(0));
 }
+
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let m = write_manifest(
+        dir.path(),
+        "m.toml",
+        "configs/quick.toml",
+        "[grid]\n\"workload.seed\" = { range = [1, 20000] }\n",
+    );
+    let mut child = cmd(dir.path())
+        .args(["sweep", m.to_str().unwrap(), "--dry-run"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0u8; 64];
+    child.stdout.take().unwrap().read_exact(&mut head).unwrap(); // then `| head` goes away
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}

@@ -82,7 +82,6 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<u8> {
     );
     write_atomic(&args.output, file.as_bytes())
         .with_context(|| format!("cannot write '{}'", args.output.display()))?;
-    print!("{report}");
-    println!("written to {}", args.output.display());
+    super::print_stdout(&format!("{report}written to {}\n", args.output.display()))?;
     Ok(EXIT_OK)
 }

@@ -45,6 +45,17 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Writes `text` to stdout. A reader that went away (`| head`) ends the
+/// output quietly instead of failing the command.
+pub(crate) fn print_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
 /// One line: the outermost message, then each cause that adds something.
 pub(crate) fn render_error(err: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();

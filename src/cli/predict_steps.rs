@@ -75,10 +75,10 @@ pub fn predict_steps(args: &PredictStepsArgs) -> Result<u8> {
         Some(path) => {
             write_atomic(path, csv.as_bytes())
                 .with_context(|| format!("cannot write '{}'", path.display()))?;
-            println!("{summary}\nwritten to {}", path.display());
+            super::print_stdout(&format!("{summary}\nwritten to {}\n", path.display()))?;
         }
         None => {
-            print!("{csv}");
+            super::print_stdout(&csv)?;
             eprintln!("{summary}");
         }
     }

@@ -57,13 +57,12 @@ pub fn run(args: &RunArgs) -> Result<u8> {
             .with_context(|| format!("cannot write results to '{}'", path.display()))?;
     }
     if !args.quiet {
-        print!("{}", console::render(&result, style));
+        let mut report = console::render(&result, style);
         if let Some(path) = &args.output {
-            println!(
-                "\n{}",
-                style.dim(&format!("Results written to {}", path.display()))
-            );
+            let note = format!("Results written to {}", path.display());
+            report.push_str(&format!("\n{}\n", style.dim(&note)));
         }
+        super::print_stdout(&report)?;
     }
     Ok(EXIT_OK)
 }

@@ -27,7 +27,7 @@ pub fn sweep(args: &SweepArgs) -> Result<u8> {
     let manifest = Manifest::load(manifest_path)?;
     let plan = Plan::build(manifest)?;
     if args.dry_run {
-        print!("{}", dry_run(&plan));
+        super::print_stdout(&dry_run(&plan))?;
         return Ok(EXIT_OK);
     }
     let output = args
@@ -83,15 +83,15 @@ pub fn sweep(args: &SweepArgs) -> Result<u8> {
     )?;
     let meta = &outcome.meta;
     if !args.quiet {
-        print!("{}", summary::render(&outcome.table, &plan.keys(), style));
-        println!(
-            "\n{} runs: {} ok ({} reused), {} failed. Tables in {}",
+        super::print_stdout(&format!(
+            "{}\n{} runs: {} ok ({} reused), {} failed. Tables in {}\n",
+            summary::render(&outcome.table, &plan.keys(), style),
             meta.points_here,
             meta.ok,
             meta.reused,
             meta.failed,
             layout.root().display()
-        );
+        ))?;
     }
     if outcome.interrupted {
         eprintln!(
@@ -122,15 +122,15 @@ fn merge(args: &MergeArgs) -> Result<u8> {
     let meta = &merged.meta;
     let layout = Layout::new(&args.output, None);
     if !args.quiet {
-        println!(
-            "merged {} directories: {} of {} points ({} ok, {} failed) into {}",
+        super::print_stdout(&format!(
+            "merged {} directories: {} of {} points ({} ok, {} failed) into {}\n",
             args.dirs.len(),
             meta.ok + meta.failed,
             meta.points,
             meta.ok,
             meta.failed,
             args.output.display()
-        );
+        ))?;
     }
     if !merged.missing.is_empty() {
         const SHOWN: usize = 20;

@@ -13,7 +13,7 @@ pub fn validate(args: &ValidateArgs) -> Result<u8> {
     let mut failed = 0;
     for path in &args.files {
         match check(path) {
-            Ok(what) => println!("ok: {} ({what})", path.display()),
+            Ok(what) => super::print_stdout(&format!("ok: {} ({what})\n", path.display()))?,
             Err(err) => {
                 failed += 1;
                 eprintln!("error: {}", super::render_error(&err));
