@@ -131,6 +131,7 @@ pub fn run(
     let table = runs_table(plan, &template, rows.iter().map(|(p, o)| (*p, o)));
     parquet_table::write(&table, &layout.runs_parquet())?;
     csv_table::write(&table, &layout.runs_csv())?;
+    super::aggregate::write_summary(layout, &table)?;
     if opts.per_request {
         write_requests(layout, &rows)?;
     }
