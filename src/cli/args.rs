@@ -57,6 +57,9 @@ pub struct RunArgs {
     /// Never colour the output (also: NO_COLOR, or stdout not a terminal).
     #[arg(long)]
     pub no_color: bool,
+    /// Also write an HTML page of the run: queues, batch size, KV cache and step time over time, latency distributions.
+    #[arg(long, value_name = "FILE.html")]
+    pub plot: Option<PathBuf>,
     /// Override workload.seed.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
@@ -64,10 +67,14 @@ pub struct RunArgs {
 
 /// Options of `sweep`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct SweepArgs {
+    /// A sweep subcommand; without one, runs the manifest.
+    #[command(subcommand)]
+    pub command: Option<SweepCommand>,
     /// The sweep manifest (for example sweeps/policies.toml).
-    #[arg(value_name = "MANIFEST")]
-    pub manifest: PathBuf,
+    #[arg(value_name = "MANIFEST", required = true)]
+    pub manifest: Option<PathBuf>,
     /// Output directory [default: the manifest's sweep.output].
     #[arg(short = 'o', long = "output", value_name = "DIR")]
     pub output: Option<PathBuf>,
@@ -95,6 +102,24 @@ pub struct SweepArgs {
     /// Never colour the output (also: NO_COLOR, or stdout not a terminal).
     #[arg(long)]
     pub no_color: bool,
+}
+
+/// Subcommands of `sweep`.
+#[derive(Debug, Subcommand)]
+pub enum SweepCommand {
+    /// Write one self-contained HTML page of charts and tables for a sweep's output directory.
+    Report(ReportArgs),
+}
+
+/// Options of `sweep report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The sweep's output directory (holding summary.parquet or runs.parquet).
+    #[arg(value_name = "OUT")]
+    pub dir: PathBuf,
+    /// The HTML file to write [default: OUT/report.html].
+    #[arg(short = 'o', long = "output", value_name = "FILE.html")]
+    pub output: Option<PathBuf>,
 }
 
 /// Parses `I/N` with `0 <= I < N`.

@@ -3,11 +3,13 @@
 
 mod args;
 pub(crate) mod dataset;
+mod plot;
 mod run;
 mod sweep;
+mod sweep_report;
 mod validate;
 
-pub use args::{Cli, Command, RunArgs, SweepArgs, ValidateArgs};
+pub use args::{Cli, Command, ReportArgs, RunArgs, SweepArgs, SweepCommand, ValidateArgs};
 pub(crate) use run::config_from_doc;
 
 use clap::Parser;

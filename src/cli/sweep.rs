@@ -1,6 +1,6 @@
 //! `inference-lab sweep MANIFEST`: expand, run in parallel, write the tables.
 
-use super::args::SweepArgs;
+use super::args::{SweepArgs, SweepCommand};
 use super::{EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK};
 use crate::report::style::Style;
 use crate::sweep::layout::Layout;
@@ -15,8 +15,15 @@ use std::sync::Arc;
 
 /// Runs the sweep the flags describe.
 pub fn sweep(args: &SweepArgs) -> Result<u8> {
+    if let Some(SweepCommand::Report(report)) = &args.command {
+        return super::sweep_report::report(report);
+    }
+    // clap requires MANIFEST when no subcommand is given.
+    let Some(manifest_path) = args.manifest.as_deref() else {
+        return Err(anyhow!("missing the sweep manifest"));
+    };
     let style = Style::detect(args.no_color);
-    let manifest = Manifest::load(&args.manifest)?;
+    let manifest = Manifest::load(manifest_path)?;
     let plan = Plan::build(manifest)?;
     if args.dry_run {
         print!("{}", dry_run(&plan));
@@ -29,7 +36,7 @@ pub fn sweep(args: &SweepArgs) -> Result<u8> {
         .ok_or_else(|| {
             anyhow!(
                 "{}: no output directory: pass -o DIR or set sweep.output in the manifest",
-                args.manifest.display()
+                manifest_path.display()
             )
         })?;
     let layout = Layout::new(&output, args.shard);
@@ -57,7 +64,7 @@ pub fn sweep(args: &SweepArgs) -> Result<u8> {
     let outcome = runner::run(
         &plan,
         &layout,
-        &args.manifest.display().to_string(),
+        &manifest_path.display().to_string(),
         &RunnerOptions {
             jobs,
             force: args.force,
