@@ -15,7 +15,7 @@ pub const SCATTER_LATENCY: &str = "e2e_ms_p99";
 /// The scatter's throughput (y) metric: higher is better.
 pub const SCATTER_THROUGHPUT: &str = "output_tokens_per_sec";
 /// A log x axis when the swept values span at least this ratio.
-const LOG_RATIO: f64 = 16.0;
+const LOG_RATIO: f64 = 4.0;
 
 /// The swept keys of a summary table: the columns between `sweep` and `runs`.
 pub fn key_columns(summary: &Table) -> Vec<usize> {
@@ -291,18 +291,16 @@ pub fn sweep_page(summary: &Table, meta: Option<&Json>) -> String {
         body.push_str(&svg::render(&scatter));
         body.push_str("</div>\n");
     }
-    for metric in KEY_METRICS {
-        let charts: Vec<Chart> = x_keys
-            .iter()
-            .filter_map(|&x| metric_chart(summary, metric, x))
-            .collect();
-        if charts.is_empty() {
-            continue;
-        }
-        body.push_str(&format!(
-            "<h2>{}</h2>\n<div class=\"charts\">",
-            escape(metric.label)
-        ));
+    let charts: Vec<Chart> = KEY_METRICS
+        .iter()
+        .flat_map(|metric| {
+            x_keys
+                .iter()
+                .filter_map(move |&x| metric_chart(summary, metric, x))
+        })
+        .collect();
+    if !charts.is_empty() {
+        body.push_str("<h2>Key metrics by swept key</h2>\n<div class=\"charts\">");
         for chart in &charts {
             body.push_str(&svg::render(chart));
         }
@@ -370,7 +368,7 @@ mod tests {
         assert_eq!(chart.series.len(), 2);
         assert_eq!(chart.point_count(), 6);
         assert_eq!(chart.series[0].name, "policy=fcfs");
-        assert_eq!(chart.x_axis, XAxis::Linear, "2048..16384 is a ratio of 8");
+        assert_eq!(chart.x_axis, XAxis::Log, "2048..16384 is a ratio of 8");
         assert!(chart.series[0].points.iter().all(|p| p.err.is_some()));
         let policy = s.column("scheduler.policy").unwrap();
         let by_policy = metric_chart(&s, &KEY_METRICS[0], policy).unwrap();
@@ -410,7 +408,8 @@ mod tests {
         );
         assert!(page.contains(r#"<g class="front""#));
         assert!(page.contains("<td class=\"t\">points</td><td class=\"t\">12</td>"));
-        assert_eq!(page.matches("<tr>").count(), 1 + 6, "header and six rows");
+        let table = &page[page.find("id=\"summary\"").unwrap()..];
+        assert_eq!(table.matches("<tr>").count(), 1 + 6, "header and six rows");
         assert!(page.contains("Sweep report: t"));
     }
 }

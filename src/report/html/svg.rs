@@ -110,8 +110,12 @@ pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, f64) {
     let (lo, hi) = if hi > lo {
         (lo, hi)
     } else {
-        let pad = if lo == 0.0 { 1.0 } else { lo.abs() * 0.1 };
-        (lo - pad, hi + pad)
+        if lo == 0.0 {
+            (0.0, 1.0)
+        } else {
+            let pad = lo.abs() * 0.1;
+            (lo - pad, hi + pad)
+        }
     };
     let raw = (hi - lo) / target.max(1) as f64;
     let mag = 10f64.powf(raw.log10().floor());
@@ -206,7 +210,7 @@ fn x_ticks(chart: &Chart, xs: &[f64]) -> (Vec<(f64, String)>, f64, f64) {
             values.sort_by(f64::total_cmp);
             values.dedup();
             let ticks = values.iter().map(|v| (*v, short_number(*v))).collect();
-            let pad = if hi > lo { (hi / lo).powf(0.04) } else { 2.0 };
+            let pad = if hi > lo { (hi / lo).powf(0.08) } else { 2.0 };
             (ticks, lo / pad, hi * pad)
         }
         _ => {
@@ -272,8 +276,16 @@ pub fn render(chart: &Chart) -> String {
         escape(&chart.title)
     );
     axes(&mut s, chart, &frame, &xticks, &yticks, ystep);
+    // Series at the same x are shifted apart a little so error bars stay visible.
+    let n = chart.series.len() as f64;
+    let spread = (40.0 / n).min(4.0);
     for (i, series) in chart.series.iter().enumerate() {
-        draw_series(&mut s, series, i, &frame);
+        let dodge = if series.mark == Mark::Line {
+            (i as f64 - (n - 1.0) / 2.0) * spread
+        } else {
+            0.0
+        };
+        draw_series(&mut s, series, i, &frame, dodge);
     }
     if let Some(front) = &chart.front {
         draw_front(&mut s, front, &frame);
@@ -354,7 +366,7 @@ fn colour(i: usize) -> (&'static str, &'static str) {
     (PALETTE[i % PALETTE.len()], dash)
 }
 
-fn draw_series(s: &mut String, series: &Series, i: usize, f: &Frame) {
+fn draw_series(s: &mut String, series: &Series, i: usize, f: &Frame, dodge: f64) {
     let (color, dash) = colour(i);
     let _ = write!(
         s,
@@ -367,7 +379,7 @@ fn draw_series(s: &mut String, series: &Series, i: usize, f: &Frame) {
         pts.sort_by(|a, b| a.x.total_cmp(&b.x));
         let path: Vec<String> = pts
             .iter()
-            .map(|p| format!("{:.1},{:.1}", f.px(p.x), f.py(p.y)))
+            .map(|p| format!("{:.1},{:.1}", f.px(p.x) + dodge, f.py(p.y)))
             .collect();
         let _ = write!(
             s,
@@ -377,7 +389,7 @@ fn draw_series(s: &mut String, series: &Series, i: usize, f: &Frame) {
     }
     if series.mark != Mark::Trace {
         for p in &series.points {
-            let (px, py) = (f.px(p.x), f.py(p.y));
+            let (px, py) = (f.px(p.x) + dodge, f.py(p.y));
             if let Some(e) = p.err.filter(|e| *e > 0.0) {
                 let (a, b) = (f.py(p.y - e), f.py(p.y + e));
                 let _ = write!(
@@ -536,6 +548,12 @@ mod tests {
         assert_eq!(tick_label(3.0, 1.0), "3");
         let (ticks, _) = nice_ticks(5.0, 5.0, 5);
         assert!(ticks.len() >= 2 && ticks[0] < 5.0 && *ticks.last().unwrap() > 5.0);
+        let (ticks, _) = nice_ticks(0.0, 0.0, 5);
+        assert_eq!(
+            (ticks[0], *ticks.last().unwrap()),
+            (0.0, 1.0),
+            "zeros sit on the axis"
+        );
         assert_eq!(short_number(1234.567), "1235");
         assert_eq!(short_number(0.012345), "0.01235");
     }
@@ -548,7 +566,7 @@ mod tests {
         assert_eq!(svg.matches(r#"class="pt""#).count(), 5);
         assert_eq!(svg.matches(r#"class="err""#).count(), 5);
         assert_eq!(svg.matches("<polyline").count(), 2);
-        assert!(svg.contains("10 &lt;12&gt;"), "tooltips are escaped");
+        assert!(svg.contains("8192 &lt;12&gt;"), "tooltips are escaped");
         assert!(svg.contains(">scheduler.max_num_batched_tokens</text>"));
         assert!(svg.contains(">TTFT p50 (ms)</text>"));
         assert!(!svg.contains("NaN"), "{svg}");
