@@ -133,11 +133,9 @@ pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, f64) {
 /// A tick label: as many decimals as the step needs, thousands as `k` and
 /// millions as `M` when the step is a whole number of them.
 pub fn tick_label(value: f64, step: f64) -> String {
-    let value = if value.abs() < step * 1e-9 {
-        0.0
-    } else {
-        value
-    };
+    if value.abs() < step * 1e-9 {
+        return "0".into();
+    }
     if step >= 1e6 && (step / 1e6).fract() == 0.0 {
         return format!("{}M", value / 1e6);
     }
@@ -159,6 +157,17 @@ pub fn short_number(value: f64) -> String {
     }
     let decimals = (3 - digits).max(0) as usize;
     format!("{value:.decimals$}")
+}
+
+/// A swept value as written (`5`, `0.25`, `16384`) when that is short,
+/// else four significant digits.
+pub fn plain_number(value: f64) -> String {
+    let text = format!("{value}");
+    if text.len() <= 7 {
+        text
+    } else {
+        short_number(value)
+    }
 }
 
 /// Keeps every k-th of `n` labels so that labels `width` pixels wide fit
@@ -209,7 +218,7 @@ fn x_ticks(chart: &Chart, xs: &[f64]) -> (Vec<(f64, String)>, f64, f64) {
             let mut values: Vec<f64> = xs.to_vec();
             values.sort_by(f64::total_cmp);
             values.dedup();
-            let ticks = values.iter().map(|v| (*v, short_number(*v))).collect();
+            let ticks = values.iter().map(|v| (*v, plain_number(*v))).collect();
             let pad = if hi > lo { (hi / lo).powf(0.08) } else { 2.0 };
             (ticks, lo / pad, hi * pad)
         }
@@ -546,6 +555,10 @@ mod tests {
         assert_eq!(tick_label(15000.0, 5000.0), "15k");
         assert_eq!(tick_label(0.25, 0.05), "0.25");
         assert_eq!(tick_label(3.0, 1.0), "3");
+        assert_eq!(tick_label(0.0, 5000.0), "0");
+        assert_eq!(plain_number(20.0), "20");
+        assert_eq!(plain_number(0.25), "0.25");
+        assert_eq!(plain_number(1.0 / 3.0), "0.3333");
         let (ticks, _) = nice_ticks(5.0, 5.0, 5);
         assert!(ticks.len() >= 2 && ticks[0] < 5.0 && *ticks.last().unwrap() > 5.0);
         let (ticks, _) = nice_ticks(0.0, 0.0, 5);
