@@ -61,6 +61,9 @@ pub struct RunArgs {
     /// Never colour the output (also: NO_COLOR, or stdout not a terminal).
     #[arg(long)]
     pub no_color: bool,
+    /// Also write an HTML page of the run: queues, batch size, KV cache and step time over time, latency distributions.
+    #[arg(long, value_name = "FILE.html")]
+    pub plot: Option<PathBuf>,
     /// Override workload.seed.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
@@ -115,6 +118,8 @@ pub struct SweepArgs {
 pub enum SweepCommand {
     /// Combine the shard directories of one sweep into one set of tables.
     Merge(MergeArgs),
+    /// Write one self-contained HTML page of charts and tables for a sweep's output directory.
+    Report(ReportArgs),
 }
 
 /// Options of `sweep merge`.
@@ -129,6 +134,17 @@ pub struct MergeArgs {
     /// Quiet: no summary.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+/// Options of `sweep report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The sweep's output directory (holding summary.parquet or runs.parquet).
+    #[arg(value_name = "OUT")]
+    pub dir: PathBuf,
+    /// The HTML file to write [default: OUT/report.html].
+    #[arg(short = 'o', long = "output", value_name = "FILE.html")]
+    pub output: Option<PathBuf>,
 }
 
 /// Which shard to run.

@@ -5,13 +5,18 @@ mod args;
 mod calibrate;
 mod calibration;
 pub(crate) mod dataset;
+mod plot;
 mod predict_steps;
 mod run;
 mod shard;
 mod sweep;
+mod sweep_report;
 mod validate;
 
-pub use args::{CalibrateArgs, Cli, Command, PredictStepsArgs, RunArgs, SweepArgs, ValidateArgs};
+pub use args::{
+    CalibrateArgs, Cli, Command, PredictStepsArgs, ReportArgs, RunArgs, SweepArgs, SweepCommand,
+    ValidateArgs,
+};
 pub(crate) use run::config_from_doc;
 
 use clap::Parser;

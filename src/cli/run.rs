@@ -1,11 +1,13 @@
 //! The bare command: run one simulation, show progress and the report, write JSON.
 
 use super::args::RunArgs;
+use super::plot::{write_plot, Tee};
 use super::EXIT_OK;
 use crate::config::{Config, DEFAULT_CONFIG_SOURCE};
 use crate::engine::{SimOptions, Simulator};
 use crate::report::console;
 use crate::report::files::write_atomic;
+use crate::report::html::timeline::Timeline;
 use crate::report::progress::{ConsoleProgress, ProgressOptions};
 use crate::report::style::Style;
 use anyhow::{Context, Result};
@@ -46,10 +48,27 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         }
     }
     let started = Instant::now();
-    let outcome = Simulator::new(&config, workload, SimOptions::default()).run(&mut progress);
+    let mut timeline = args.plot.as_ref().map(|_| Timeline::new());
+    // The plot's latency distributions need every request's record.
+    let simulator = Simulator::new(&config, workload, SimOptions::recording(timeline.is_some()));
+    let outcome = match &mut timeline {
+        Some(second) => simulator.run(&mut Tee {
+            first: &mut progress,
+            second,
+        }),
+        None => simulator.run(&mut progress),
+    };
     progress.finish();
-    let mut result = outcome?.result;
+    let output = outcome?;
+    let mut result = output.result;
     result.simulation.wall_seconds = started.elapsed().as_secs_f64();
+    if let (Some(path), Some(timeline)) = (&args.plot, &timeline) {
+        let name = config_path
+            .as_deref()
+            .map_or_else(|| "built-in default".into(), |p| p.display().to_string());
+        let records = output.requests.as_deref().unwrap_or_default();
+        write_plot(path, &name, &result, timeline, records)?;
+    }
 
     if let Some(path) = &args.output {
         let json = serde_json::to_string_pretty(&result)?;
@@ -61,6 +80,10 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         if let Some(path) = &args.output {
             let note = format!("Results written to {}", path.display());
             report.push_str(&format!("\n{}\n", style.dim(&note)));
+        }
+        if let Some(path) = &args.plot {
+            let note = format!("Plot written to {}", path.display());
+            report.push_str(&format!("{}\n", style.dim(&note)));
         }
         super::print_stdout(&report)?;
     }

@@ -19,6 +19,7 @@ use std::sync::Arc;
 pub fn sweep(args: &SweepArgs) -> Result<u8> {
     let manifest_path = match (&args.command, &args.manifest) {
         (Some(SweepCommand::Merge(merge_args)), _) => return merge(merge_args),
+        (Some(SweepCommand::Report(report)), _) => return super::sweep_report::report(report),
         (None, Some(path)) => path,
         // clap requires MANIFEST without a subcommand.
         (None, None) => bail!("no sweep manifest given"),

@@ -3,5 +3,6 @@
 
 pub mod console;
 pub mod files;
+pub mod html;
 pub mod progress;
 pub mod style;

@@ -6,6 +6,7 @@
 //! resolved configs, run ids) -> [`runner`] (parallel runs, resume) ->
 //! [`table::Table`] -> [`sink`] writers.
 
+pub mod aggregate;
 pub mod layout;
 pub mod manifest;
 pub mod merge;

@@ -25,7 +25,8 @@ pub struct Row<'a> {
     pub requests: Option<PathBuf>,
 }
 
-/// Writes `runs.parquet`, `runs.csv` and, when `per_request`, `requests.parquet`
+/// Writes `runs.parquet`, `runs.csv`, the seed-folded `summary.parquet` and
+/// `summary.csv`, and, when `per_request`, `requests.parquet`
 /// (each distinct run's requests once, in point order) into `layout`.
 pub fn write_tables(
     plan: &Plan,
@@ -37,6 +38,7 @@ pub fn write_tables(
     let table = runs_table(plan, template, rows.iter().map(|r| (r.point, &r.outcome)));
     parquet_table::write(&table, &layout.runs_parquet())?;
     csv_table::write(&table, &layout.runs_csv())?;
+    super::aggregate::write_summary(layout, &table)?;
     if per_request {
         let mut seen = std::collections::HashSet::new();
         let parts: Vec<&Path> = rows

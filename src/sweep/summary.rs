@@ -52,6 +52,11 @@ pub const KEY_METRICS: &[KeyMetric] = &[
         label: "requests/s",
         lower_is_better: false,
     },
+    KeyMetric {
+        column: "preemptions_per_request_mean",
+        label: "preemptions per request",
+        lower_is_better: true,
+    },
 ];
 
 /// The best finished row for `metric`: its index and value. Ties go to the
