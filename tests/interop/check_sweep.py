@@ -87,6 +87,26 @@ def main():
     if total != len(csv):
         fail(f"DuckDB counts {total} rows, CSV {len(csv)}")
 
+    # summary.parquet: one row per configuration, seeds folded out; its means
+    # agree with DuckDB's own aggregation of runs.parquet.
+    summary_parquet = str(out / "summary.parquet")
+    keys = [k for k in schema.names[3 : schema.names.index("status")] if not k.endswith("seed")]
+    quoted = ", ".join(f'"{k}"' for k in keys)
+    expected_rows = con.execute(
+        f"SELECT {quoted}, count(*), avg(ttft_ms_p50) FROM '{runs_parquet}' WHERE status = 'ok' GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    summary_rows = con.execute(
+        f"SELECT {quoted}, seeds, ttft_ms_p50_mean FROM '{summary_parquet}' ORDER BY ALL"
+    ).fetchall()
+    if len(summary_rows) != len(expected_rows):
+        fail(f"summary.parquet has {len(summary_rows)} rows, runs.parquet {len(expected_rows)} configurations")
+    for got, want in zip(summary_rows, expected_rows):
+        if got[:-1] != want[:-1] or not math.isclose(got[-1], want[-1], rel_tol=1e-9):
+            fail(f"summary row {got} does not match the runs' aggregate {want}")
+    summary_frame = pd.read_parquet(summary_parquet)
+    if str(summary_frame["seeds"].dtype) != "int64" or str(summary_frame["ttft_ms_p50_ci95"].dtype) != "float64":
+        fail(f"summary.parquet column types: {summary_frame.dtypes.to_dict()}")
+
     if per_request:
         requests_parquet = str(out / "requests.parquet")
         (n,) = con.execute(f"SELECT count(*) FROM '{requests_parquet}'").fetchone()
@@ -110,7 +130,7 @@ def main():
         if not ttft > 0:
             fail(f"a request's first token came before its arrival: {ttft}")
 
-    print(f"interop ok: {len(csv)} runs" + (f", {n} requests" if per_request else ""))
+    print(f"interop ok: {len(csv)} runs, {len(summary_rows)} configurations" + (f", {n} requests" if per_request else ""))
 
 
 if __name__ == "__main__":
