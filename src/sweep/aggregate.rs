@@ -277,10 +277,7 @@ mod tests {
     }
 
     fn runs() -> Table {
-        let col = |name: &str, kind| Column {
-            name: name.into(),
-            kind,
-        };
+        let col = Column::new;
         let mut columns = vec![
             col("run_id", ColumnType::Text),
             col("sweep", ColumnType::Text),

@@ -122,10 +122,7 @@ mod tests {
     use crate::sweep::table::{Column, ColumnType};
 
     fn table() -> Table {
-        let col = |name: &str, kind| Column {
-            name: name.into(),
-            kind,
-        };
+        let col = Column::new;
         let ok = || Cell::Text(STATUS_OK.into());
         Table {
             columns: vec![

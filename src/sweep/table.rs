@@ -70,6 +70,16 @@ pub struct Table {
     pub rows: Vec<Vec<Cell>>,
 }
 
+impl Column {
+    /// A column `name` of type `kind`.
+    pub fn new(name: &str, kind: ColumnType) -> Self {
+        Self {
+            name: name.to_string(),
+            kind,
+        }
+    }
+}
+
 impl Table {
     /// The index of the column `name`.
     pub fn column(&self, name: &str) -> Option<usize> {
@@ -258,27 +268,22 @@ pub fn runs_table<'a>(
 ) -> Table {
     let keys = plan.keys();
     let mut columns = vec![
-        text_column("run_id"),
-        text_column("sweep"),
-        Column {
-            name: "point".into(),
-            kind: ColumnType::Int,
-        },
+        Column::new("run_id", ColumnType::Text),
+        Column::new("sweep", ColumnType::Text),
+        Column::new("point", ColumnType::Int),
     ];
     let swept: Vec<ColumnType> = (0..keys.len())
         .map(|k| swept_type(plan.points.iter().map(|p| &p.values[k])))
         .collect();
-    columns.extend(keys.iter().zip(&swept).map(|(k, kind)| Column {
-        name: (*k).to_string(),
-        kind: *kind,
-    }));
+    columns.extend(
+        keys.iter()
+            .zip(&swept)
+            .map(|(k, kind)| Column::new(k, *kind)),
+    );
     columns.extend([
-        text_column("status"),
-        text_column("error"),
-        Column {
-            name: "wall_seconds".into(),
-            kind: ColumnType::Float,
-        },
+        Column::new("status", ColumnType::Text),
+        Column::new("error", ColumnType::Text),
+        Column::new("wall_seconds", ColumnType::Float),
     ]);
     columns.extend(metric_template.iter().cloned());
     let mut table_rows = Vec::new();
@@ -330,13 +335,6 @@ fn conform(cell: &Cell, kind: ColumnType) -> Cell {
     match (cell, kind) {
         (Cell::Int(i), ColumnType::Float) => Cell::Float(*i as f64),
         (c, _) => c.clone(),
-    }
-}
-
-fn text_column(name: &str) -> Column {
-    Column {
-        name: name.into(),
-        kind: ColumnType::Text,
     }
 }
 

@@ -323,10 +323,7 @@ mod tests {
 
     /// A runs table of 2 policies x 3 budgets x 2 seeds.
     fn summary() -> Table {
-        let col = |name: &str, kind| Column {
-            name: name.into(),
-            kind,
-        };
+        let col = Column::new;
         let mut columns = vec![
             col("run_id", ColumnType::Text),
             col("sweep", ColumnType::Text),

@@ -156,10 +156,7 @@ mod tests {
 
     #[test]
     fn a_written_table_reads_back_equal() {
-        let col = |name: &str, kind| Column {
-            name: name.into(),
-            kind,
-        };
+        let col = Column::new;
         let table = Table {
             columns: vec![
                 col("scheduler.policy", ColumnType::Text),
