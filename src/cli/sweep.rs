@@ -9,7 +9,7 @@ use crate::sweep::manifest::Manifest;
 use crate::sweep::plan::Plan;
 use crate::sweep::runner::{self, RunnerOptions};
 use crate::sweep::summary;
-use crate::sweep::table::{swept_cell, swept_type};
+use crate::sweep::table::{swept_cell, swept_types};
 use anyhow::{anyhow, bail, Result};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -201,9 +201,7 @@ fn interrupt_flag() -> Arc<AtomicBool> {
 /// The `--dry-run` listing: the point count and one line per point.
 fn dry_run(plan: &Plan) -> String {
     let keys = plan.keys();
-    let kinds: Vec<_> = (0..keys.len())
-        .map(|k| swept_type(plan.points.iter().map(|p| &p.values[k])))
-        .collect();
+    let kinds = swept_types(plan);
     let mut header = vec!["point".to_string(), "run_id".to_string()];
     header.extend(keys.iter().map(|k| (*k).to_string()));
     let mut rows = vec![header];

@@ -200,6 +200,13 @@ pub fn swept_type<'a>(values: impl IntoIterator<Item = &'a Value>) -> ColumnType
     kind.unwrap_or(ColumnType::Text)
 }
 
+/// The column type of each of `plan`'s swept keys, in key order.
+pub fn swept_types(plan: &Plan) -> Vec<ColumnType> {
+    (0..plan.manifest.keys().count())
+        .map(|k| swept_type(plan.points.iter().map(|p| &p.values[k])))
+        .collect()
+}
+
 /// A swept value as a cell of a column of type `kind`.
 pub fn swept_cell(value: &Value, kind: ColumnType) -> Cell {
     match (kind, value) {
@@ -272,9 +279,7 @@ pub fn runs_table<'a>(
         Column::new("sweep", ColumnType::Text),
         Column::new("point", ColumnType::Int),
     ];
-    let swept: Vec<ColumnType> = (0..keys.len())
-        .map(|k| swept_type(plan.points.iter().map(|p| &p.values[k])))
-        .collect();
+    let swept = swept_types(plan);
     columns.extend(
         keys.iter()
             .zip(&swept)
