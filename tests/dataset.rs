@@ -346,7 +346,7 @@ fn a_dataset_config_without_the_flags_says_which_are_missing() {
     let lines = vec![request(0, &[("user", "hello")], Some(2))];
     let s = Setup::new(&lines, &config("data.jsonl", "", ""));
     let o = run(s.path(), &["-c", "c.toml"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2), "a usage error");
     let e = stderr(&o);
     assert!(
         e.contains("c.toml: workload.dataset_path is set (dataset mode)"),

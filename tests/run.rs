@@ -231,7 +231,7 @@ fn dataset_flags_without_a_dataset_path_say_what_is_missing() {
         dir.path(),
         &["--tokenizer", "t.json", "--chat-template", "None"],
     );
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2), "a usage error");
     let e = stderr(&o);
     assert!(
         e.contains("--tokenizer and --chat-template given, but")

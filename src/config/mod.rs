@@ -8,6 +8,7 @@ mod calibration;
 mod error;
 mod hardware;
 mod model;
+mod overrides;
 pub mod presets;
 mod reader;
 mod scheduler;
@@ -23,9 +24,10 @@ pub use workload::{
     DEFAULT_BURST_SIZE,
 };
 
+pub use overrides::{apply_overrides, parse_assignment};
+
 pub(crate) use error::with_hint;
 use presets::PresetKind;
-#[cfg(feature = "cli")]
 pub(crate) use reader::describe;
 pub(crate) use reader::Section;
 use serde::Serialize;

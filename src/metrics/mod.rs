@@ -1,6 +1,7 @@
 //! Metrics: per-request records gathered during a run and the exact summaries
 //! computed from them at the end.
 
+pub mod catalog;
 pub(crate) mod collector;
 mod result;
 mod stats;
