@@ -28,7 +28,7 @@ pub use overrides::{apply_overrides, parse_assignment};
 
 pub(crate) use error::with_hint;
 use presets::PresetKind;
-pub(crate) use reader::describe;
+pub use reader::describe;
 pub(crate) use reader::Section;
 use serde::Serialize;
 use toml::Table;

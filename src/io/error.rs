@@ -158,7 +158,11 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Dataset(e) => e.fmt(f),
             ErrorKind::Steps(e) => e.fmt(f),
             ErrorKind::Invalid(message) | ErrorKind::Usage(message) => f.write_str(message),
-            ErrorKind::Read { what, path, source } if what.is_empty() => {
+            ErrorKind::Read {
+                what: "",
+                path,
+                source,
+            } => {
                 write!(f, "cannot read '{}': {source}", path.display())
             }
             ErrorKind::Read { what, path, source } => {
