@@ -549,7 +549,11 @@ fn a_resumed_sweep_never_reuses_results_of_changed_input_files() {
         .collect();
     let s = Setup::new(&lines, &config("data.jsonl", "", ""));
     let dir = s.path();
-    fs::write(dir.join("t.jinja"), "{% for m in messages %}{{ m.content }}{% endfor %}").unwrap();
+    fs::write(
+        dir.join("t.jinja"),
+        "{% for m in messages %}{{ m.content }}{% endfor %}",
+    )
+    .unwrap();
     let manifest = |template: &str| {
         fs::write(
             dir.join("m.toml"),
@@ -568,7 +572,10 @@ fn a_resumed_sweep_never_reuses_results_of_changed_input_files() {
             .expect("a summary line with the reused count");
         let runs = csv_without_wall_time(&dir.join("out/runs.csv"));
         let ids: Vec<String> = runs[1..].iter().map(|r| r[0].clone()).collect();
-        let tokens = runs[0].iter().position(|c| c == "requests_completed").unwrap();
+        let tokens = runs[0]
+            .iter()
+            .position(|c| c == "requests_completed")
+            .unwrap();
         (reused, ids, runs[1][tokens].clone())
     };
     manifest("none");
@@ -580,7 +587,10 @@ fn a_resumed_sweep_never_reuses_results_of_changed_input_files() {
     fs::write(dir.join("data.jsonl"), lines[..10].join("\n") + "\n").unwrap();
     let (reused, edited, completed) = sweep();
     assert_eq!(reused, 0, "an edited dataset reruns every point");
-    assert!(edited.iter().all(|id| !ids.contains(id)), "{edited:?} vs {ids:?}");
+    assert!(
+        edited.iter().all(|id| !ids.contains(id)),
+        "{edited:?} vs {ids:?}"
+    );
     assert_eq!(completed, "10");
 
     // Another tokenizer file (same vocabulary, other content).
@@ -596,7 +606,11 @@ fn a_resumed_sweep_never_reuses_results_of_changed_input_files() {
     manifest("t.jinja");
     let (reused, templated, _) = sweep();
     assert_eq!(reused, 0);
-    fs::write(dir.join("t.jinja"), "{% for m in messages %}{{ m.content }} {% endfor %}").unwrap();
+    fs::write(
+        dir.join("t.jinja"),
+        "{% for m in messages %}{{ m.content }} {% endfor %}",
+    )
+    .unwrap();
     let (reused, edited_template, _) = sweep();
     assert_eq!(reused, 0, "an edited template reruns every point");
     assert!(edited_template.iter().all(|id| !templated.contains(id)));
