@@ -14,7 +14,7 @@ mod reader;
 mod scheduler;
 mod workload;
 
-pub use calibration::{Calibration, CALIBRATION_FIELDS};
+pub use calibration::{Calibration, CALIBRATION_FIELDS, MAX_EFFICIENCY};
 pub use error::ConfigError;
 pub use hardware::{format_bytes, HardwareConfig};
 pub use model::ModelConfig;
