@@ -99,3 +99,51 @@ impl Table {
         self.columns.iter().position(|c| c.name == name)
     }
 }
+
+/// Runs tables for tests of the modules that read them.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::schema::{ERROR, POINT, RUN_ID, STATUS, STATUS_FAILED, STATUS_OK, SWEEP};
+    use super::{Cell, Column, ColumnType, Table};
+    use crate::metrics::catalog::key_metrics;
+
+    /// A runs table of the sweep `t` with the swept `keys` and one row per entry of `rows`:
+    /// the key cells and, for a finished run, one value per key metric (a
+    /// failed run has `None`).
+    pub fn runs(keys: &[(&str, ColumnType)], rows: Vec<(Vec<Cell>, Option<Vec<f64>>)>) -> Table {
+        let mut columns = vec![
+            Column::new(RUN_ID, ColumnType::Text),
+            Column::new(SWEEP, ColumnType::Text),
+            Column::new(POINT, ColumnType::Int),
+        ];
+        columns.extend(keys.iter().map(|(name, kind)| Column::new(name, *kind)));
+        columns.push(Column::new(STATUS, ColumnType::Text));
+        columns.push(Column::new(ERROR, ColumnType::Text));
+        columns.extend(key_metrics().map(|m| Column::new(&m.column, ColumnType::Float)));
+        let rows = rows
+            .into_iter()
+            .enumerate()
+            .map(|(point, (key_cells, metrics))| {
+                let mut row = vec![
+                    Cell::Text(format!("id{point}")),
+                    Cell::Text("t".into()),
+                    Cell::Int(point as i64),
+                ];
+                row.extend(key_cells);
+                let status = if metrics.is_some() {
+                    STATUS_OK
+                } else {
+                    STATUS_FAILED
+                };
+                row.push(Cell::Text(status.into()));
+                row.push(Cell::Null);
+                match metrics {
+                    Some(values) => row.extend(values.into_iter().map(Cell::Float)),
+                    None => row.extend(key_metrics().map(|_| Cell::Null)),
+                }
+                row
+            })
+            .collect();
+        Table { columns, rows }
+    }
+}

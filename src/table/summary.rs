@@ -210,45 +210,28 @@ mod tests {
     }
 
     fn runs() -> Table {
-        let col = Column::new;
-        let mut columns = vec![
-            col("run_id", ColumnType::Text),
-            col("sweep", ColumnType::Text),
-            col("point", ColumnType::Int),
-            col("scheduler.policy", ColumnType::Text),
-            col("workload.seed", ColumnType::Int),
-            col("status", ColumnType::Text),
-            col("error", ColumnType::Text),
-        ];
-        columns.extend(summary_metrics().map(|m| col(m, ColumnType::Float)));
-        let row = |point: i64, policy: &str, seed: i64, ttft: Option<f64>| {
-            let mut r = vec![
-                Cell::Text(format!("id{point}")),
-                Cell::Text("s".into()),
-                Cell::Int(point),
-                Cell::Text(policy.into()),
-                Cell::Int(seed),
-                Cell::Text(if ttft.is_some() { "ok" } else { "failed" }.into()),
-                Cell::Null,
-            ];
-            r.extend(summary_metrics().map(|m| match (m, ttft) {
-                ("ttft_ms_p50", Some(v)) => Cell::Float(v),
-                (_, Some(_)) => Cell::Float(1.0),
-                (_, None) => Cell::Null,
-            }));
-            r
+        let row = |policy: &str, seed: i64, ttft: Option<f64>| {
+            let metrics = ttft.map(|v| {
+                summary_metrics()
+                    .map(|m| if m == "ttft_ms_p50" { v } else { 1.0 })
+                    .collect()
+            });
+            (vec![Cell::Text(policy.into()), Cell::Int(seed)], metrics)
         };
-        Table {
-            columns,
-            rows: vec![
-                row(0, "fcfs", 1, Some(10.0)),
-                row(1, "fcfs", 2, Some(12.0)),
-                row(2, "fcfs", 3, Some(14.0)),
-                row(3, "sof", 1, Some(7.0)),
-                row(4, "sof", 2, None),
-                row(5, "sof", 3, Some(9.0)),
+        crate::table::fixtures::runs(
+            &[
+                ("scheduler.policy", ColumnType::Text),
+                ("workload.seed", ColumnType::Int),
             ],
-        }
+            vec![
+                row("fcfs", 1, Some(10.0)),
+                row("fcfs", 2, Some(12.0)),
+                row("fcfs", 3, Some(14.0)),
+                row("sof", 1, Some(7.0)),
+                row("sof", 2, None),
+                row("sof", 3, Some(9.0)),
+            ],
+        )
     }
 
     #[test]

@@ -306,7 +306,6 @@ pub fn sweep_page(summary: &Table, meta: Option<&Json>) -> String {
 mod tests {
     use super::*;
     use crate::table::summary::summarize;
-    use crate::table::Column;
 
     fn first_key() -> &'static Metric {
         key_metrics().next().unwrap()
@@ -314,38 +313,31 @@ mod tests {
 
     /// A runs table of 2 policies x 3 budgets x 2 seeds.
     fn summary() -> Table {
-        let col = Column::new;
-        let mut columns = vec![
-            col("run_id", ColumnType::Text),
-            col("sweep", ColumnType::Text),
-            col("point", ColumnType::Int),
-            col("scheduler.policy", ColumnType::Text),
-            col("scheduler.max_num_batched_tokens", ColumnType::Int),
-            col("workload.seed", ColumnType::Int),
-            col("status", ColumnType::Text),
-        ];
-        columns.extend(key_metrics().map(|m| col(&m.column, ColumnType::Float)));
         let mut rows = Vec::new();
         for (p, policy) in ["fcfs", "sof"].iter().enumerate() {
             for (b, budget) in [2048, 8192, 16384].iter().enumerate() {
                 for seed in 1..=2 {
-                    let mut row = vec![
-                        Cell::Text(format!("{p}{b}{seed}")),
-                        Cell::Text("t".into()),
-                        Cell::Int(rows.len() as i64),
+                    let metrics = key_metrics()
+                        .enumerate()
+                        .map(|(m, _)| (m + 1) as f64 * (10.0 + b as f64 - p as f64) + seed as f64)
+                        .collect();
+                    let keys = vec![
                         Cell::Text((*policy).into()),
                         Cell::Int(*budget),
                         Cell::Int(seed),
-                        Cell::Text("ok".into()),
                     ];
-                    row.extend(key_metrics().enumerate().map(|(m, _)| {
-                        Cell::Float((m + 1) as f64 * (10.0 + b as f64 - p as f64) + seed as f64)
-                    }));
-                    rows.push(row);
+                    rows.push((keys, Some(metrics)));
                 }
             }
         }
-        summarize(&Table { columns, rows })
+        summarize(&crate::table::fixtures::runs(
+            &[
+                ("scheduler.policy", ColumnType::Text),
+                ("scheduler.max_num_batched_tokens", ColumnType::Int),
+                ("workload.seed", ColumnType::Int),
+            ],
+            rows,
+        ))
     }
 
     #[test]
