@@ -22,6 +22,8 @@ pub mod cli;
 #[cfg(feature = "cli")]
 pub mod dataset;
 #[cfg(feature = "cli")]
+pub mod io;
+#[cfg(feature = "cli")]
 pub mod report;
 #[cfg(feature = "cli")]
 pub mod sweep;

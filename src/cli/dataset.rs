@@ -1,5 +1,6 @@
 //! Dataset mode on the command line: checks that the config and the flags
-//! agree, loads the dataset (with a progress bar), and builds the workload.
+//! agree, loads the dataset (with a progress bar), and builds the workload
+//! (also a trace's, whose file `io::trace` reads).
 
 use crate::config::Config;
 use crate::dataset::{
@@ -95,7 +96,12 @@ pub(crate) fn workload(
                 flags.join(" and ")
             );
         }
-        return Workload::synthetic(&config.workload)
+        if let Some(trace) = &config.workload.trace {
+            let records = crate::io::trace::open(&resolve(config_path, &trace.path), trace)?;
+            return Workload::from_trace(config, records)
+                .ok_or_else(|| anyhow!("{source}: workload.trace is not set"));
+        }
+        return Workload::from_config(config)
             .ok_or_else(|| anyhow!("{source}: workload: no input_len_dist and output_len_dist"));
     };
     let (tokenizer_path, template_arg) = match (args.tokenizer, args.chat_template) {
@@ -186,8 +192,12 @@ fn load_prompts(
 }
 
 /// For `validate`: the dataset a config names must exist (it is read, rendered
-/// and tokenized only by a run, which also needs the tokenizer and template).
+/// and tokenized only by a run, which also needs the tokenizer and template),
+/// and its trace must exist with a header that fits its format.
 pub(crate) fn check_dataset_exists(config: &Config, config_path: &Path) -> Result<()> {
+    if let Some(trace) = &config.workload.trace {
+        crate::io::trace::check(&resolve(Some(config_path), &trace.path), trace)?;
+    }
     if let Some(dataset_path) = &config.workload.dataset_path {
         let path = resolve(Some(config_path), dataset_path);
         if !path.is_file() {
