@@ -194,3 +194,5 @@ fn section<'a>(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod traffic_tests;
