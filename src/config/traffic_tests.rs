@@ -52,7 +52,10 @@ fn gamma_and_weibull_need_a_cv_in_range() {
     assert_eq!(c.workload.arrival_cv, Some(2.5));
     let json = serde_json::to_string(&c.workload).unwrap();
     assert!(json.contains("\"arrival_pattern\":\"weibull\""), "{json}");
-    assert!(json.ends_with("\"batch_size\":32,\"arrival_cv\":2.5}"), "{json}");
+    assert!(
+        json.ends_with("\"batch_size\":32,\"arrival_cv\":2.5}"),
+        "{json}"
+    );
     for (workload, expected) in [
         ("arrival_pattern = 'gamma'", "workload.arrival_cv: missing required field"),
         ("arrival_pattern = 'gamma'\narrival_cv = 25", "workload.arrival_cv: expected a number from 0.01 to 20 (1 is Poisson), got 25"),
@@ -74,19 +77,34 @@ fn a_schedule_makes_arrival_rate_a_multiplier_and_may_end_the_run() {
         c.workload.rate_schedule,
         Some(RateSchedule::Piecewise {
             pieces: vec![
-                RatePiece { until_secs: 60.0, rate: 2.0 },
-                RatePiece { until_secs: 120.0, rate: 0.0 },
+                RatePiece {
+                    until_secs: 60.0,
+                    rate: 2.0
+                },
+                RatePiece {
+                    until_secs: 120.0,
+                    rate: 0.0
+                },
             ]
         })
     );
     // A sine never ends: the run needs a limit.
-    let sine = "rate_schedule = { type = 'sine', mean = 2.0, amplitude = 1.0, period_secs = 86400 }";
+    let sine =
+        "rate_schedule = { type = 'sine', mean = 2.0, amplitude = 1.0, period_secs = 86400 }";
     let e = error_of(&format!("arrival_pattern = 'poisson'\n{sine}\n{LENGTHS}"));
     assert!(e.contains("workload.num_requests: missing"), "{e}");
-    let c = parse(&format!("arrival_pattern = 'poisson'\narrival_rate = 3\nduration_secs = 10\n{sine}\n{LENGTHS}")).unwrap();
+    let c = parse(&format!(
+        "arrival_pattern = 'poisson'\narrival_rate = 3\nduration_secs = 10\n{sine}\n{LENGTHS}"
+    ))
+    .unwrap();
     assert_eq!(
         c.workload.rate_schedule,
-        Some(RateSchedule::Sine { mean: 2.0, amplitude: 1.0, period_secs: 86400.0, phase_secs: 0.0 })
+        Some(RateSchedule::Sine {
+            mean: 2.0,
+            amplitude: 1.0,
+            period_secs: 86400.0,
+            phase_secs: 0.0
+        })
     );
 }
 
@@ -110,7 +128,10 @@ fn bad_schedules_name_their_field() {
     let e = error_of(&format!(
         "arrival_pattern = 'closed_loop'\nnum_concurrent_users = 2\nnum_requests = 5\nrate_schedule = [{{ until_secs = 10, rate = 1 }}]\n{LENGTHS}"
     ));
-    assert!(e.contains("workload.rate_schedule: a rate schedule shapes open-loop arrivals"), "{e}");
+    assert!(
+        e.contains("workload.rate_schedule: a rate schedule shapes open-loop arrivals"),
+        "{e}"
+    );
 }
 
 const SHARED: &str = "[workload.shared_prefix]\nnum_groups = 10\nprompts_per_group = 10\nsystem_prompt_len = 100\nquestion_len = 447\n";
@@ -138,7 +159,9 @@ fn shared_prefix_reads_the_harness_shape() {
         ));
         assert!(e.contains(expected), "expected '{expected}' in '{e}'");
     }
-    let e = error_of(&format!("arrival_pattern = 'poisson'\narrival_rate = 2\nnum_requests = 50\n{SHARED}"));
+    let e = error_of(&format!(
+        "arrival_pattern = 'poisson'\narrival_rate = 2\nnum_requests = 50\n{SHARED}"
+    ));
     assert!(e.contains("workload.output_len_dist: missing: a shared_prefix workload samples its output lengths from output_len_dist"), "{e}");
 }
 
@@ -148,7 +171,10 @@ fn a_trace_brings_times_lengths_and_its_own_window() {
     let w = &c.workload;
     assert_eq!(w.arrival_pattern, ArrivalPattern::Trace);
     let t = w.trace.as_ref().unwrap();
-    assert_eq!((t.format, t.time_scale, t.end_secs(), t.max_requests, t.sort), (Some(TraceFormat::Azure), 4.0, Some(660.0), Some(1000), true));
+    assert_eq!(
+        (t.format, t.time_scale, t.end_secs(), t.max_requests, t.sort),
+        (Some(TraceFormat::Azure), 4.0, Some(660.0), Some(1000), true)
+    );
     let c = parse("arrival_pattern = 'trace'\n[workload.trace]\npath = 'm.jsonl'\n").unwrap();
     assert_eq!(
         serde_json::to_string(&c.workload.trace).unwrap(),

@@ -124,17 +124,19 @@ impl CsvParser {
         let c = self.columns;
         let time = self.cell(c.time, l.time)?;
         let stamp = match l.format {
-            TraceFormat::Azure => datetime::parse_nanos(time).map(Stamp::Nanos).ok_or_else(
-                || {
-                    self.error(
-                        l.time,
-                        format!(
+            TraceFormat::Azure => {
+                datetime::parse_nanos(time)
+                    .map(Stamp::Nanos)
+                    .ok_or_else(|| {
+                        self.error(
+                            l.time,
+                            format!(
                             "expected a date-time such as 2023-11-16 18:15:46.6805900, got '{}'",
                             super::shorten(time)
                         ),
-                    )
-                },
-            )?,
+                        )
+                    })?
+            }
             _ => Stamp::Secs(number(time, "seconds").map_err(|m| self.error(l.time, m))?),
         };
         let input_tokens =

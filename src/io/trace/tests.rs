@@ -97,17 +97,27 @@ fn plain_csv_keys_content_by_prefix_id_then_session_id() {
         _ => None,
     };
     assert_eq!(key(0), key(3), "same prefix_id");
-    assert!(key(1).is_some() && key(1) != key(0), "session_id when no prefix_id");
+    assert!(
+        key(1).is_some() && key(1) != key(0),
+        "session_id when no prefix_id"
+    );
     assert_eq!(key(2), None);
 }
 
 #[test]
 fn the_format_is_told_from_the_first_line_or_given() {
     let plain = "arrival_secs,input_tokens,output_tokens\n0,1,1\n";
-    assert_eq!(read_as(plain, Some(TraceFormat::Csv), false).unwrap().len(), 1);
+    assert_eq!(
+        read_as(plain, Some(TraceFormat::Csv), false).unwrap().len(),
+        1
+    );
     let e = read_as(plain, Some(TraceFormat::Azure), false).unwrap_err();
     assert_eq!((e.line, e.field.as_str()), (1, "TIMESTAMP"));
-    assert!(e.message.contains("TIMESTAMP,ContextTokens,GeneratedTokens"), "{e}");
+    assert!(
+        e.message
+            .contains("TIMESTAMP,ContextTokens,GeneratedTokens"),
+        "{e}"
+    );
     let e = read("time,in,out\n0,1,1\n").unwrap_err();
     assert!(
         e.message
@@ -122,12 +132,27 @@ fn the_format_is_told_from_the_first_line_or_given() {
 fn bad_lines_name_the_line_and_the_field() {
     let plain = "arrival_secs,input_tokens,output_tokens\n";
     for (body, expected) in [
-        ("0,10,1\nx,10,1\n", "line 3: arrival_secs: expected a number of seconds, got 'x'"),
-        ("0,-4,1\n", "line 2: input_tokens: expected a whole number of tokens, got '-4'"),
-        ("0,4,1.5\n", "line 2: output_tokens: expected a whole number of tokens, got '1.5'"),
-        ("0,4,9999999999\n", "line 2: output_tokens: 9999999999 tokens is more than the simulator can hold"),
+        (
+            "0,10,1\nx,10,1\n",
+            "line 3: arrival_secs: expected a number of seconds, got 'x'",
+        ),
+        (
+            "0,-4,1\n",
+            "line 2: input_tokens: expected a whole number of tokens, got '-4'",
+        ),
+        (
+            "0,4,1.5\n",
+            "line 2: output_tokens: expected a whole number of tokens, got '1.5'",
+        ),
+        (
+            "0,4,9999999999\n",
+            "line 2: output_tokens: 9999999999 tokens is more than the simulator can hold",
+        ),
         ("0,4\n", "line 2: : 2 fields, but the header has 3"),
-        ("0,4,1\ninf,4,1\n", "line 3: arrival_secs: expected a number of seconds, got 'inf'"),
+        (
+            "0,4,1\ninf,4,1\n",
+            "line 3: arrival_secs: expected a number of seconds, got 'inf'",
+        ),
     ] {
         assert_eq!(error(&format!("{plain}{body}")), expected);
     }
@@ -180,5 +205,9 @@ fn a_missing_file_says_where_relative_paths_start() {
     let e = open(path, &config(path, None, false)).err().unwrap();
     assert_eq!(e.file, "/nonexistent/trace.csv");
     assert!(e.message.starts_with("cannot open the trace:"), "{e}");
-    assert!(e.message.contains("relative to the config file's directory"), "{e}");
+    assert!(
+        e.message
+            .contains("relative to the config file's directory"),
+        "{e}"
+    );
 }
