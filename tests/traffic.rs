@@ -101,6 +101,31 @@ fn random_shared_prefix_hits_follow_the_prompt_choices() {
     );
 }
 
+/// The config of a trace replay: the server and `workload.trace = { TABLE }`.
+fn trace_config(table: &str) -> Config {
+    Config::from_toml_str(
+        &format!("{SERVER}[workload]\ntrace = {{ {table} }}\n"),
+        "c.toml",
+    )
+    .unwrap()
+}
+
+/// The workload replaying `config`'s trace, read from `dir` (its trace path
+/// is relative to it).
+fn replay(dir: &Path, config: &Config) -> Workload {
+    let trace = config.workload.trace.as_ref().unwrap();
+    let records = inference_lab::io::trace::open(&dir.join(&trace.path), trace).unwrap();
+    Workload::from_trace(config, records).unwrap()
+}
+
+/// (arrival, input, output) of each simulated request of `config`'s trace.
+fn replayed(dir: &Path, config: &Config) -> Vec<(f64, u32, u32)> {
+    simulate(config, replay(dir, config))
+        .iter()
+        .map(|r| (r.arrival_secs, r.input_tokens, r.output_tokens))
+        .collect()
+}
+
 /// Runs `workload` and returns its per-request records in arrival order.
 fn simulate(config: &Config, workload: Workload) -> Vec<RequestRecord> {
     let output = Simulator::new(config, workload, SimOptions::recording(true))
@@ -188,21 +213,8 @@ fn a_replayed_trace_reproduces_every_arrival_and_length_in_every_format() {
         std::fs::write(dir.path().join(name), text).unwrap();
         for scale in [1.0, 2.5] {
             // The format is told from the first line.
-            let config = write_config(
-                dir.path(),
-                16,
-                &format!("trace = {{ path = '{name}', time_scale = {scale} }}"),
-            );
-            let config =
-                Config::from_toml_str(&std::fs::read_to_string(&config).unwrap(), "c.toml")
-                    .unwrap();
-            let trace = config.workload.trace.as_ref().unwrap();
-            let records = inference_lab::io::trace::open(&dir.path().join(name), trace).unwrap();
-            let got: Vec<(f64, u32, u32)> =
-                simulate(&config, Workload::from_trace(&config, records).unwrap())
-                    .iter()
-                    .map(|r| (r.arrival_secs, r.input_tokens, r.output_tokens))
-                    .collect();
+            let config = trace_config(&format!("path = '{name}', time_scale = {scale:?}"));
+            let got = replayed(dir.path(), &config);
             let expected: Vec<(f64, u32, u32)> = REQUESTS
                 .iter()
                 .map(|&(t, i, o)| (t / scale, i, o))
@@ -390,13 +402,7 @@ proptest! {
         if let Some(n) = max_requests {
             window.push_str(&format!(", max_requests = {n}"));
         }
-        let config = Config::from_toml_str(&format!("{SERVER}[workload]\ntrace = {{ {window} }}\n"), "c.toml").unwrap();
-        let trace = config.workload.trace.as_ref().unwrap();
-        let records = inference_lab::io::trace::open(&dir.path().join("t.csv"), trace).unwrap();
-        let got: Vec<(f64, u32, u32)> = simulate(&config, Workload::from_trace(&config, records).unwrap())
-            .iter()
-            .map(|r| (r.arrival_secs, r.input_tokens, r.output_tokens))
-            .collect();
+        let got = replayed(dir.path(), &trace_config(&window));
         // The plain times as the parser reads them back (shortest round trip).
         let origin = requests[0].0;
         let expected: Vec<(f64, u32, u32)> = requests
@@ -421,17 +427,7 @@ fn a_trace_request_spec_carries_its_prompt_content() {
         (1.0, 300, 1, 0),
     ]);
     std::fs::write(dir.path().join("t.csv"), text).unwrap();
-    let config = Config::from_toml_str(
-        &format!("{SERVER}[workload]\ntrace = {{ path = 't.csv' }}\n"),
-        "c.toml",
-    )
-    .unwrap();
-    let records = inference_lab::io::trace::open(
-        &dir.path().join("t.csv"),
-        config.workload.trace.as_ref().unwrap(),
-    )
-    .unwrap();
-    let mut w = Workload::from_trace(&config, records).unwrap();
+    let mut w = replay(dir.path(), &trace_config("path = 't.csv'"));
     let specs: Vec<RequestSpec> =
         std::iter::from_fn(|| w.peek_time().map(|_| w.next_request())).collect();
     let h = |i: usize| specs[i].prompt_block_hashes.clone();

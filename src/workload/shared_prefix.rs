@@ -45,6 +45,8 @@ pub(crate) fn prompts(cfg: &SharedPrefixConfig, block_size: u64) -> PromptSet {
 }
 
 /// Which prompt each request sends.
+// One per run, drawn from on every arrival: keep the generator inline, unboxed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub(crate) enum PromptChoice {
     /// A permutation of the prompts, sent over and over; `next` is the
