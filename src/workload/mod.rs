@@ -254,7 +254,8 @@ impl Workload {
                 ready: std::iter::repeat_n(0.0, cfg.num_concurrent_users.unwrap_or(1) as usize)
                     .collect(),
             },
-            // from_trace replaces these with the trace's arrivals.
+            // A trace's arrivals come with its records (from_trace sets
+            // them); without the records nothing arrives.
             ArrivalPattern::Trace => Arrivals::Closed {
                 ready: VecDeque::new(),
             },

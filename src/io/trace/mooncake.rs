@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 
 /// Tokens per `hash_ids` entry.
-pub(super) const MOONCAKE_BLOCK_TOKENS: u32 = 512;
+const MOONCAKE_BLOCK_TOKENS: u32 = 512;
 
 /// The fields of a line the replay reads; others are ignored.
 #[derive(Deserialize)]
