@@ -13,13 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LINES=${LINES:-1000000}
 RUNS=${RUNS:-3}
-cargo build --release --quiet
-BIN=${CARGO_TARGET_DIR:-target}/release/inference-lab
-command -v /usr/bin/time >/dev/null || { echo "scripts/bench-trace.sh needs /usr/bin/time (Debian package 'time')" >&2; exit 1; }
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+. scripts/bench-common.sh
 
 printf '| lines | trace (MB) | mode | wall (s) | CPU (s) | lines / CPU-second | peak RSS (MB) |\n'
 printf '|---|---|---|---|---|---|---|\n'
