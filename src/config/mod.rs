@@ -10,18 +10,26 @@ mod hardware;
 mod model;
 mod overrides;
 pub mod presets;
+mod rate_schedule;
 mod reader;
 mod scheduler;
+mod shared_prefix;
+mod trace;
 mod workload;
 
 pub use calibration::{Calibration, CALIBRATION_FIELDS, MAX_EFFICIENCY};
 pub use error::ConfigError;
 pub use hardware::{format_bytes, HardwareConfig};
 pub use model::ModelConfig;
+pub use rate_schedule::{RatePiece, RateSchedule};
 pub use scheduler::{Policy, SchedulerConfig};
+pub use shared_prefix::{
+    PromptOrder, SharedPrefixConfig, MAX_SHARED_PROMPTS, MAX_SHARED_PROMPT_TOKENS,
+};
+pub use trace::{TraceConfig, TraceFormat};
 pub use workload::{
     ArrivalLimit, ArrivalPattern, LengthDist, SimulationConfig, WorkloadConfig, DEFAULT_BATCH_SIZE,
-    DEFAULT_BURST_SIZE,
+    DEFAULT_BURST_SIZE, MAX_ARRIVAL_CV, MIN_ARRIVAL_CV,
 };
 
 pub use overrides::{apply_overrides, parse_assignment};
@@ -188,3 +196,5 @@ fn section<'a>(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod traffic_tests;

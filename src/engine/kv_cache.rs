@@ -104,13 +104,21 @@ pub fn chain_hash(parent: u64, content: u64) -> u64 {
 /// Chained hashes of the full blocks of a token sequence (for real prompts):
 /// equal prefixes give equal hashes, block by block.
 pub fn token_block_hashes(tokens: &[u32], block_size: usize) -> Vec<u64> {
+    chain_block_hashes(tokens.chunks_exact(block_size.max(1)).map(|block| {
+        block.iter().fold(0xCBF2_9CE4_8422_2325_u64, |h, &t| {
+            chain_hash(h, u64::from(t))
+        })
+    }))
+}
+
+/// Chained hashes of blocks given a digest of each block's content, in order:
+/// block `i`'s hash covers the content of blocks `0..=i`, as prefix caching
+/// requires. [`token_block_hashes`] is this over token digests; workloads
+/// whose content is known per block (trace block ids) call it directly.
+pub fn chain_block_hashes(contents: impl Iterator<Item = u64>) -> Vec<u64> {
     let mut parent = 0;
-    tokens
-        .chunks_exact(block_size.max(1))
-        .map(|block| {
-            let content = block.iter().fold(0xCBF2_9CE4_8422_2325_u64, |h, &t| {
-                chain_hash(h, u64::from(t))
-            });
+    contents
+        .map(|content| {
             parent = chain_hash(parent, content);
             parent
         })

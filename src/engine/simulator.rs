@@ -10,7 +10,7 @@ use super::scheduler::Scheduler;
 use crate::config::Config;
 use crate::metrics::collector::RunTotals;
 use crate::metrics::{MetricsCollector, RequestRecord, RunResult};
-use crate::workload::{RequestSpec, Workload};
+use crate::workload::{RequestSpec, TraceError, Workload};
 
 /// Options of a run that do not change its results.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -56,9 +56,13 @@ pub enum SimError {
         /// What was stuck.
         detail: String,
     },
-    /// The config is in dataset mode but no dataset workload was supplied.
-    #[error("workload.dataset_path is set: load the dataset (with --tokenizer and --chat-template) to run this config")]
+    /// The config's prompts come from a file (a dataset or a trace), but no
+    /// workload read from it was supplied.
+    #[error("the workload reads a file (workload.dataset_path or workload.trace): load it (a dataset with --tokenizer and --chat-template) to run this config")]
     DatasetNotLoaded,
+    /// A trace record could not be read or parsed.
+    #[error(transparent)]
+    Trace(#[from] TraceError),
 }
 
 /// Consecutive closed-loop rejections (with no request admitted in between)
@@ -88,7 +92,7 @@ pub fn simulate(
     options: SimOptions,
     observer: &mut dyn Observer,
 ) -> Result<RunOutput, SimError> {
-    let workload = Workload::synthetic(&config.workload).ok_or(SimError::DatasetNotLoaded)?;
+    let workload = Workload::from_config(config).ok_or(SimError::DatasetNotLoaded)?;
     Simulator::new(config, workload, options).run(observer)
 }
 
@@ -231,7 +235,10 @@ impl<'c> Simulator<'c> {
             self.consecutive_rejections = 0;
             self.enqueue(seq, spec);
         }
-        Ok(())
+        match self.workload.error() {
+            Some(e) => Err(e.clone().into()),
+            None => Ok(()),
+        }
     }
 
     fn enqueue(&mut self, seq: u64, spec: RequestSpec) {

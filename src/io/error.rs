@@ -8,6 +8,7 @@ use crate::calibration::StepsError;
 use crate::config::ConfigError;
 use crate::engine::SimError;
 use crate::io::dataset::DatasetError;
+use crate::workload::TraceError;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,8 @@ pub enum ErrorKind {
     Dataset(DatasetError),
     /// A step table that cannot be used.
     Steps(StepsError),
+    /// A trace file that cannot be replayed.
+    Trace(TraceError),
     /// An input that is not usable, described in full (a trace line, a
     /// flag that does not fit the config, shards of different sweeps).
     Invalid(String),
@@ -157,6 +160,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Config(e) => e.fmt(f),
             ErrorKind::Dataset(e) => e.fmt(f),
             ErrorKind::Steps(e) => e.fmt(f),
+            ErrorKind::Trace(e) => e.fmt(f),
             ErrorKind::Invalid(message) | ErrorKind::Usage(message) => f.write_str(message),
             ErrorKind::Read {
                 what: "",
@@ -199,6 +203,7 @@ impl std::error::Error for Error {
             ErrorKind::Config(e) => Some(e),
             ErrorKind::Dataset(e) => Some(e),
             ErrorKind::Steps(e) => Some(e),
+            ErrorKind::Trace(e) => Some(e),
             ErrorKind::Read { source, .. }
             | ErrorKind::Write { source, .. }
             | ErrorKind::CreateDir { source, .. } => Some(source),
@@ -226,9 +231,20 @@ impl From<StepsError> for Error {
     }
 }
 
+impl From<TraceError> for Error {
+    fn from(e: TraceError) -> Self {
+        Self::new(ErrorKind::Trace(e))
+    }
+}
+
 impl From<SimError> for Error {
+    /// A simulation that stopped on a bad trace line is a bad input, not a
+    /// failed run.
     fn from(e: SimError) -> Self {
-        Self::new(ErrorKind::Simulation(e))
+        match e {
+            SimError::Trace(trace) => Self::new(ErrorKind::Trace(trace)),
+            other => Self::new(ErrorKind::Simulation(other)),
+        }
     }
 }
 

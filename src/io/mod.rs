@@ -1,6 +1,6 @@
 //! The I/O layer below sweeps and reports: config files (calibration files
 //! inlined, relative paths resolved), workload sources that read files
-//! (datasets, with their tokenizer and chat template) and their cache,
+//! (datasets, with their tokenizer and chat template, and traces) and their cache,
 //! content digests of inputs, atomic writes, and tables as Parquet and CSV.
 //! Everything here returns the typed [`Error`]; nothing here draws progress
 //! or prints: callers pass callbacks.
@@ -13,6 +13,7 @@ pub mod error;
 pub mod files;
 pub mod parquet;
 pub mod requests;
+pub mod trace;
 pub mod workload;
 
 pub use error::{Context, Error, ErrorClass, ErrorKind, Result};

@@ -60,7 +60,7 @@ pub fn write(table: &Table, path: &Path) -> Result<()> {
         .map_err(|e| Error::write(path, e))
 }
 
-/// Reads a Parquet file written by [`write`] (or any file whose columns are
+/// Reads a Parquet file written by [`write()`] (or any file whose columns are
 /// Int64, Float64, Utf8 or Boolean) back into a [`Table`].
 pub fn read(path: &Path) -> Result<Table> {
     let failed = |e: &dyn std::fmt::Display| Error::read_with(path, e);

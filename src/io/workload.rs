@@ -36,6 +36,8 @@ pub enum InputRole {
     Tokenizer,
     /// A chat template file of dataset mode.
     ChatTemplate,
+    /// `workload.trace.path`.
+    Trace,
 }
 
 impl InputRole {
@@ -45,6 +47,7 @@ impl InputRole {
             InputRole::Dataset => "dataset",
             InputRole::Tokenizer => "tokenizer",
             InputRole::ChatTemplate => "chat_template",
+            InputRole::Trace => "trace",
         }
     }
 }
@@ -155,7 +158,13 @@ pub fn build_workload(
                 flags.join(" and ")
             ))));
         }
-        return Workload::synthetic(&config.workload).ok_or_else(|| {
+        if let Some(trace) = &config.workload.trace {
+            let path = resolve_path(source.config_path, &trace.path);
+            let records = super::trace::open(&path, trace)?;
+            return Workload::from_trace(config, records)
+                .ok_or_else(|| Error::invalid(format!("{name}: workload.trace is not set")));
+        }
+        return Workload::from_config(config).ok_or_else(|| {
             Error::invalid(format!(
                 "{name}: workload: no input_len_dist and output_len_dist"
             ))
@@ -237,6 +246,12 @@ fn load_prompts(
 /// roles, in role order: what its identity must cover. (A calibration file
 /// is inlined into the config, so the config covers it.)
 pub fn input_files(config: &Config, source: &WorkloadSource<'_>) -> Vec<(InputRole, PathBuf)> {
+    if let Some(trace) = &config.workload.trace {
+        return vec![(
+            InputRole::Trace,
+            resolve_path(source.config_path, &trace.path),
+        )];
+    }
     let Some(dataset_path) = &config.workload.dataset_path else {
         return Vec::new();
     };
@@ -259,8 +274,12 @@ pub fn input_files(config: &Config, source: &WorkloadSource<'_>) -> Vec<(InputRo
 }
 
 /// For `validate`: the dataset a config names must exist (it is read, rendered
-/// and tokenized only by a run, which also needs the tokenizer and template).
+/// and tokenized only by a run, which also needs the tokenizer and template),
+/// and its trace must exist with a header that fits its format.
 pub fn check_dataset_exists(config: &Config, config_path: &Path) -> Result<()> {
+    if let Some(trace) = &config.workload.trace {
+        super::trace::check(&resolve_path(Some(config_path), &trace.path), trace)?;
+    }
     if let Some(dataset_path) = &config.workload.dataset_path {
         let path = resolve_path(Some(config_path), dataset_path);
         if !path.is_file() {
