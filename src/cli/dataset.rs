@@ -133,7 +133,7 @@ pub(crate) fn workload(
         Some(cache) => cache.get(
             (
                 path.clone(),
-                config.scheduler.block_size,
+                config.server.scheduler.block_size,
                 config.workload.num_requests,
             ),
             load,
@@ -164,7 +164,7 @@ fn load_prompts(
     let started = Instant::now();
     let tokenizer = PromptTokenizer::from_file(tokenizer_path)?;
     let template = ChatTemplate::from_arg(template_arg, tokenizer.special_tokens())?;
-    let builder = PromptBuilder::new(&tokenizer, &template, config.scheduler.block_size);
+    let builder = PromptBuilder::new(&tokenizer, &template, config.server.scheduler.block_size);
     let bar = load_bar(path, show_progress, style);
     let mut on_progress = |p: LoadProgress| {
         bar.set_position(p.bytes);

@@ -1,16 +1,36 @@
 //! Gathers what a run needs for its metrics, compactly: three floats per
-//! completed request plus running sums.
+//! completed request plus running sums. Collectors of several engines merge
+//! into one, and the summary is computed once, at the end, from the raw
+//! samples of all of them.
 
 use super::result::{
-    LatencyMetrics, Preemptions, PrefixCacheMetrics, RequestCounts, RequestRecord, RunResult,
+    LatencyMetrics, Preemptions, PrefixCacheMetrics, RequestCounts, RequestRecord, RunMetrics,
     SimulationInfo, ThroughputMetrics, Utilization,
 };
 use super::stats::Stats;
-use crate::config::Config;
 
-/// Accumulates metrics during a run.
-#[derive(Debug, Default)]
-pub(crate) struct MetricsCollector {
+/// The peak rates of one engine's device: the denominators of its FLOP and
+/// bandwidth utilisation (from the engine's cost model).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Peaks {
+    /// Peak FLOP/s.
+    pub compute_flops: f64,
+    /// Peak memory bytes/s.
+    pub memory_bandwidth: f64,
+}
+
+/// One engine's busy time with its peaks: utilisation is averaged over
+/// engines weighted by `peak * busy_secs`, so a merge keeps each engine's own
+/// denominator.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct EngineTime {
+    busy_secs: f64,
+    peaks: Peaks,
+}
+
+/// Accumulates the raw samples of a run (or of one engine of it).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricsCollector {
     ttft: Vec<f64>,
     e2e: Vec<f64>,
     per_token: Vec<f64>,
@@ -18,52 +38,85 @@ pub(crate) struct MetricsCollector {
     output_tokens: u64,
     first_arrival: Option<f64>,
     last_completion: f64,
-    busy_secs: f64,
+    /// The engine this collector was made for.
+    own: EngineTime,
+    /// Engines of collectors merged into this one.
+    merged: Vec<EngineTime>,
     flops: f64,
     bytes: f64,
     kv_util_secs: f64,
     records: Option<Vec<RequestRecord>>,
 }
 
-/// Scheduler-side totals handed over at the end.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct RunTotals {
+/// Counters an engine keeps beside its samples, handed over at the end.
+/// Counts add up over engines; the end time is the latest.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RunTotals {
+    /// Requests submitted (rejected ones included).
     pub arrived: u64,
+    /// Requests refused at arrival.
     pub rejected: u64,
+    /// Recompute preemptions.
     pub preemptions: u64,
+    /// Admissions that reused at least one cached block.
     pub prefix_hits: u64,
+    /// Admissions that looked up the cache and reused nothing.
     pub prefix_misses: u64,
+    /// Prompt tokens taken from the cache instead of computed.
     pub cached_tokens: u64,
+    /// Prompt tokens looked up in the cache.
     pub lookup_tokens: u64,
+    /// Engine steps run.
     pub steps: u64,
+    /// Simulated time at the end, seconds.
     pub end_secs: f64,
 }
 
+impl RunTotals {
+    /// Adds another engine's totals to these.
+    pub fn merge(&mut self, other: &RunTotals) {
+        self.arrived += other.arrived;
+        self.rejected += other.rejected;
+        self.preemptions += other.preemptions;
+        self.prefix_hits += other.prefix_hits;
+        self.prefix_misses += other.prefix_misses;
+        self.cached_tokens += other.cached_tokens;
+        self.lookup_tokens += other.lookup_tokens;
+        self.steps += other.steps;
+        self.end_secs = self.end_secs.max(other.end_secs);
+    }
+}
+
 impl MetricsCollector {
-    /// A collector; `keep_records` also keeps one [`RequestRecord`] per completed request.
-    pub fn new(keep_records: bool) -> Self {
+    /// A collector for an engine with `peaks`; `keep_records` also keeps one
+    /// [`RequestRecord`] per completed request.
+    pub fn new(keep_records: bool, peaks: Peaks) -> Self {
         Self {
+            own: EngineTime {
+                busy_secs: 0.0,
+                peaks,
+            },
             records: keep_records.then(Vec::new),
             ..Self::default()
         }
     }
 
     /// Notes an arrival (the throughput window starts at the first one).
-    pub fn on_arrival(&mut self, t: f64) {
+    pub(crate) fn on_arrival(&mut self, t: f64) {
         self.first_arrival.get_or_insert(t);
     }
 
     /// Notes a step of `secs` seconds with its work and the KV utilisation during it.
     #[inline]
-    pub fn on_step(&mut self, secs: f64, flops: f64, bytes: f64, kv_util: f64) {
-        self.busy_secs += secs;
+    pub(crate) fn on_step(&mut self, secs: f64, flops: f64, bytes: f64, kv_util: f64) {
+        self.own.busy_secs += secs;
         self.flops += flops;
         self.bytes += bytes;
         self.kv_util_secs += kv_util * secs;
     }
 
     /// Records a completed request.
-    pub fn on_complete(&mut self, record: RequestRecord) {
+    pub(crate) fn on_complete(&mut self, record: RequestRecord) {
         let ttft = record.first_token_secs - record.arrival_secs;
         let e2e = record.finish_secs - record.arrival_secs;
         self.ttft.push(ttft);
@@ -85,19 +138,46 @@ impl MetricsCollector {
         self.e2e.len() as u64
     }
 
-    /// Summarises the run.
-    pub fn finish(
-        mut self,
-        config: &Config,
-        totals: RunTotals,
-    ) -> (RunResult, Option<Vec<RequestRecord>>) {
+    /// Takes in another engine's samples. When this collector keeps
+    /// per-request records, `other`'s follow its own.
+    pub fn merge(&mut self, other: MetricsCollector) {
+        self.ttft.extend_from_slice(&other.ttft);
+        self.e2e.extend_from_slice(&other.e2e);
+        self.per_token.extend_from_slice(&other.per_token);
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.first_arrival = match (self.first_arrival, other.first_arrival) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last_completion = self.last_completion.max(other.last_completion);
+        self.merged.push(other.own);
+        self.merged.extend_from_slice(&other.merged);
+        self.flops += other.flops;
+        self.bytes += other.bytes;
+        self.kv_util_secs += other.kv_util_secs;
+        if let (Some(ours), Some(theirs)) = (&mut self.records, other.records) {
+            ours.extend(theirs);
+        }
+    }
+
+    /// Summarises the samples with the engines' `totals`; also returns the
+    /// per-request records when they were kept.
+    pub fn finish(mut self, totals: &RunTotals) -> (RunMetrics, Option<Vec<RequestRecord>>) {
         let completed = self.completed();
         let window = self.last_completion - self.first_arrival.unwrap_or(0.0);
         let per_sec = |x: f64| if window > 0.0 { x / window } else { 0.0 };
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
-        let hw = &config.hardware;
-        let result = RunResult {
-            config: config.clone(),
+        let engines = || std::iter::once(&self.own).chain(&self.merged);
+        // Each engine is observed over the whole window (or its busy time, if longer).
+        let kv_secs: f64 = engines().map(|e| window.max(e.busy_secs)).sum();
+        let peak_flop: f64 = engines()
+            .map(|e| e.peaks.compute_flops * e.busy_secs)
+            .sum();
+        let peak_bytes: f64 = engines()
+            .map(|e| e.peaks.memory_bandwidth * e.busy_secs)
+            .sum();
+        let metrics = RunMetrics {
             latency_metrics: LatencyMetrics {
                 ttft_ms: Stats::of(&mut self.ttft, 1e3),
                 e2e_ms: Stats::of(&mut self.e2e, 1e3),
@@ -109,9 +189,9 @@ impl MetricsCollector {
                 requests_per_sec: per_sec(completed as f64),
             },
             utilization: Utilization {
-                avg_kv_cache_util: ratio(self.kv_util_secs, window.max(self.busy_secs)),
-                avg_flops_util: ratio(self.flops, hw.compute_flops * self.busy_secs),
-                avg_bandwidth_util: ratio(self.bytes, hw.memory_bandwidth * self.busy_secs),
+                avg_kv_cache_util: ratio(self.kv_util_secs, kv_secs),
+                avg_flops_util: ratio(self.flops, peak_flop),
+                avg_bandwidth_util: ratio(self.bytes, peak_bytes),
             },
             preemptions: Preemptions {
                 total: totals.preemptions,
@@ -139,6 +219,6 @@ impl MetricsCollector {
                 version: env!("CARGO_PKG_VERSION").to_string(),
             },
         };
-        (result, self.records)
+        (metrics, self.records)
     }
 }

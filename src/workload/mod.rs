@@ -18,7 +18,9 @@ use arrival::ArrivalProcess;
 use dist::LengthSampler;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
 use std::collections::VecDeque;
+use std::fmt;
 use std::sync::Arc;
 
 /// One request as offered to the server.
@@ -35,6 +37,20 @@ pub struct RequestSpec {
     /// Chained hashes of the prompt's full KV blocks (dataset mode); `None` for
     /// synthetic prompts, whose content is unique to the request.
     pub prompt_block_hashes: Option<Arc<[u64]>>,
+}
+
+/// The global id of a request in a run: its index in the run's traffic
+/// (0, 1, 2, ... in arrival order), assigned by whoever feeds the engines. It
+/// names the request in events and records and breaks ties between requests
+/// in every scheduling policy. Serialises as the plain number.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct RequestId(pub u64);
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
 /// Random streams, one per purpose.
@@ -116,10 +132,10 @@ impl Workload {
     /// prompts run out.
     pub fn from_prompts(config: &Config, prompts: Arc<PromptSet>) -> Result<Self, WorkloadError> {
         let cfg = &config.workload;
-        if prompts.block_size() != config.scheduler.block_size {
+        if prompts.block_size() != config.server.scheduler.block_size {
             return Err(WorkloadError::BlockSizeMismatch {
                 hashed: prompts.block_size(),
-                configured: config.scheduler.block_size,
+                configured: config.server.scheduler.block_size,
             });
         }
         if cfg.output_len_dist.is_none() {

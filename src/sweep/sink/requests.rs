@@ -44,7 +44,7 @@ pub fn to_record_batch(run_id: &str, records: &[RequestRecord]) -> Result<Record
             run_id,
             records.len(),
         ))),
-        ints(|r| r.request_id as i64),
+        ints(|r| r.request_id.0 as i64),
         floats(|r| r.arrival_secs),
         floats(|r| r.first_token_secs),
         floats(|r| r.finish_secs),
