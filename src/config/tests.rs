@@ -40,7 +40,10 @@ fn defaults_are_filled_in() {
     assert_eq!(c.server.hardware.gpu_memory_utilization, 0.9);
     assert_eq!(c.server.model.num_kv_heads, 8);
     assert_eq!(c.server.model.head_dim, 128);
-    assert_eq!(c.server.model.num_active_parameters, c.server.model.num_parameters);
+    assert_eq!(
+        c.server.model.num_active_parameters,
+        c.server.model.num_parameters
+    );
     // KV capacity = memory * 0.9 - weights = 85,899,345,920 * 0.9 - 8,030,261,248 * 2.
     assert_eq!(
         c.server.hardware.kv_cache_capacity,
@@ -56,7 +59,11 @@ fn threshold_defaults_to_four_percent_with_several_partial_prefills() {
     );
     // 4% of max_seq_len 131072.
     assert_eq!(
-        parse(&text).unwrap().server.scheduler.long_prefill_token_threshold,
+        parse(&text)
+            .unwrap()
+            .server
+            .scheduler
+            .long_prefill_token_threshold,
         5242
     );
 }

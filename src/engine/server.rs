@@ -284,7 +284,9 @@ impl Engine {
     /// block holding a prompt's last token; this count does not cap that.)
     pub fn cached_prefix_blocks(&self, prompt_block_hashes: &[u64]) -> u64 {
         let keys = prompt_block_hashes.iter().map(|&h| BlockKey::Shared(h));
-        self.kv.lookup(keys, prompt_block_hashes.len() as u64).blocks
+        self.kv
+            .lookup(keys, prompt_block_hashes.len() as u64)
+            .blocks
     }
 
     /// Hands over the engine's metrics and totals. Call it when the engine

@@ -43,10 +43,7 @@ impl<'c> Simulator<'c> {
     /// Runs until every request has completed or been rejected.
     pub fn run(mut self, obs: &mut dyn Observer) -> Result<RunOutput, SimError> {
         while self.advance(obs)? {}
-        Ok(self
-            .engine
-            .finish()
-            .into_run_output(self.config.clone()))
+        Ok(self.engine.finish().into_run_output(self.config.clone()))
     }
 
     /// Performs the engine's next event, submitting the arrivals that come

@@ -78,3 +78,71 @@ impl Traffic {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ArrivalPattern, Config};
+
+    fn traffic(pattern: ArrivalPattern) -> Traffic {
+        let mut config = Config::builtin_default().unwrap();
+        let w = &mut config.workload;
+        w.arrival_pattern = pattern;
+        w.num_concurrent_users = Some(1);
+        w.num_requests = None;
+        w.duration_secs = None;
+        Traffic::new(Workload::synthetic(w).unwrap())
+    }
+
+    const REFUSED: Result<(), RejectReason> = Err(RejectReason::PromptOverBudget {
+        tokens: 10,
+        budget: 5,
+    });
+
+    /// Takes `n` requests and refuses each at `time_secs`.
+    fn refuse(traffic: &mut Traffic, n: u64, time_secs: f64) -> Result<(), SimError> {
+        for _ in 0..n {
+            traffic.next_request();
+            traffic.on_submitted(REFUSED, time_secs)?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn ids_follow_arrival_order_and_closed_loop_users_wait_for_the_end() {
+        let mut t = traffic(ArrivalPattern::ClosedLoop);
+        assert_eq!(t.next_request().0, RequestId(0));
+        assert_eq!(t.peek_time(), None, "the one user awaits its reply");
+        t.on_submitted(Ok(()), 0.0).unwrap();
+        t.on_completed(1.5);
+        assert_eq!(t.peek_time(), Some(1.5));
+        let (id, spec) = t.next_request();
+        assert_eq!((id, spec.arrival_secs), (RequestId(1), 1.5));
+        // A refusal ends the request at once.
+        t.on_submitted(REFUSED, 1.5).unwrap();
+        assert_eq!(t.peek_time(), Some(1.5));
+    }
+
+    #[test]
+    fn a_closed_loop_whose_every_request_is_refused_stops() {
+        let mut t = traffic(ArrivalPattern::ClosedLoop);
+        refuse(&mut t, MAX_CONSECUTIVE_REJECTIONS - 1, 1.0).unwrap();
+        // One accepted request starts the count again.
+        t.next_request();
+        t.on_submitted(Ok(()), 1.0).unwrap();
+        t.on_completed(2.0);
+        refuse(&mut t, MAX_CONSECUTIVE_REJECTIONS - 1, 2.0).unwrap();
+        let err = refuse(&mut t, 1, 3.0).unwrap_err();
+        assert!(
+            matches!(err, SimError::Stalled { time_secs, .. } if time_secs == 3.0),
+            "{err}"
+        );
+        assert!(err.to_string().contains("in a row were rejected"), "{err}");
+    }
+
+    #[test]
+    fn open_loop_refusals_never_stop_the_run() {
+        let mut t = traffic(ArrivalPattern::Poisson);
+        refuse(&mut t, MAX_CONSECUTIVE_REJECTIONS + 1, 1.0).unwrap();
+    }
+}

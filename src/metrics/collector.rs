@@ -171,9 +171,7 @@ impl MetricsCollector {
         let engines = || std::iter::once(&self.own).chain(&self.merged);
         // Each engine is observed over the whole window (or its busy time, if longer).
         let kv_secs: f64 = engines().map(|e| window.max(e.busy_secs)).sum();
-        let peak_flop: f64 = engines()
-            .map(|e| e.peaks.compute_flops * e.busy_secs)
-            .sum();
+        let peak_flop: f64 = engines().map(|e| e.peaks.compute_flops * e.busy_secs).sum();
         let peak_bytes: f64 = engines()
             .map(|e| e.peaks.memory_bandwidth * e.busy_secs)
             .sum();
@@ -220,5 +218,108 @@ impl MetricsCollector {
             },
         };
         (metrics, self.records)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::RequestId;
+
+    fn record(id: u64, arrival: f64, first_token: f64, finish: f64) -> RequestRecord {
+        RequestRecord {
+            request_id: RequestId(id),
+            arrival_secs: arrival,
+            first_token_secs: first_token,
+            finish_secs: finish,
+            input_tokens: 10,
+            output_tokens: 3,
+            preemptions: 0,
+            cached_tokens: 0,
+        }
+    }
+
+    const PEAKS: Peaks = Peaks {
+        compute_flops: 100.0,
+        memory_bandwidth: 10.0,
+    };
+
+    #[test]
+    fn one_engine_by_hand() {
+        let mut c = MetricsCollector::new(true, PEAKS);
+        c.on_arrival(1.0);
+        c.on_step(2.0, 50.0, 4.0, 0.5);
+        c.on_complete(record(0, 1.0, 2.0, 5.0));
+        let totals = RunTotals {
+            arrived: 1,
+            steps: 1,
+            end_secs: 5.0,
+            ..RunTotals::default()
+        };
+        let (m, records) = c.finish(&totals);
+        assert_eq!(m.latency_metrics.ttft_ms.p50, 1000.0);
+        assert_eq!(m.latency_metrics.per_token_ms.mean, 1500.0);
+        // Window 1 s .. 5 s.
+        assert_eq!(m.throughput_metrics.output_tokens_per_sec, 0.75);
+        assert_eq!(m.utilization.avg_kv_cache_util, 1.0 / 4.0);
+        assert_eq!(m.utilization.avg_flops_util, 50.0 / (100.0 * 2.0));
+        assert_eq!(m.utilization.avg_bandwidth_util, 4.0 / (10.0 * 2.0));
+        assert_eq!(records.unwrap().len(), 1);
+    }
+
+    #[test]
+    fn merged_engines_keep_their_own_peaks_and_pool_their_samples() {
+        let mut a = MetricsCollector::new(true, PEAKS);
+        a.on_arrival(1.0);
+        a.on_step(2.0, 50.0, 4.0, 0.5);
+        a.on_complete(record(0, 1.0, 2.0, 5.0));
+        let twice = Peaks {
+            compute_flops: 200.0,
+            memory_bandwidth: 20.0,
+        };
+        let mut b = MetricsCollector::new(true, twice);
+        b.on_arrival(0.0);
+        b.on_step(1.0, 30.0, 6.0, 1.0);
+        b.on_complete(record(1, 0.0, 3.0, 3.0));
+        a.merge(b);
+        let mut totals = RunTotals {
+            arrived: 1,
+            preemptions: 2,
+            steps: 1,
+            end_secs: 5.0,
+            ..RunTotals::default()
+        };
+        totals.merge(&RunTotals {
+            arrived: 1,
+            rejected: 1,
+            steps: 1,
+            end_secs: 3.0,
+            ..RunTotals::default()
+        });
+        assert_eq!(
+            (totals.arrived, totals.rejected, totals.preemptions),
+            (2, 1, 2)
+        );
+        assert_eq!((totals.steps, totals.end_secs), (2, 5.0));
+        let (m, records) = a.finish(&totals);
+        // TTFTs of 1 s and 3 s, over the window 0 s .. 5 s.
+        assert_eq!(m.latency_metrics.ttft_ms.min, 1000.0);
+        assert_eq!(m.latency_metrics.ttft_ms.max, 3000.0);
+        assert_eq!(m.latency_metrics.ttft_ms.mean, 2000.0);
+        assert_eq!(m.throughput_metrics.requests_per_sec, 2.0 / 5.0);
+        assert_eq!(m.requests.completed, 2);
+        assert_eq!(m.preemptions.per_request_mean, 1.0);
+        // Each engine observed over the whole window.
+        assert_eq!(m.utilization.avg_kv_cache_util, (0.5 * 2.0 + 1.0) / 10.0);
+        assert_eq!(
+            m.utilization.avg_flops_util,
+            (50.0 + 30.0) / (100.0 * 2.0 + 200.0 * 1.0)
+        );
+        assert_eq!(
+            m.utilization.avg_bandwidth_util,
+            (4.0 + 6.0) / (10.0 * 2.0 + 20.0 * 1.0)
+        );
+        let ids: Vec<RequestId> = records.unwrap().iter().map(|r| r.request_id).collect();
+        assert_eq!(ids, [RequestId(0), RequestId(1)]);
     }
 }

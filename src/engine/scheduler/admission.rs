@@ -143,7 +143,8 @@ impl Scheduler {
     ) -> bool {
         kv.fits(a.new_blocks + a.hit.free_blocks, a.window)
             && (!self.preemption_free || {
-                let needed = layout.bytes_for(r.lifetime_tokens()) - a.hit.blocks * layout.block_bytes;
+                let needed =
+                    layout.bytes_for(r.lifetime_tokens()) - a.hit.blocks * layout.block_bytes;
                 kv.free_bytes()
                     .checked_sub(a.hit.free_blocks * layout.block_bytes + self.outstanding_bytes)
                     .is_some_and(|free| free >= needed)

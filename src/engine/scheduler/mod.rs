@@ -272,12 +272,7 @@ impl Scheduler {
     /// a token, and finished requests leave the running list and free their
     /// KV. Returns the finished requests' slots in id order; their records are
     /// still in `reqs` for the caller to read and remove.
-    pub fn commit(
-        &mut self,
-        reqs: &mut RequestTable,
-        kv: &mut KvCache,
-        now_secs: f64,
-    ) -> &[u32] {
+    pub fn commit(&mut self, reqs: &mut RequestTable, kv: &mut KvCache, now_secs: f64) -> &[u32] {
         // Decode group members computed one token each; some emitted their last.
         self.finished.clear();
         let members_done = self.group.finish_step(reqs);
@@ -309,8 +304,7 @@ impl Scheduler {
     /// list and frees their KV. They are handled in id order, so the free
     /// list does not depend on how the step was computed.
     fn retire_finished(&mut self, reqs: &mut RequestTable, kv: &mut KvCache, members_done: usize) {
-        self.running
-            .retain(|&slot| !reqs.get(slot).is_finished());
+        self.running.retain(|&slot| !reqs.get(slot).is_finished());
         self.group.forget(members_done);
         let mut finished = std::mem::take(&mut self.finished);
         finished.sort_unstable_by_key(|&slot| reqs.get(slot).id);
