@@ -3,10 +3,10 @@
 //! partial-prefill limit and the KV cache allow; the first request that does
 //! not fit stops admission.
 
-use super::{Scheduled, Scheduler, StepBudget, Waiter};
+use super::{Decisions, Scheduled, Scheduler, StepBudget, Waiter};
 use crate::engine::cost::Work;
 use crate::engine::kv_cache::{KvCache, KvLayout, PrefixHit};
-use crate::engine::observer::{Event, Observer};
+use crate::engine::observer::Event;
 use crate::engine::request::{Request, RequestTable};
 
 /// How the request at the head of the queue would enter this step.
@@ -34,8 +34,7 @@ impl Scheduler {
         &mut self,
         reqs: &mut RequestTable,
         kv: &mut KvCache,
-        obs: &mut dyn Observer,
-        now_secs: f64,
+        decisions: &mut Decisions<'_>,
         mut budget: StepBudget,
     ) {
         let layout = *kv.layout();
@@ -48,17 +47,11 @@ impl Scheduler {
             };
             self.waiting.pop();
             self.take(reqs, kv, &layout, slot, admission);
-            if obs.wants_events() {
-                let r = reqs.get(slot);
-                obs.on_event(
-                    now_secs,
-                    &Event::Admitted {
-                        request_id: r.id,
-                        tokens: admission.tokens as u32,
-                        cached_tokens: admission.cached as u32,
-                    },
-                );
-            }
+            decisions.report(|| Event::Admitted {
+                request_id: reqs.get(slot).id,
+                tokens: admission.tokens as u32,
+                cached_tokens: admission.cached as u32,
+            });
             budget.tokens -= admission.tokens;
             if admission.partial {
                 budget.partial += 1;

@@ -25,7 +25,7 @@ mod running;
 use super::cost::{BatchShape, Work};
 use super::decode_group::DecodeGroup;
 use super::kv_cache::KvCache;
-use super::observer::Observer;
+use super::observer::{Event, Observer};
 use super::request::RequestTable;
 use crate::config::{Policy, SchedulerConfig};
 use crate::workload::{RequestId, RequestSpec};
@@ -120,6 +120,21 @@ struct StepBudget {
     tokens: u64,
     /// Requests in the step computing a prompt chunk short of its end.
     partial: u64,
+}
+
+/// Where the scheduler's decisions in one step are reported.
+struct Decisions<'a> {
+    obs: &'a mut dyn Observer,
+    now_secs: f64,
+}
+
+impl Decisions<'_> {
+    /// Reports the event `event` makes, if the observer wants events.
+    fn report(&mut self, event: impl FnOnce() -> Event) {
+        if self.obs.wants_events() {
+            self.obs.on_event(self.now_secs, &event());
+        }
+    }
 }
 
 /// The scheduler: queues and the plan of the current step.
@@ -259,10 +274,11 @@ impl Scheduler {
             tokens: self.max_batched,
             partial: 0,
         };
-        let preempted = self.plan_running(reqs, kv, obs, now_secs, &mut budget);
+        let mut decisions = Decisions { obs, now_secs };
+        let preempted = self.plan_running(reqs, kv, &mut decisions, &mut budget);
         // Admission only when nothing was preempted this step.
         if !preempted {
-            self.admit(reqs, kv, obs, now_secs, budget);
+            self.admit(reqs, kv, &mut decisions, budget);
         }
         preempted
     }

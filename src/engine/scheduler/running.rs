@@ -3,10 +3,10 @@
 //! fit. The decode group's members go first, all at once, when their step is
 //! provably safe.
 
-use super::{Scheduled, Scheduler, StepBudget};
+use super::{Decisions, Scheduled, Scheduler, StepBudget};
 use crate::engine::cost::Work;
 use crate::engine::kv_cache::KvCache;
-use crate::engine::observer::{Event, Observer};
+use crate::engine::observer::Event;
 use crate::engine::request::RequestTable;
 
 /// Whether a running request's tokens found room in the KV cache.
@@ -24,8 +24,7 @@ impl Scheduler {
         &mut self,
         reqs: &mut RequestTable,
         kv: &mut KvCache,
-        obs: &mut dyn Observer,
-        now_secs: f64,
+        decisions: &mut Decisions<'_>,
         budget: &mut StepBudget,
     ) -> bool {
         let chunk_cap = if self.chunked && self.threshold > 0 {
@@ -41,8 +40,7 @@ impl Scheduler {
             let r = reqs.get(slot);
             let remaining = u64::from(r.num_tokens() - r.computed);
             let n = remaining.min(budget.tokens).min(chunk_cap);
-            if let Room::SelfPreempted = self.make_room(reqs, kv, obs, now_secs, &mut i, n, budget)
-            {
+            if let Room::SelfPreempted = self.make_room(reqs, kv, decisions, &mut i, n, budget) {
                 break;
             }
             let r = reqs.get(slot);
@@ -136,8 +134,7 @@ impl Scheduler {
         &mut self,
         reqs: &mut RequestTable,
         kv: &mut KvCache,
-        obs: &mut dyn Observer,
-        now_secs: f64,
+        decisions: &mut Decisions<'_>,
         index: &mut usize,
         n: u64,
         budget: &mut StepBudget,
@@ -146,16 +143,13 @@ impl Scheduler {
         while !self.try_grow(reqs, kv, slot, n) {
             let victim_index = self.victim_index(reqs);
             let victim = self.running[victim_index];
-            if obs.wants_events() {
+            decisions.report(|| {
                 let v = reqs.get(victim);
-                obs.on_event(
-                    now_secs,
-                    &Event::Preempted {
-                        request_id: v.id,
-                        discarded_tokens: v.computed,
-                    },
-                );
-            }
+                Event::Preempted {
+                    request_id: v.id,
+                    discarded_tokens: v.computed,
+                }
+            });
             budget.tokens += self.preempt(reqs, kv, victim_index, &mut budget.partial);
             if victim == slot {
                 return Room::SelfPreempted;
