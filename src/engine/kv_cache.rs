@@ -345,6 +345,7 @@ impl KvCache {
     }
 
     /// Records that `block` is full and holds the content `key` names.
+    #[inline]
     pub fn register(&mut self, block: u32, key: BlockKey) {
         if !self.prefix_caching {
             return;
@@ -367,6 +368,7 @@ impl KvCache {
         self.map_everything = on;
     }
 
+    #[inline]
     fn unlink(&mut self, b: u32) {
         let (p, n) = (self.prev[b as usize], self.next[b as usize]);
         if p == NIL {
