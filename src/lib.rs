@@ -5,7 +5,8 @@
 //!
 //! Data flows one way: [`config::Config`] (validated once) ->
 //! [`workload::Workload`] (seeded arrivals and lengths) ->
-//! [`engine::Simulator`] (scheduler, KV cache, cost model) ->
+//! [`engine::Simulator`] (drives an [`engine::Engine`]: scheduler, KV cache,
+//! cost model) ->
 //! [`metrics::RunResult`] -> reports and sweep tables ([`sweep`]). The core
 //! (everything but [`cli`], [`dataset`], [`report`] and [`sweep`]) does no I/O and is deterministic: the same resolved config gives
 //! bit-identical results on any machine.

@@ -15,16 +15,14 @@ const MAX_CONSECUTIVE_REJECTIONS: u64 = 1_000_000;
 #[derive(Debug, Clone)]
 pub struct Traffic {
     workload: Workload,
-    next_id: u64,
     consecutive_rejections: u64,
 }
 
 impl Traffic {
-    /// The traffic of `workload`, whose first request gets id 0.
+    /// The traffic of `workload` (a fresh one: its first request gets id 0).
     pub fn new(workload: Workload) -> Self {
         Self {
             workload,
-            next_id: 0,
             consecutive_rejections: 0,
         }
     }
@@ -35,11 +33,11 @@ impl Traffic {
         self.workload.peek_time()
     }
 
-    /// Takes the next request with its global id. Call only after
+    /// Takes the next request with its global id (how many requests the
+    /// workload issued before it). Call only after
     /// [`peek_time`](Self::peek_time) returned `Some`.
     pub fn next_request(&mut self) -> (RequestId, RequestSpec) {
-        let id = RequestId(self.next_id);
-        self.next_id += 1;
+        let id = RequestId(self.workload.issued());
         (id, self.workload.next_request())
     }
 

@@ -78,8 +78,10 @@ enum Arrivals {
 }
 
 /// Where prompts come from.
-// One per run, sampled on every arrival: keep the generator inline, unboxed.
-#[allow(clippy::large_enum_variant)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per run, sampled on every arrival: the generator stays inline, unboxed"
+)]
 #[derive(Debug, Clone)]
 enum Prompts {
     /// Lengths sampled from `input_len_dist`; content unique to each request.
