@@ -346,7 +346,7 @@ fn a_dataset_config_without_the_flags_says_which_are_missing() {
     let lines = vec![request(0, &[("user", "hello")], Some(2))];
     let s = Setup::new(&lines, &config("data.jsonl", "", ""));
     let o = run(s.path(), &["-c", "c.toml"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2), "a usage error");
     let e = stderr(&o);
     assert!(
         e.contains("c.toml: workload.dataset_path is set (dataset mode)"),
@@ -536,4 +536,90 @@ fn validate_reports_a_missing_dataset_file() {
         "{}",
         stderr(&o)
     );
+}
+
+/// Run identity covers the files a run reads: after the dataset is edited,
+/// or the tokenizer or chat template changes, a resumed sweep reruns every
+/// point instead of reusing results of the old inputs; with the inputs
+/// unchanged it reuses them all.
+#[test]
+fn a_resumed_sweep_never_reuses_results_of_changed_input_files() {
+    let lines: Vec<String> = (0..30)
+        .map(|i| request(i, &[("user", &user(i))], Some(3)))
+        .collect();
+    let s = Setup::new(&lines, &config("data.jsonl", "", ""));
+    let dir = s.path();
+    fs::write(
+        dir.join("t.jinja"),
+        "{% for m in messages %}{{ m.content }}{% endfor %}",
+    )
+    .unwrap();
+    let manifest = |template: &str| {
+        fs::write(
+            dir.join("m.toml"),
+            format!("[sweep]\nname = \"d\"\nbase = \"c.toml\"\ntokenizer = \"tokenizer.json\"\nchat_template = \"{template}\"\n[grid]\n\"workload.seed\" = [1, 2]\n"),
+        )
+        .unwrap();
+    };
+    let sweep = || {
+        let o = run(dir, &["sweep", "m.toml", "-o", "out"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let reused = stdout(&o)
+            .split(" reused")
+            .next()
+            .and_then(|s| s.rsplit('(').next())
+            .and_then(|n| n.trim().parse::<usize>().ok())
+            .expect("a summary line with the reused count");
+        let runs = csv_without_wall_time(&dir.join("out/runs.csv"));
+        let ids: Vec<String> = runs[1..].iter().map(|r| r[0].clone()).collect();
+        let tokens = runs[0]
+            .iter()
+            .position(|c| c == "requests_completed")
+            .unwrap();
+        (reused, ids, runs[1][tokens].clone())
+    };
+    manifest("none");
+    let (reused, ids, _) = sweep();
+    assert_eq!(reused, 0);
+    assert_eq!(sweep().0, 2, "unchanged inputs: both runs reused");
+
+    // The dataset loses lines: new ids, nothing reused, the new data counted.
+    fs::write(dir.join("data.jsonl"), lines[..10].join("\n") + "\n").unwrap();
+    let (reused, edited, completed) = sweep();
+    assert_eq!(reused, 0, "an edited dataset reruns every point");
+    assert!(
+        edited.iter().all(|id| !ids.contains(id)),
+        "{edited:?} vs {ids:?}"
+    );
+    assert_eq!(completed, "10");
+
+    // Another tokenizer file (same vocabulary, other content).
+    let mut tokenizer: Value = json(&dir.join("tokenizer.json"));
+    tokenizer["truncation"] = Value::Null;
+    tokenizer["added_tokens"][0]["special"] = json!(false);
+    fs::write(dir.join("tokenizer.json"), tokenizer.to_string()).unwrap();
+    let (reused, retokenized, _) = sweep();
+    assert_eq!(reused, 0, "another tokenizer reruns every point");
+    assert!(retokenized.iter().all(|id| !edited.contains(id)));
+
+    // A chat template file: its content is part of the identity too.
+    manifest("t.jinja");
+    let (reused, templated, _) = sweep();
+    assert_eq!(reused, 0);
+    fs::write(
+        dir.join("t.jinja"),
+        "{% for m in messages %}{{ m.content }} {% endfor %}",
+    )
+    .unwrap();
+    let (reused, edited_template, _) = sweep();
+    assert_eq!(reused, 0, "an edited template reruns every point");
+    assert!(edited_template.iter().all(|id| !templated.contains(id)));
+    let run_file: Value = json(&dir.join(format!("out/runs/{}.json", edited_template[0])));
+    let roles: Vec<&str> = run_file["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["dataset", "tokenizer", "chat_template"]);
 }

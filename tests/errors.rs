@@ -180,7 +180,7 @@ fn missing_config_file() {
 fn unwritable_output() {
     let dir = tempfile::tempdir().unwrap();
     let o = run_quick(dir.path(), &["-q", "-o", "missing-dir/r.json"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(4), "an output error");
     assert!(
         stderr(&o).contains("cannot write results to 'missing-dir/r.json'"),
         "{}",

@@ -231,11 +231,66 @@ fn dataset_flags_without_a_dataset_path_say_what_is_missing() {
         dir.path(),
         &["--tokenizer", "t.json", "--chat-template", "None"],
     );
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2), "a usage error");
     let e = stderr(&o);
     assert!(
         e.contains("--tokenizer and --chat-template given, but")
             && e.contains("quick.toml has no workload.dataset_path"),
         "{e}"
     );
+}
+
+#[test]
+fn set_overrides_fields_by_dotted_key_before_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let quick = shipped("configs/quick.toml");
+    let quick = quick.to_str().unwrap();
+    let v = run_to_json(
+        dir.path(),
+        quick,
+        &[
+            "--set",
+            "scheduler.policy=sof",
+            "--set",
+            "workload.num_requests=10",
+            "--set",
+            "workload.input_len_dist={ type = 'fixed', value = 64 }",
+        ],
+    );
+    assert_eq!(v["config"]["scheduler"]["policy"], "sof");
+    assert_eq!(v["requests"]["total"], 10);
+    assert_eq!(v["config"]["workload"]["input_len_dist"]["value"], 64);
+    // A preset name replaces the section; fields go on top, as in sweeps.
+    let v = run_to_json(
+        dir.path(),
+        quick,
+        &[
+            "--set",
+            "hardware=h200",
+            "--set",
+            "hardware.kv_cache_capacity=20e9",
+            "--seed",
+            "7",
+        ],
+    );
+    assert_eq!(v["config"]["hardware"]["name"], "H200-SXM-141GB");
+    assert_eq!(
+        v["config"]["hardware"]["kv_cache_capacity"],
+        20_000_000_000u64
+    );
+    assert_eq!(v["config"]["workload"]["seed"], 7);
+    // Values are validated like the file's own, with the dotted path.
+    let o = run(dir.path(), &["-c", quick, "--set", "scheduler.polcy=sof"]);
+    assert_error(
+        &o,
+        "scheduler.polcy: unknown field 'polcy'; did you mean 'policy'?",
+    );
+    let o = run(dir.path(), &["-c", quick, "--set", "workload.seed.x=1"]);
+    assert_failure(
+        &o,
+        2,
+        "cannot set workload.seed.x: workload.seed is the integer",
+    );
+    let o = run(dir.path(), &["-c", quick, "--set", "policy"]);
+    assert_failure(&o, 2, "expected KEY=VALUE");
 }

@@ -58,11 +58,12 @@ fn the_table_has_one_typed_row_per_point() {
     let schema = batch.schema();
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     assert_eq!(
-        &names[..9],
+        &names[..10],
         [
             "run_id",
             "sweep",
             "point",
+            "probe",
             "scheduler.policy",
             "scheduler.max_num_batched_tokens",
             "workload.seed",
@@ -166,7 +167,7 @@ fn an_invalid_combination_is_one_failed_row_among_the_others() {
         "[grid]\n\"workload.input_len_dist\" = [{ type = \"uniform\", min = 1, max = 1 }]\n\"workload.input_len_dist.min\" = [10, 500]\n\"workload.input_len_dist.max\" = [100, 1000]\n",
     );
     let o = run(dir.path(), &["sweep", m.to_str().unwrap(), "-q"]);
-    assert_error(&o, "1 of 4 runs failed");
+    assert_failure(&o, 3, "1 of 4 runs failed");
     let batch = read_parquet(&dir.path().join("out/runs.parquet"));
     assert_eq!(batch.num_rows(), 4);
     let status = column::<StringArray>(&batch, "status");
@@ -461,7 +462,7 @@ fn a_missing_base_config_or_an_unwritable_output_is_an_error() {
         dir.path(),
         &["sweep", m.to_str().unwrap(), "-q", "-o", "file/out"],
     );
-    assert_error(&o, "cannot create the output directory 'file/out'");
+    assert_failure(&o, 4, "cannot create the output directory 'file/out'");
 }
 
 #[test]
@@ -509,7 +510,7 @@ fn dataset_configs_sweep_with_the_manifests_tokenizer_and_template() {
     // Without a tokenizer each run fails with the reason; nothing else is lost.
     write("");
     let o = run(dir.path(), &["sweep", "d.toml", "-q", "-o", "bad"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(3), "runs failed");
     let batch = read_parquet(&dir.path().join("bad/runs.parquet"));
     let error = column::<StringArray>(&batch, "error");
     assert_eq!(batch.num_rows(), 2);

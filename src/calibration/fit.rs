@@ -24,11 +24,10 @@ pub struct Sample {
     pub measured_secs: f64,
 }
 
-/// The most measured steps a fit needs: one more than its parameters.
+/// The fewest measured steps a fit needs: one more than its parameters.
 pub const MIN_SAMPLES: usize = 5;
 
-/// Upper bound of the fitted efficiencies (the config accepts up to 1.5).
-const MAX_EFFICIENCY: f64 = 1.5;
+use crate::config::MAX_EFFICIENCY;
 
 /// Each sample's relative error `predicted / measured - 1` under `calibration`.
 pub fn relative_errors(

@@ -8,13 +8,14 @@ mod calibration;
 mod error;
 mod hardware;
 mod model;
+mod overrides;
 pub mod presets;
 mod reader;
 mod scheduler;
 mod server;
 mod workload;
 
-pub use calibration::{Calibration, CALIBRATION_FIELDS};
+pub use calibration::{Calibration, CALIBRATION_FIELDS, MAX_EFFICIENCY};
 pub use error::ConfigError;
 pub use hardware::{format_bytes, HardwareConfig};
 pub use model::ModelConfig;
@@ -25,10 +26,11 @@ pub use workload::{
     DEFAULT_BURST_SIZE,
 };
 
+pub use overrides::{apply_overrides, parse_assignment};
+
 pub(crate) use error::with_hint;
 use presets::PresetKind;
-#[cfg(feature = "cli")]
-pub(crate) use reader::describe;
+pub use reader::describe;
 pub(crate) use reader::Section;
 use serde::Serialize;
 use toml::Table;

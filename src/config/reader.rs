@@ -189,7 +189,7 @@ pub(crate) trait FromValue: Sized {
 }
 
 /// A short description of a TOML value for error messages.
-pub(crate) fn describe(value: &Value) -> String {
+pub fn describe(value: &Value) -> String {
     match value {
         Value::String(s) => format!("the string \"{s}\""),
         Value::Integer(i) => format!("the integer {i}"),

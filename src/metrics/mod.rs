@@ -2,6 +2,7 @@
 //! computed from them at the end. Collectors of several engines merge, so a
 //! run of many engines summarises all their samples at once.
 
+pub mod catalog;
 mod collector;
 mod result;
 mod stats;

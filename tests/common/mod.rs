@@ -50,9 +50,15 @@ pub fn run_quick(cwd: &Path, extra: &[&str]) -> Output {
     run(cwd, &args)
 }
 
-/// Asserts that the command failed with exit code 1 and said `text` on stderr.
+/// Asserts that the command failed with exit code 1 (a bad config or
+/// input) and said `text` on stderr.
 pub fn assert_error(o: &Output, text: &str) {
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(o));
+    assert_failure(o, 1, text);
+}
+
+/// Asserts that the command exited with `code` and said `text` on stderr.
+pub fn assert_failure(o: &Output, code: i32, text: &str) {
+    assert_eq!(o.status.code(), Some(code), "{}", stderr(o));
     assert!(
         stderr(o).contains(text),
         "expected {text:?} in: {}",

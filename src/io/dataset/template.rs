@@ -14,7 +14,7 @@ use super::DatasetError;
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::{Kwargs, Serde, Value as JinjaValue};
 use minijinja::{context, Environment, Error as JinjaError, ErrorKind};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What `--chat-template` says to do.
 #[derive(Debug)]
@@ -46,35 +46,74 @@ pub struct JinjaTemplate {
 /// Name of the flag, used as the source of inline templates in messages.
 const FLAG: &str = "--chat-template";
 
-impl ChatTemplate {
-    /// Interprets the `--chat-template` argument: `None`, a template file, or
-    /// an inline Jinja template.
-    pub fn from_arg(arg: &str, special: &SpecialTokens) -> Result<Self, DatasetError> {
+/// What a `--chat-template` flag or a manifest's `sweep.chat_template`
+/// says, by the one rule both follow: `None` (or `none`) joins the messages'
+/// contents; text holding `{{` or `{%` is an inline Jinja template; anything
+/// else is a template file (a relative path is relative to `base`: the
+/// working directory for the flag, the manifest's directory for a manifest).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TemplateArg {
+    /// Join the messages' contents with newlines.
+    Plain,
+    /// An inline Jinja template.
+    Inline(String),
+    /// A template file: a `.jinja` template or a `tokenizer_config.json`.
+    File(PathBuf),
+}
+
+impl TemplateArg {
+    /// Interprets `arg`; a file path is taken relative to `base` when given.
+    pub fn parse(arg: &str, base: Option<&Path>) -> Self {
         if arg == "None" || arg == "none" {
-            return Ok(Self::Plain);
+            Self::Plain
+        } else if arg.contains("{{") || arg.contains("{%") {
+            Self::Inline(arg.to_owned())
+        } else {
+            Self::File(match base {
+                Some(dir) => dir.join(arg),
+                None => PathBuf::from(arg),
+            })
         }
-        let path = Path::new(arg);
-        if path.is_file() {
-            let name = path.display().to_string();
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                DatasetError::new(&name, format!("cannot read the chat template: {e}"))
-            })?;
-            let source = if path.extension().is_some_and(|e| e == "json") {
-                template_in_json(&text, &name)?
-            } else {
-                text
-            };
-            return JinjaTemplate::new(source, name, special.clone())
-                .map(|t| Self::Jinja(Box::new(t)));
+    }
+
+    /// The file the template is read from, if it is one.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            Self::File(path) => Some(path),
+            Self::Plain | Self::Inline(_) => None,
         }
-        if arg.contains("{{") || arg.contains("{%") {
-            return JinjaTemplate::new(arg.to_owned(), FLAG.to_owned(), special.clone())
-                .map(|t| Self::Jinja(Box::new(t)));
+    }
+}
+
+impl ChatTemplate {
+    /// Loads the template `arg` describes, compiling it with `special` tokens.
+    pub fn load(arg: &TemplateArg, special: &SpecialTokens) -> Result<Self, DatasetError> {
+        match arg {
+            TemplateArg::Plain => Ok(Self::Plain),
+            TemplateArg::Inline(source) => {
+                JinjaTemplate::new(source.clone(), FLAG.to_owned(), special.clone())
+                    .map(|t| Self::Jinja(Box::new(t)))
+            }
+            TemplateArg::File(path) if path.is_file() => {
+                let name = path.display().to_string();
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    DatasetError::new(&name, format!("cannot read the chat template: {e}"))
+                })?;
+                let source = if path.extension().is_some_and(|e| e == "json") {
+                    template_in_json(&text, &name)?
+                } else {
+                    text
+                };
+                JinjaTemplate::new(source, name, special.clone()).map(|t| Self::Jinja(Box::new(t)))
+            }
+            TemplateArg::File(path) => Err(DatasetError::new(
+                FLAG,
+                format!(
+                    "'{}' is neither None, an existing template file, nor a Jinja template (no '{{{{' or '{{%' in it)",
+                    path.display()
+                ),
+            )),
         }
-        Err(DatasetError::new(
-            FLAG,
-            format!("'{arg}' is neither None, an existing template file, nor a Jinja template (no '{{{{' or '{{%' in it)"),
-        ))
     }
 
     /// Whether the tokenizer should add its own special tokens (its
@@ -367,7 +406,7 @@ mod tests {
             bos: "<s>".into(),
             eos: "</s>".into(),
         };
-        ChatTemplate::from_arg(source, &special).unwrap()
+        ChatTemplate::load(&TemplateArg::parse(source, None), &special).unwrap()
     }
 
     fn conversation(line: &str) -> Conversation {
@@ -377,8 +416,26 @@ mod tests {
     const CHAT: &str = r#"{"messages": [{"role": "system", "content": "  Be brief. "}, {"role": "user", "content": "Hi"}]}"#;
 
     #[test]
+    fn one_rule_reads_flags_and_manifests_alike() {
+        let base = Some(Path::new("sweeps"));
+        for arg in ["None", "none"] {
+            assert_eq!(TemplateArg::parse(arg, None), TemplateArg::Plain);
+            assert_eq!(TemplateArg::parse(arg, base), TemplateArg::Plain);
+        }
+        assert_eq!(
+            TemplateArg::parse("t.jinja", base),
+            TemplateArg::File(PathBuf::from("sweeps/t.jinja"))
+        );
+        assert_eq!(
+            TemplateArg::parse("{{ x }}", base),
+            TemplateArg::Inline("{{ x }}".into())
+        );
+    }
+
+    #[test]
     fn none_joins_contents() {
-        let t = ChatTemplate::from_arg("None", &SpecialTokens::default()).unwrap();
+        let t = ChatTemplate::load(&TemplateArg::parse("None", None), &SpecialTokens::default())
+            .unwrap();
         assert!(t.tokenizer_adds_special_tokens());
         assert_eq!(t.render(&conversation(CHAT)).unwrap(), "  Be brief. \nHi");
     }
@@ -434,8 +491,11 @@ mod tests {
 
     #[test]
     fn syntax_errors_name_the_template_line() {
-        let e = ChatTemplate::from_arg("ok\n{% for m in messages %}", &SpecialTokens::default())
-            .unwrap_err();
+        let e = ChatTemplate::load(
+            &TemplateArg::parse("ok\n{% for m in messages %}", None),
+            &SpecialTokens::default(),
+        )
+        .unwrap_err();
         assert_eq!(e.source, "--chat-template");
         assert_eq!(e.line, Some(2));
         assert!(e.message.starts_with("syntax error"), "{e}");
@@ -443,7 +503,11 @@ mod tests {
 
     #[test]
     fn arguments_that_are_neither_file_nor_template_are_refused() {
-        let e = ChatTemplate::from_arg("chatml.jinja", &SpecialTokens::default()).unwrap_err();
+        let e = ChatTemplate::load(
+            &TemplateArg::parse("chatml.jinja", None),
+            &SpecialTokens::default(),
+        )
+        .unwrap_err();
         assert!(
             e.to_string().contains(
                 "'chatml.jinja' is neither None, an existing template file, nor a Jinja template"
@@ -457,7 +521,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("t.jinja");
         std::fs::write(&file, "{{ messages | length }}").unwrap();
-        let t = ChatTemplate::from_arg(file.to_str().unwrap(), &SpecialTokens::default()).unwrap();
+        let t = ChatTemplate::load(
+            &TemplateArg::parse(file.to_str().unwrap(), None),
+            &SpecialTokens::default(),
+        )
+        .unwrap();
         assert_eq!(t.render(&conversation(CHAT)).unwrap(), "2");
         let json = dir.path().join("tokenizer_config.json");
         std::fs::write(
@@ -465,11 +533,18 @@ mod tests {
             r#"{"chat_template": [{"name": "tool_use", "template": "x"}, {"name": "default", "template": "{{ messages[1].content }}"}]}"#,
         )
         .unwrap();
-        let t = ChatTemplate::from_arg(json.to_str().unwrap(), &SpecialTokens::default()).unwrap();
+        let t = ChatTemplate::load(
+            &TemplateArg::parse(json.to_str().unwrap(), None),
+            &SpecialTokens::default(),
+        )
+        .unwrap();
         assert_eq!(t.render(&conversation(CHAT)).unwrap(), "Hi");
         std::fs::write(&json, r#"{"bos_token": "<s>"}"#).unwrap();
-        let e =
-            ChatTemplate::from_arg(json.to_str().unwrap(), &SpecialTokens::default()).unwrap_err();
+        let e = ChatTemplate::load(
+            &TemplateArg::parse(json.to_str().unwrap(), None),
+            &SpecialTokens::default(),
+        )
+        .unwrap_err();
         assert!(e.message.contains("no chat_template"), "{e}");
     }
 }

@@ -4,47 +4,13 @@
 //! standard deviation and the half-width of a 95% Student-t confidence
 //! interval of the mean. See docs/reports.md for the formulas.
 
-use super::layout::Layout;
-use super::sink::{csv_table, parquet_table};
-use super::summary::KEY_METRICS;
-use super::table::{Cell, Column, ColumnType, Table, STATUS_FAILED, STATUS_OK};
-use anyhow::Result;
+use super::schema::{
+    self, is_seed_key, CI_SUFFIX, FAILED_RUNS, MEAN_SUFFIX, RUNS, SEEDS, STATUS_FAILED, STATUS_OK,
+    STD_SUFFIX,
+};
+use super::{Cell, Column, ColumnType, Table};
+use crate::metrics::catalog::key_metrics;
 use std::collections::HashMap;
-use std::path::PathBuf;
-
-/// File name of the Parquet summary under a sweep directory.
-pub const SUMMARY_PARQUET: &str = "summary.parquet";
-/// File name of the CSV summary under a sweep directory.
-pub const SUMMARY_CSV: &str = "summary.csv";
-
-/// Column of the summary holding the number of runs of a configuration.
-pub const RUNS_COLUMN: &str = "runs";
-/// Column of the summary holding how many of those runs failed.
-pub const FAILED_COLUMN: &str = "failed_runs";
-/// Column of the summary holding how many runs (seeds) finished.
-pub const SEEDS_COLUMN: &str = "seeds";
-
-/// Suffix of the mean column of a metric (`ttft_ms_p50_mean`).
-pub const MEAN_SUFFIX: &str = "_mean";
-/// Suffix of the sample standard deviation column of a metric.
-pub const STD_SUFFIX: &str = "_std";
-/// Suffix of the 95% confidence half-width column of a metric.
-pub const CI_SUFFIX: &str = "_ci95";
-
-/// Whether a swept key is a seed (`workload.seed`, or any `*.seed`): the
-/// key whose values are repetitions of one configuration.
-pub fn is_seed_key(name: &str) -> bool {
-    name == "seed" || name.ends_with(".seed")
-}
-
-/// The swept-key columns of a runs table: those between `point` and
-/// `status` (see [`runs_table`](super::table::runs_table)).
-pub fn swept_columns(runs: &Table) -> Vec<usize> {
-    match (runs.column("point"), runs.column("status")) {
-        (Some(p), Some(s)) if p < s => (p + 1..s).collect(),
-        _ => Vec::new(),
-    }
-}
 
 /// The two-sided 95% quantile of Student's t distribution, t(0.975, df).
 ///
@@ -77,7 +43,7 @@ pub fn t_975(df: u64) -> f64 {
 /// Mean, sample standard deviation and 95% confidence half-width of a
 /// sample. `std` and `ci95` are `None` below two values.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Stats {
+pub struct SampleStats {
     /// How many values.
     pub n: usize,
     /// Their arithmetic mean.
@@ -89,7 +55,7 @@ pub struct Stats {
     pub ci95: Option<f64>,
 }
 
-impl Stats {
+impl SampleStats {
     /// The statistics of `values`, or `None` when there are none.
     pub fn of(values: &[f64]) -> Option<Self> {
         let n = values.len();
@@ -113,7 +79,7 @@ impl Stats {
 
 /// The metric columns a summary aggregates: the key metrics.
 pub fn summary_metrics() -> impl Iterator<Item = &'static str> {
-    KEY_METRICS.iter().map(|m| m.column)
+    key_metrics().map(|m| m.column.as_str())
 }
 
 /// The summary of a runs table: one row per distinct combination of the
@@ -122,25 +88,19 @@ pub fn summary_metrics() -> impl Iterator<Item = &'static str> {
 /// counted in `failed_runs`. Metric cells that are null (a run with no
 /// completed request) are left out of that metric's statistics.
 pub fn summarize(runs: &Table) -> Table {
-    let keys: Vec<usize> = swept_columns(runs)
+    let keys: Vec<usize> = schema::swept_columns(runs)
         .into_iter()
         .filter(|&c| !is_seed_key(&runs.columns[c].name))
         .collect();
-    let status = runs.column("status");
-    let sweep = runs.column("sweep");
+    let status = runs.column(schema::STATUS);
+    let sweep = runs.column(schema::SWEEP);
     let metrics: Vec<(&str, Option<usize>)> =
         summary_metrics().map(|m| (m, runs.column(m))).collect();
 
-    let mut columns = vec![Column {
-        name: "sweep".into(),
-        kind: ColumnType::Text,
-    }];
+    let mut columns = vec![Column::new(schema::SWEEP, ColumnType::Text)];
     columns.extend(keys.iter().map(|&c| runs.columns[c].clone()));
-    for name in [RUNS_COLUMN, FAILED_COLUMN, SEEDS_COLUMN] {
-        columns.push(Column {
-            name: name.into(),
-            kind: ColumnType::Int,
-        });
+    for name in [RUNS, FAILED_RUNS, SEEDS] {
+        columns.push(Column::new(name, ColumnType::Int));
     }
     for (metric, _) in &metrics {
         for suffix in [MEAN_SUFFIX, STD_SUFFIX, CI_SUFFIX] {
@@ -189,10 +149,10 @@ pub fn summarize(runs: &Table) -> Table {
             ]);
             for (_, col) in &metrics {
                 let values: Vec<f64> = col
-                    .map(|c| ok.iter().filter_map(|r| number(&r[c])).collect())
+                    .map(|c| ok.iter().filter_map(|r| r[c].as_number()).collect())
                     .unwrap_or_default();
                 let opt = |v: Option<f64>| v.map_or(Cell::Null, Cell::Float);
-                match Stats::of(&values) {
+                match SampleStats::of(&values) {
                     Some(s) => row.extend([Cell::Float(s.mean), opt(s.std), opt(s.ci95)]),
                     None => row.extend([Cell::Null, Cell::Null, Cell::Null]),
                 }
@@ -201,33 +161,6 @@ pub fn summarize(runs: &Table) -> Table {
         })
         .collect();
     Table { columns, rows }
-}
-
-/// A numeric cell as a finite float.
-fn number(cell: &Cell) -> Option<f64> {
-    match cell {
-        Cell::Float(x) if x.is_finite() => Some(*x),
-        Cell::Int(i) => Some(*i as f64),
-        _ => None,
-    }
-}
-
-/// `summary.parquet` under the sweep directory.
-pub fn summary_parquet(layout: &Layout) -> PathBuf {
-    layout.root().join(SUMMARY_PARQUET)
-}
-
-/// `summary.csv` under the sweep directory.
-pub fn summary_csv(layout: &Layout) -> PathBuf {
-    layout.root().join(SUMMARY_CSV)
-}
-
-/// Summarizes the runs table `runs` and writes `summary.parquet` and
-/// `summary.csv` into `layout`, atomically.
-pub fn write_summary(layout: &Layout, runs: &Table) -> Result<()> {
-    let summary = summarize(runs);
-    parquet_table::write(&summary, &summary_parquet(layout))?;
-    csv_table::write(&summary, &summary_csv(layout))
 }
 
 #[cfg(test)]
@@ -259,7 +192,7 @@ mod tests {
     fn stats_match_hand_computed_values() {
         // 2, 4, 4, 4, 5, 5, 7, 9: mean 5, squares about the mean sum to 32,
         // sample variance 32 / 7.
-        let s = Stats::of(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]).unwrap();
+        let s = SampleStats::of(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]).unwrap();
         assert_eq!(s.n, 8);
         assert_eq!(s.mean, 5.0);
         let std = (32.0f64 / 7.0).sqrt();
@@ -267,55 +200,38 @@ mod tests {
         assert!(close(s.ci95.unwrap(), 2.365 * std / 8f64.sqrt(), 1e-12));
         // Five seeds: 10, 12, 14, 16, 18 -> mean 14, std sqrt(10),
         // half-width 2.776 * sqrt(10) / sqrt(5) = 2.776 * sqrt(2) = 3.9259.
-        let s = Stats::of(&[10.0, 12.0, 14.0, 16.0, 18.0]).unwrap();
+        let s = SampleStats::of(&[10.0, 12.0, 14.0, 16.0, 18.0]).unwrap();
         assert_eq!(s.mean, 14.0);
         assert!(close(s.std.unwrap(), 10f64.sqrt(), 1e-12));
         assert!(close(s.ci95.unwrap(), 3.9259, 1e-4));
-        let one = Stats::of(&[3.5]).unwrap();
+        let one = SampleStats::of(&[3.5]).unwrap();
         assert_eq!((one.n, one.mean, one.std, one.ci95), (1, 3.5, None, None));
-        assert_eq!(Stats::of(&[]), None);
+        assert_eq!(SampleStats::of(&[]), None);
     }
 
     fn runs() -> Table {
-        let col = Column::new;
-        let mut columns = vec![
-            col("run_id", ColumnType::Text),
-            col("sweep", ColumnType::Text),
-            col("point", ColumnType::Int),
-            col("scheduler.policy", ColumnType::Text),
-            col("workload.seed", ColumnType::Int),
-            col("status", ColumnType::Text),
-            col("error", ColumnType::Text),
-        ];
-        columns.extend(summary_metrics().map(|m| col(m, ColumnType::Float)));
-        let row = |point: i64, policy: &str, seed: i64, ttft: Option<f64>| {
-            let mut r = vec![
-                Cell::Text(format!("id{point}")),
-                Cell::Text("s".into()),
-                Cell::Int(point),
-                Cell::Text(policy.into()),
-                Cell::Int(seed),
-                Cell::Text(if ttft.is_some() { "ok" } else { "failed" }.into()),
-                Cell::Null,
-            ];
-            r.extend(summary_metrics().map(|m| match (m, ttft) {
-                ("ttft_ms_p50", Some(v)) => Cell::Float(v),
-                (_, Some(_)) => Cell::Float(1.0),
-                (_, None) => Cell::Null,
-            }));
-            r
+        let row = |policy: &str, seed: i64, ttft: Option<f64>| {
+            let metrics = ttft.map(|v| {
+                summary_metrics()
+                    .map(|m| if m == "ttft_ms_p50" { v } else { 1.0 })
+                    .collect()
+            });
+            (vec![Cell::Text(policy.into()), Cell::Int(seed)], metrics)
         };
-        Table {
-            columns,
-            rows: vec![
-                row(0, "fcfs", 1, Some(10.0)),
-                row(1, "fcfs", 2, Some(12.0)),
-                row(2, "fcfs", 3, Some(14.0)),
-                row(3, "sof", 1, Some(7.0)),
-                row(4, "sof", 2, None),
-                row(5, "sof", 3, Some(9.0)),
+        crate::table::fixtures::runs(
+            &[
+                ("scheduler.policy", ColumnType::Text),
+                ("workload.seed", ColumnType::Int),
             ],
-        }
+            vec![
+                row("fcfs", 1, Some(10.0)),
+                row("fcfs", 2, Some(12.0)),
+                row("fcfs", 3, Some(14.0)),
+                row("sof", 1, Some(7.0)),
+                row("sof", 2, None),
+                row("sof", 3, Some(9.0)),
+            ],
+        )
     }
 
     #[test]

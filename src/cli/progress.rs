@@ -1,11 +1,16 @@
-//! The live view of a run: an indicatif progress bar on stderr, plus the
-//! `-v` step log and `--debug` scheduler decisions.
+//! The live views of the command line, all on stderr and only on a
+//! terminal: a run's progress bar (plus the `-v` step log and `--debug`
+//! scheduler decisions), the dataset loading bar, and a sweep's bar. The
+//! library reports progress through callbacks; this is where they are drawn.
 
-use super::style::Style;
 use crate::config::Config;
 use crate::engine::{Event, Observer, StepSummary};
+use crate::io::workload::LoadEvent;
+use crate::report::style::Style;
+use crate::sweep::runner::Progress;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// A progress bar of `len` steps on stderr, drawn ten times a second, with
@@ -96,7 +101,7 @@ impl ConsoleProgress {
     /// Prints a line above the bar (or to stderr when there is none).
     fn log(&self, line: String) {
         if self.bar.is_hidden() {
-            eprintln!("{line}");
+            super::print_stderr(&format!("{line}\n"));
         } else {
             self.bar.println(line);
         }
@@ -172,5 +177,95 @@ impl Observer for ConsoleProgress {
             }
         };
         self.log(format!("[t={now:.4}s] {line}"));
+    }
+}
+
+/// A callback for [`build_workload`](crate::io::workload::build_workload)
+/// that draws a bar over the dataset's bytes while it loads and prints one
+/// line about what was loaded (when `show`).
+pub fn dataset_progress(show: bool, style: Style) -> impl FnMut(LoadEvent<'_>) {
+    let mut bar = ProgressBar::hidden();
+    let mut started = Instant::now();
+    move |event| match event {
+        LoadEvent::Started { total_bytes, .. } => {
+            started = Instant::now();
+            bar = stderr_bar(
+                total_bytes,
+                show,
+                style,
+                "{spinner:.cyan} Loading dataset [{bar:30.cyan/blue}] {bytes}/{total_bytes} {msg}",
+                "Loading dataset [{bar:30}] {bytes}/{total_bytes} {msg}",
+            );
+        }
+        LoadEvent::Progress(p) => {
+            bar.set_position(p.bytes);
+            bar.set_message(format!("{} prompts", p.prompts));
+        }
+        LoadEvent::Finished {
+            path,
+            prompts,
+            input_tokens,
+        } => {
+            bar.finish_and_clear();
+            if show {
+                super::print_stderr(&format!(
+                    "{}\n",
+                    style.dim(&format!(
+                        "dataset: {prompts} prompts, {input_tokens} prompt tokens, from {} ({:.2} s to load)",
+                        path.display(),
+                        started.elapsed().as_secs_f64()
+                    ))
+                ));
+            }
+        }
+    }
+}
+
+/// A sweep's bar: points done out of the points of this directory, with the
+/// runs done and failed (a search point runs several probes).
+pub struct SweepBar {
+    bar: ProgressBar,
+    runs: AtomicUsize,
+    failed: AtomicUsize,
+}
+
+impl SweepBar {
+    /// A bar shown when `show` (and stderr is a terminal).
+    pub fn new(show: bool, style: Style) -> Self {
+        let bar = stderr_bar(
+            0,
+            show,
+            style,
+            "{spinner:.cyan} [{elapsed_precise}] [{bar:30.cyan/blue}] {pos}/{len} points, {msg}, ETA {eta}",
+            "[{elapsed_precise}] [{bar:30}] {pos}/{len} points, {msg}, ETA {eta}",
+        );
+        bar.set_message("0 runs, 0 failed");
+        Self {
+            bar,
+            runs: AtomicUsize::new(0),
+            failed: AtomicUsize::new(0),
+        }
+    }
+
+    /// Draws one event of the runner.
+    pub fn on(&self, event: Progress) {
+        match event {
+            Progress::Started { points } => self.bar.set_length(points as u64),
+            Progress::Run { failed, .. } => {
+                let runs = self.runs.fetch_add(1, Ordering::Relaxed) + 1;
+                let failures = self
+                    .failed
+                    .fetch_add(usize::from(failed), Ordering::Relaxed)
+                    + usize::from(failed);
+                self.bar
+                    .set_message(format!("{runs} runs, {failures} failed"));
+            }
+            Progress::Point => self.bar.inc(1),
+        }
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
     }
 }

@@ -5,9 +5,9 @@
 
 use super::svg::{self, short_number, Chart, Mark, Point, Series, XAxis};
 use super::{document, escape, key_value_table};
-use crate::sweep::aggregate::{CI_SUFFIX, MEAN_SUFFIX, RUNS_COLUMN};
-use crate::sweep::summary::{KeyMetric, KEY_METRICS};
-use crate::sweep::table::{Cell, ColumnType, Table};
+use crate::metrics::catalog::{key_metrics, metric, Metric};
+use crate::table::schema::{summary_key_columns, CI_SUFFIX, MEAN_SUFFIX, SWEEP};
+use crate::table::{Cell, ColumnType, Table};
 use serde_json::Value as Json;
 
 /// The scatter's latency (x) metric: lower is better.
@@ -17,23 +17,12 @@ pub const SCATTER_THROUGHPUT: &str = "output_tokens_per_sec";
 /// A log x axis when the swept values span at least this ratio.
 const LOG_RATIO: f64 = 4.0;
 
-/// The swept keys of a summary table: the columns between `sweep` and `runs`.
-pub fn key_columns(summary: &Table) -> Vec<usize> {
-    let start = summary.column("sweep").map_or(0, |c| c + 1);
-    let end = summary.column(RUNS_COLUMN).unwrap_or(start);
-    (start..end).collect()
-}
-
 fn numeric(kind: ColumnType) -> bool {
     matches!(kind, ColumnType::Int | ColumnType::Float)
 }
 
 fn value(cell: &Cell) -> Option<f64> {
-    match cell {
-        Cell::Float(x) if x.is_finite() => Some(*x),
-        Cell::Int(i) => Some(*i as f64),
-        _ => None,
-    }
+    cell.as_number()
 }
 
 /// A row's settings of the keys `keys`, as `name=value, ...`.
@@ -52,10 +41,10 @@ fn short_key(name: &str) -> &str {
 
 /// The chart of `metric` against the key `x`: one series per combination of
 /// the other keys, points at the mean with the 95% interval as error bars.
-pub fn metric_chart(summary: &Table, metric: &KeyMetric, x: usize) -> Option<Chart> {
+pub fn metric_chart(summary: &Table, metric: &Metric, x: usize) -> Option<Chart> {
     let mean = summary.column(&format!("{}{MEAN_SUFFIX}", metric.column))?;
     let ci = summary.column(&format!("{}{CI_SUFFIX}", metric.column));
-    let others: Vec<usize> = key_columns(summary)
+    let others: Vec<usize> = summary_key_columns(summary)
         .into_iter()
         .filter(|&k| k != x)
         .collect();
@@ -154,11 +143,10 @@ pub fn pareto_front(points: &[(f64, f64)]) -> Vec<usize> {
 /// The throughput-versus-latency scatter: one dot per configuration,
 /// coloured by its first text key, with the Pareto front marked.
 pub fn scatter_chart(summary: &Table) -> Option<Chart> {
-    let metric = |name: &str| KEY_METRICS.iter().find(|m| m.column == name);
     let (lat_m, thr_m) = (metric(SCATTER_LATENCY)?, metric(SCATTER_THROUGHPUT)?);
     let lat = summary.column(&format!("{SCATTER_LATENCY}{MEAN_SUFFIX}"))?;
     let thr = summary.column(&format!("{SCATTER_THROUGHPUT}{MEAN_SUFFIX}"))?;
-    let keys = key_columns(summary);
+    let keys = summary_key_columns(summary);
     let colour_by = keys
         .iter()
         .copied()
@@ -266,10 +254,10 @@ fn meta_rows(meta: &Json) -> Vec<(String, String)> {
 /// The whole report page of a sweep's `summary` and its `sweep.json`.
 pub fn sweep_page(summary: &Table, meta: Option<&Json>) -> String {
     let name = summary
-        .column("sweep")
+        .column(SWEEP)
         .and_then(|c| summary.rows.first().map(|r| r[c].to_string()))
         .unwrap_or_else(|| "sweep".into());
-    let keys = key_columns(summary);
+    let keys = summary_key_columns(summary);
     let numeric_keys: Vec<usize> = keys
         .iter()
         .copied()
@@ -291,8 +279,7 @@ pub fn sweep_page(summary: &Table, meta: Option<&Json>) -> String {
         body.push_str(&svg::render(&scatter));
         body.push_str("</div>\n");
     }
-    let charts: Vec<Chart> = KEY_METRICS
-        .iter()
+    let charts: Vec<Chart> = key_metrics()
         .flat_map(|metric| {
             x_keys
                 .iter()
@@ -318,57 +305,53 @@ pub fn sweep_page(summary: &Table, meta: Option<&Json>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sweep::aggregate::summarize;
-    use crate::sweep::table::Column;
+    use crate::table::summary::summarize;
+
+    fn first_key() -> &'static Metric {
+        key_metrics().next().unwrap()
+    }
 
     /// A runs table of 2 policies x 3 budgets x 2 seeds.
     fn summary() -> Table {
-        let col = Column::new;
-        let mut columns = vec![
-            col("run_id", ColumnType::Text),
-            col("sweep", ColumnType::Text),
-            col("point", ColumnType::Int),
-            col("scheduler.policy", ColumnType::Text),
-            col("scheduler.max_num_batched_tokens", ColumnType::Int),
-            col("workload.seed", ColumnType::Int),
-            col("status", ColumnType::Text),
-        ];
-        columns.extend(KEY_METRICS.iter().map(|m| col(m.column, ColumnType::Float)));
         let mut rows = Vec::new();
         for (p, policy) in ["fcfs", "sof"].iter().enumerate() {
             for (b, budget) in [2048, 8192, 16384].iter().enumerate() {
                 for seed in 1..=2 {
-                    let mut row = vec![
-                        Cell::Text(format!("{p}{b}{seed}")),
-                        Cell::Text("t".into()),
-                        Cell::Int(rows.len() as i64),
+                    let metrics = key_metrics()
+                        .enumerate()
+                        .map(|(m, _)| (m + 1) as f64 * (10.0 + b as f64 - p as f64) + seed as f64)
+                        .collect();
+                    let keys = vec![
                         Cell::Text((*policy).into()),
                         Cell::Int(*budget),
                         Cell::Int(seed),
-                        Cell::Text("ok".into()),
                     ];
-                    row.extend(KEY_METRICS.iter().enumerate().map(|(m, _)| {
-                        Cell::Float((m + 1) as f64 * (10.0 + b as f64 - p as f64) + seed as f64)
-                    }));
-                    rows.push(row);
+                    rows.push((keys, Some(metrics)));
                 }
             }
         }
-        summarize(&Table { columns, rows })
+        summarize(&crate::table::fixtures::runs(
+            &[
+                ("scheduler.policy", ColumnType::Text),
+                ("scheduler.max_num_batched_tokens", ColumnType::Int),
+                ("workload.seed", ColumnType::Int),
+            ],
+            rows,
+        ))
     }
 
     #[test]
     fn a_metric_chart_has_one_series_per_policy_with_error_bars() {
         let s = summary();
         let x = s.column("scheduler.max_num_batched_tokens").unwrap();
-        let chart = metric_chart(&s, &KEY_METRICS[0], x).unwrap();
+        let chart = metric_chart(&s, first_key(), x).unwrap();
         assert_eq!(chart.series.len(), 2);
         assert_eq!(chart.point_count(), 6);
         assert_eq!(chart.series[0].name, "policy=fcfs");
         assert_eq!(chart.x_axis, XAxis::Log, "2048..16384 is a ratio of 8");
         assert!(chart.series[0].points.iter().all(|p| p.err.is_some()));
         let policy = s.column("scheduler.policy").unwrap();
-        let by_policy = metric_chart(&s, &KEY_METRICS[0], policy).unwrap();
+        let by_policy = metric_chart(&s, first_key(), policy).unwrap();
         assert_eq!(by_policy.series.len(), 3, "one per budget");
         assert_eq!(
             by_policy.x_axis,
@@ -397,11 +380,11 @@ mod tests {
         // One chart per key metric against the budget, plus the scatter.
         assert_eq!(
             page.matches("<svg class=\"chart\"").count(),
-            KEY_METRICS.len() + 1
+            key_metrics().count() + 1
         );
         assert_eq!(
             page.matches(r#"data-series="2" data-points="6""#).count(),
-            KEY_METRICS.len() + 1
+            key_metrics().count() + 1
         );
         assert!(page.contains(r#"<g class="front""#));
         assert!(page.contains("<td class=\"t\">points</td><td class=\"t\">12</td>"));

@@ -1,31 +1,31 @@
-//! `runs.csv`: the runs table as CSV with a header row. Floats are written in
-//! Rust's shortest round-trip form, so CSV and Parquet hold the same values.
+//! Tables as CSV with a header row. Floats are written in Rust's shortest
+//! round-trip form, so CSV and Parquet hold the same values.
 
-use crate::report::files::write_atomic;
-use crate::sweep::table::{Cell, Table};
-use anyhow::{Context, Result};
+use super::error::{Error, Result};
+use super::files::write_atomic;
+use crate::table::{Cell, Table};
 use std::path::Path;
 
 /// Renders `table` as CSV text; empty fields are nulls.
-pub fn to_csv(table: &Table) -> Result<Vec<u8>> {
+pub fn to_csv(table: &Table) -> std::result::Result<Vec<u8>, ::csv::Error> {
     let mut writer = ::csv::Writer::from_writer(Vec::new());
     writer.write_record(table.columns.iter().map(|c| c.name.as_str()))?;
     for row in &table.rows {
         writer.write_record(row.iter().map(Cell::to_string))?;
     }
-    Ok(writer.into_inner()?)
+    writer.into_inner().map_err(|e| e.into_error().into())
 }
 
 /// Writes `table` to `path` as CSV, atomically.
 pub fn write(table: &Table, path: &Path) -> Result<()> {
-    write_atomic(path, &to_csv(table)?)
-        .with_context(|| format!("cannot write '{}'", path.display()))
+    let bytes = to_csv(table).map_err(|e| Error::write_with(path, e))?;
+    write_atomic(path, &bytes).map_err(|e| Error::write(path, e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sweep::table::{Column, ColumnType};
+    use crate::table::{Column, ColumnType};
 
     #[test]
     fn renders_header_values_and_nulls() {

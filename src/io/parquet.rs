@@ -1,9 +1,9 @@
-//! `runs.parquet`: the runs table as one Arrow record batch in a Parquet
-//! file, typed columns (Int64, Float64, Utf8, Boolean), snappy-compressed.
+//! Tables as Parquet files: one Arrow record batch, typed columns (Int64,
+//! Float64, Utf8, Boolean), snappy-compressed, written atomically.
 
-use crate::report::files::AtomicFile;
-use crate::sweep::table::{Cell, Column, ColumnType, Table};
-use anyhow::{bail, Context, Result};
+use super::error::{Error, Result};
+use super::files::AtomicFile;
+use crate::table::{Cell, Column, ColumnType, Table};
 use arrow_array::{
     Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
 };
@@ -28,7 +28,9 @@ pub fn writer_properties() -> WriterProperties {
 }
 
 /// The Arrow form of `table`.
-pub fn to_record_batch(table: &Table) -> Result<RecordBatch> {
+pub fn to_record_batch(
+    table: &Table,
+) -> std::result::Result<RecordBatch, arrow_schema::ArrowError> {
     let fields: Vec<Field> = table
         .columns
         .iter()
@@ -40,29 +42,30 @@ pub fn to_record_batch(table: &Table) -> Result<RecordBatch> {
         .enumerate()
         .map(|(i, c)| column_array(table, i, c.kind))
         .collect();
-    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
 }
 
 /// Writes `table` to `path` as Parquet, atomically.
 pub fn write(table: &Table, path: &Path) -> Result<()> {
-    let context = || format!("cannot write '{}'", path.display());
-    let batch = to_record_batch(table)?;
-    let file = AtomicFile::create(path).with_context(context)?;
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties()))?;
-    writer.write(&batch).with_context(context)?;
+    let failed = |e: &dyn std::fmt::Display| Error::write_with(path, e);
+    let batch = to_record_batch(table).map_err(|e| failed(&e))?;
+    let file = AtomicFile::create(path).map_err(|e| Error::write(path, e))?;
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties()))
+        .map_err(|e| failed(&e))?;
+    writer.write(&batch).map_err(|e| failed(&e))?;
     writer
         .into_inner()
-        .with_context(context)?
+        .map_err(|e| failed(&e))?
         .commit()
-        .with_context(context)
+        .map_err(|e| Error::write(path, e))
 }
 
 /// Reads a Parquet file written by [`write()`] (or any file whose columns are
 /// Int64, Float64, Utf8 or Boolean) back into a [`Table`].
 pub fn read(path: &Path) -> Result<Table> {
-    let context = || format!("cannot read '{}'", path.display());
-    let file = std::fs::File::open(path).with_context(context)?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).with_context(context)?;
+    let failed = |e: &dyn std::fmt::Display| Error::read_with(path, e);
+    let file = std::fs::File::open(path).map_err(|e| Error::read("", path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| failed(&e))?;
     let mut columns = Vec::new();
     for field in builder.schema().fields() {
         let kind = match field.data_type() {
@@ -70,11 +73,13 @@ pub fn read(path: &Path) -> Result<Table> {
             DataType::Float64 => ColumnType::Float,
             DataType::Utf8 => ColumnType::Text,
             DataType::Boolean => ColumnType::Bool,
-            other => bail!(
-                "'{}': column '{}' has type {other}; expected Int64, Float64, Utf8 or Boolean",
-                path.display(),
-                field.name()
-            ),
+            other => {
+                return Err(Error::invalid(format!(
+                    "'{}': column '{}' has type {other}; expected Int64, Float64, Utf8 or Boolean",
+                    path.display(),
+                    field.name()
+                )))
+            }
         };
         columns.push(Column {
             name: field.name().clone(),
@@ -82,8 +87,8 @@ pub fn read(path: &Path) -> Result<Table> {
         });
     }
     let mut rows = Vec::new();
-    for batch in builder.build().with_context(context)? {
-        let batch = batch.with_context(context)?;
+    for batch in builder.build().map_err(|e| failed(&e))? {
+        let batch = batch.map_err(|e| failed(&e))?;
         let start = rows.len();
         rows.resize(start + batch.num_rows(), Vec::with_capacity(columns.len()));
         for (array, column) in batch.columns().iter().zip(&columns) {
@@ -179,9 +184,6 @@ mod tests {
         write(&table, &path).unwrap();
         assert_eq!(read(&path).unwrap(), table);
         let missing = read(&dir.path().join("none.parquet")).unwrap_err();
-        assert!(
-            format!("{missing:#}").contains("none.parquet"),
-            "{missing:#}"
-        );
+        assert!(missing.to_string().contains("none.parquet"), "{missing}");
     }
 }

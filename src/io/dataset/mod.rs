@@ -14,7 +14,7 @@ mod tokenize;
 
 pub use error::DatasetError;
 pub use jsonl::{Conversation, ROLES};
-pub use template::{ChatTemplate, SpecialTokens};
+pub use template::{ChatTemplate, SpecialTokens, TemplateArg};
 pub use tokenize::PromptTokenizer;
 
 use crate::engine::kv_cache::token_block_hashes;
