@@ -10,7 +10,8 @@
 //!
 //! - The deterministic core: [`config`] (validated once), [`workload`]
 //!   (seeded arrivals and lengths), [`engine`] (scheduler, KV cache, cost
-//!   model), [`metrics`] (collectors, the result, the metric catalog) and
+//!   model, and the [`engine::Engine`] that [`engine::Simulator`] drives),
+//!   [`metrics`] (collectors, the result, the metric catalog) and
 //!   [`calibration`]. No I/O, no clock, no threads: the same resolved config
 //!   gives bit-identical results on any machine, and it builds for wasm32.
 //! - [`table`]: typed tables, their column and file names, seed-folded

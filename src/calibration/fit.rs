@@ -242,7 +242,7 @@ mod tests {
 
     fn model() -> CostModel {
         let text = "hardware = 'h200'\nmodel = 'llama-3.1-8b'\n[scheduler]\nmax_num_batched_tokens=8192\nmax_num_seqs=8\n[workload]\narrival_pattern='poisson'\narrival_rate=1.0\nnum_requests=1\ninput_len_dist={type='fixed',value=1}\noutput_len_dist={type='fixed',value=1}\n";
-        CostModel::new(&Config::from_toml_str(text, "t").unwrap())
+        CostModel::new(&Config::from_toml_str(text, "t").unwrap().server)
     }
 
     /// The fixture's shapes, timed by the model itself under `truth`.

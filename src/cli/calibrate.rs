@@ -31,7 +31,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Outcome {
         ))
         .into());
     }
-    let model = CostModel::new(&config);
+    let model = CostModel::new(&config.server);
     let samples: Vec<Sample> = table
         .steps
         .iter()
@@ -55,8 +55,8 @@ pub fn calibrate(args: &CalibrateArgs) -> Outcome {
     let mut report = format!(
         "{} measured steps of {source}, {} on {}\n",
         samples.len(),
-        config.model.name,
-        config.hardware.name
+        config.server.model.name,
+        config.server.hardware.name
     );
     let mut comments = String::new();
     for (name, errors) in &rows {
@@ -79,10 +79,10 @@ pub fn calibrate(args: &CalibrateArgs) -> Outcome {
     let file = format!(
         "# hardware.calibration fitted by `inference-lab calibrate` to {} measured steps of\n# {source}: {} on {} (datasheet {:e} FLOP/s, {:e} B/s).\n# Relative errors:\n{comments}{}",
         samples.len(),
-        config.model.name,
-        config.hardware.name,
-        config.hardware.compute_flops,
-        config.hardware.memory_bandwidth,
+        config.server.model.name,
+        config.server.hardware.name,
+        config.server.hardware.compute_flops,
+        config.server.hardware.memory_bandwidth,
         fitted.to_toml()
     );
     write_atomic(&args.output, file.as_bytes()).map_err(|e| Error::write(&args.output, e))?;

@@ -16,10 +16,10 @@ use std::fmt::Write as _;
 pub fn predict_steps(args: &PredictStepsArgs) -> Outcome {
     let mut config = read_config(&args.config)?;
     if let Some(path) = &args.calibration {
-        config.hardware.calibration = read_calibration_file(path)?.1;
+        config.server.hardware.calibration = read_calibration_file(path)?.1;
     }
     let table = read_steps(&args.steps)?;
-    let model = CostModel::new(&config);
+    let model = CostModel::new(&config.server);
     let measured = table.is_measured();
     let predicted: Vec<f64> = table
         .steps
@@ -51,9 +51,9 @@ pub fn predict_steps(args: &PredictStepsArgs) -> Outcome {
     let mut summary = format!(
         "{} steps of {source} priced for {} on {} ({})",
         table.steps.len(),
-        config.model.name,
-        config.hardware.name,
-        if config.hardware.calibration == crate::config::Calibration::DATASHEET {
+        config.server.model.name,
+        config.server.hardware.name,
+        if config.server.hardware.calibration == crate::config::Calibration::DATASHEET {
             "datasheet, uncalibrated"
         } else {
             "calibrated"

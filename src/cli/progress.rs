@@ -157,20 +157,23 @@ impl Observer for ConsoleProgress {
 
     fn on_event(&mut self, now: f64, event: &Event) {
         let line = match event {
-            Event::Rejected { request, reason } => format!("rejected request {request}: {reason}"),
+            Event::Rejected { request_id, reason } => format!("rejected request {request_id}: {reason}"),
             Event::Admitted {
-                request,
+                request_id,
                 tokens,
                 cached_tokens,
             } => format!(
-                "admitted request {request}: {tokens} tokens this step, {cached_tokens} from the prefix cache"
+                "admitted request {request_id}: {tokens} tokens this step, {cached_tokens} from the prefix cache"
             ),
             Event::Preempted {
-                request,
+                request_id,
                 discarded_tokens,
-            } => format!("preempted request {request}: {discarded_tokens} computed tokens discarded"),
-            Event::Finished { request, kv_tokens } => {
-                format!("finished request {request} ({kv_tokens} tokens in the KV cache)")
+            } => format!("preempted request {request_id}: {discarded_tokens} computed tokens discarded"),
+            Event::Finished {
+                request_id,
+                kv_tokens,
+            } => {
+                format!("finished request {request_id} ({kv_tokens} tokens in the KV cache)")
             }
         };
         self.log(format!("[t={now:.4}s] {line}"));

@@ -27,23 +27,26 @@ fn error_of(text: &str) -> String {
 #[test]
 fn defaults_are_filled_in() {
     let c = parse(MINIMAL).unwrap();
-    assert_eq!(c.scheduler.policy, Policy::Fcfs);
-    assert!(c.scheduler.enable_chunked_prefill);
-    assert!(c.scheduler.enable_prefix_caching);
-    assert!(!c.scheduler.enable_preemption_free);
-    assert_eq!(c.scheduler.block_size, 16);
-    assert_eq!(c.scheduler.long_prefill_token_threshold, 0);
-    assert_eq!(c.scheduler.max_num_partial_prefills, 1);
+    assert_eq!(c.server.scheduler.policy, Policy::Fcfs);
+    assert!(c.server.scheduler.enable_chunked_prefill);
+    assert!(c.server.scheduler.enable_prefix_caching);
+    assert!(!c.server.scheduler.enable_preemption_free);
+    assert_eq!(c.server.scheduler.block_size, 16);
+    assert_eq!(c.server.scheduler.long_prefill_token_threshold, 0);
+    assert_eq!(c.server.scheduler.max_num_partial_prefills, 1);
     assert_eq!(c.workload.seed, 42);
     assert_eq!(c.workload.burst_size, DEFAULT_BURST_SIZE);
     assert_eq!(c.simulation.log_interval, 100);
-    assert_eq!(c.hardware.gpu_memory_utilization, 0.9);
-    assert_eq!(c.model.num_kv_heads, 8);
-    assert_eq!(c.model.head_dim, 128);
-    assert_eq!(c.model.num_active_parameters, c.model.num_parameters);
+    assert_eq!(c.server.hardware.gpu_memory_utilization, 0.9);
+    assert_eq!(c.server.model.num_kv_heads, 8);
+    assert_eq!(c.server.model.head_dim, 128);
+    assert_eq!(
+        c.server.model.num_active_parameters,
+        c.server.model.num_parameters
+    );
     // KV capacity = memory * 0.9 - weights = 85,899,345,920 * 0.9 - 8,030,261,248 * 2.
     assert_eq!(
-        c.hardware.kv_cache_capacity,
+        c.server.hardware.kv_cache_capacity,
         (85_899_345_920f64 * 0.9) as u64 - 16_060_522_496
     );
 }
@@ -56,7 +59,11 @@ fn threshold_defaults_to_four_percent_with_several_partial_prefills() {
     );
     // 4% of max_seq_len 131072.
     assert_eq!(
-        parse(&text).unwrap().scheduler.long_prefill_token_threshold,
+        parse(&text)
+            .unwrap()
+            .server
+            .scheduler
+            .long_prefill_token_threshold,
         5242
     );
 }
@@ -68,8 +75,8 @@ fn head_dim_defaults_to_hidden_over_heads() {
         "model = { name = 'm', num_parameters = 1000, num_layers = 2, hidden_dim = 512, num_heads = 4, max_seq_len = 100 }",
     );
     let c = parse(&text).unwrap();
-    assert_eq!(c.model.head_dim, 128);
-    assert_eq!(c.model.num_kv_heads, 4);
+    assert_eq!(c.server.model.head_dim, 128);
+    assert_eq!(c.server.model.num_kv_heads, 4);
 }
 
 #[test]
@@ -97,9 +104,9 @@ fn preset_tables_take_overrides() {
         "hardware = { preset = \"h100\", memory_bandwidth = 1e12, kv_cache_capacity = 1073741824 }",
     );
     let c = parse(&text).unwrap();
-    assert_eq!(c.hardware.memory_bandwidth, 1e12);
-    assert_eq!(c.hardware.compute_flops, 989e12);
-    assert_eq!(c.hardware.kv_cache_capacity, 1 << 30);
+    assert_eq!(c.server.hardware.memory_bandwidth, 1e12);
+    assert_eq!(c.server.hardware.compute_flops, 989e12);
+    assert_eq!(c.server.hardware.kv_cache_capacity, 1 << 30);
 }
 
 #[test]
@@ -247,13 +254,14 @@ fn a_calibration_path_is_for_the_command_line_to_read() {
     assert_eq!(
         parse(&text)
             .unwrap()
+            .server
             .hardware
             .calibration
             .compute_efficiency,
         0.5
     );
     assert_eq!(
-        parse(MINIMAL).unwrap().hardware.calibration,
+        parse(MINIMAL).unwrap().server.hardware.calibration,
         Calibration::DATASHEET
     );
 }

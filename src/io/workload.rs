@@ -195,7 +195,7 @@ pub fn build_workload(
         Some(cache) => cache.get(
             (
                 path.clone(),
-                config.scheduler.block_size,
+                config.server.scheduler.block_size,
                 config.workload.num_requests,
             ),
             load,
@@ -223,7 +223,7 @@ fn load_prompts(
 ) -> Result<PromptSet> {
     let tokenizer = PromptTokenizer::from_file(tokenizer_path)?;
     let template = ChatTemplate::load(template, tokenizer.special_tokens())?;
-    let builder = PromptBuilder::new(&tokenizer, &template, config.scheduler.block_size);
+    let builder = PromptBuilder::new(&tokenizer, &template, config.server.scheduler.block_size);
     let total_bytes = std::fs::metadata(path).map_or(0, |m| m.len());
     on_load(LoadEvent::Started { path, total_bytes });
     let name = path.display().to_string();

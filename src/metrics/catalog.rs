@@ -473,7 +473,7 @@ pub enum RecordField {
 /// one per field of [`RequestRecord`], in field order; a test checks them
 /// against the record's serialized fields.
 pub const REQUEST_COLUMNS: [(&str, RecordField); 8] = [
-    ("request_id", RecordField::Int(|r| r.request_id as i64)),
+    ("request_id", RecordField::Int(|r| r.request_id.0 as i64)),
     ("arrival_secs", RecordField::Float(|r| r.arrival_secs)),
     (
         "first_token_secs",
@@ -544,7 +544,7 @@ mod tests {
     #[test]
     fn request_columns_are_the_record_fields() {
         let record = RequestRecord {
-            request_id: 7,
+            request_id: crate::workload::RequestId(7),
             arrival_secs: 1.5,
             first_token_secs: 2.0,
             finish_secs: 3.0,

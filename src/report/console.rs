@@ -22,9 +22,9 @@ pub fn render(result: &RunResult, style: Style) -> String {
         style.heading(&format!(
             "inference-lab {}: {} on {}, policy {}",
             result.simulation.version,
-            c.model.name,
-            c.hardware.name,
-            c.scheduler.policy.name()
+            c.server.model.name,
+            c.server.hardware.name,
+            c.server.scheduler.policy.name()
         ))
     );
     out.push('\n');

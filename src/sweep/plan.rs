@@ -251,8 +251,8 @@ mod tests {
         ))
         .unwrap();
         let b200 = plan.points[1].config.as_ref().unwrap();
-        assert_eq!(b200.hardware.name, "B200-180GB");
-        assert_eq!(b200.hardware.kv_cache_capacity, 50_000_000_000);
+        assert_eq!(b200.server.hardware.name, "B200-180GB");
+        assert_eq!(b200.server.hardware.kv_cache_capacity, 50_000_000_000);
         assert!(
             plan.points[0].config.is_ok(),
             "the H100 gets the KV budget on top of its preset"

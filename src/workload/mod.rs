@@ -24,8 +24,10 @@ use dist::LengthSampler;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use schedule::RateClock;
+use serde::Serialize;
 use shared_prefix::PromptChoice;
 use std::collections::VecDeque;
+use std::fmt;
 use std::sync::Arc;
 use trace::TraceReplay;
 
@@ -44,6 +46,20 @@ pub struct RequestSpec {
     /// and trace prompts with shared content); `None` for prompts whose
     /// content is unique to the request.
     pub prompt_block_hashes: Option<Arc<[u64]>>,
+}
+
+/// The global id of a request in a run: its index in the run's traffic
+/// (0, 1, 2, ... in arrival order), assigned by whoever feeds the engines. It
+/// names the request in events and records and breaks ties between requests
+/// in every scheduling policy. Serialises as the plain number.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct RequestId(pub u64);
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
 /// Random streams, one per purpose.
@@ -120,8 +136,10 @@ impl Arrivals {
 }
 
 /// Where prompts come from.
-// One per run, sampled on every arrival: keep the generator inline, unboxed.
-#[allow(clippy::large_enum_variant)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per run, sampled on every arrival: the generator stays inline, unboxed"
+)]
 #[derive(Debug, Clone)]
 enum Prompts {
     /// Lengths sampled from `input_len_dist`; content unique to each request.
@@ -182,7 +200,7 @@ impl Workload {
         let cfg = &config.workload;
         match &cfg.shared_prefix {
             Some(shared) => {
-                let set = shared_prefix::prompts(shared, config.scheduler.block_size);
+                let set = shared_prefix::prompts(shared, config.server.scheduler.block_size);
                 let choice = PromptChoice::new(
                     shared.order,
                     set.len() as u32,
@@ -200,7 +218,11 @@ impl Workload {
     /// Returns `None` when the config has no trace.
     pub fn from_trace(config: &Config, records: TraceRecords) -> Option<Self> {
         let cfg = &config.workload;
-        let replay = TraceReplay::new(records, cfg.trace.as_ref()?, config.scheduler.block_size);
+        let replay = TraceReplay::new(
+            records,
+            cfg.trace.as_ref()?,
+            config.server.scheduler.block_size,
+        );
         let mut workload = Self::new(cfg, Prompts::FromArrivals);
         workload.arrivals = Arrivals::Trace(Box::new(replay));
         Some(workload)
@@ -214,10 +236,10 @@ impl Workload {
     /// prompts run out.
     pub fn from_prompts(config: &Config, prompts: Arc<PromptSet>) -> Result<Self, WorkloadError> {
         let cfg = &config.workload;
-        if prompts.block_size() != config.scheduler.block_size {
+        if prompts.block_size() != config.server.scheduler.block_size {
             return Err(WorkloadError::BlockSizeMismatch {
                 hashed: prompts.block_size(),
-                configured: config.scheduler.block_size,
+                configured: config.server.scheduler.block_size,
             });
         }
         if cfg.output_len_dist.is_none() {

@@ -174,7 +174,7 @@ mod tests {
 
     fn record(i: u64) -> RequestRecord {
         RequestRecord {
-            request_id: i,
+            request_id: crate::workload::RequestId(i),
             arrival_secs: i as f64,
             first_token_secs: i as f64 + 0.1,
             finish_secs: i as f64 + 1.0,

@@ -1,9 +1,14 @@
-//! Engine tests: hand-traced schedules, the progress guard, determinism, and
-//! property tests of the invariants over random small configs.
+//! Engine tests: hand-traced schedules, the progress guard, determinism, the
+//! open API (event order, load snapshots, prefix lookups) and property tests
+//! of the invariants over random small configs, driving the engine in strict
+//! time order as a cluster will and comparing with the single-run driver.
 
 use super::*;
+use crate::config::{Config, Policy};
 use crate::engine::cost::{BatchShape, Work};
-use crate::engine::NoopObserver;
+use crate::engine::kv_cache::token_block_hashes;
+use crate::engine::{simulate, NoopObserver, RunOutput, Traffic};
+use crate::workload::Workload;
 use proptest::prelude::*;
 use std::collections::HashSet;
 
@@ -63,7 +68,7 @@ fn records(out: &RunOutput) -> &[RequestRecord] {
 fn step_secs(config: &Config, context: u64, new: u64) -> f64 {
     let mut shape = BatchShape::default();
     shape.add(context, new, 0, Work::PrefillLast);
-    CostModel::new(config).step_cost(&shape).secs
+    CostModel::new(&config.server).step_cost(&shape).secs
 }
 
 #[test]
@@ -290,13 +295,13 @@ fn the_progress_guard_stops_a_run_that_cannot_progress() {
         ..Setup::default()
     }
     .config();
-    let workload = Workload::synthetic(&config.workload).unwrap();
-    let mut sim = Simulator::new(&config, workload, SimOptions::default());
+    let mut engine = Engine::new(&config.server, SimOptions::default());
     // Bypass the arrival checks: a request needing 7 blocks in a 4-block cache.
-    let spec = sim.workload.next_request();
-    sim.enqueue(0, spec);
-    sim.arrived = 1;
-    let err = sim.run(&mut NoopObserver).unwrap_err();
+    let spec = Workload::synthetic(&config.workload)
+        .unwrap()
+        .next_request();
+    engine.sched.enqueue_new(RequestId(0), spec);
+    let err = engine.advance(&mut NoopObserver).unwrap_err();
     assert!(matches!(err, SimError::Stalled { .. }), "{err}");
     assert!(err.to_string().contains("1 waiting"), "{err}");
 }
@@ -363,7 +368,7 @@ prop_compose! {
     fn setup()(
         budget in 1u64..600,
         seqs in 1u64..20,
-        policy in prop::sample::select(vec!["fcfs", "sof", "sif", "stf", "lif", "lof", "ltf", "priority"]),
+        policy in prop::sample::select(Policy::ALL.map(|(name, _)| name).to_vec()),
         chunked in any::<bool>(),
         block_size in prop::sample::select(vec![1u64, 4, 16]),
         threshold in prop::sample::select(vec![0u64, 7, 64]),
@@ -394,51 +399,137 @@ prop_compose! {
 
 /// Collects what finished requests held in the KV cache.
 #[derive(Default)]
-struct Finishes(Vec<(u64, u32)>);
+struct Finishes(Vec<(RequestId, u32)>);
 
 impl Observer for Finishes {
     fn wants_events(&self) -> bool {
         true
     }
     fn on_event(&mut self, _now: f64, event: &Event) {
-        if let Event::Finished { request, kv_tokens } = *event {
-            self.0.push((request, kv_tokens));
+        if let Event::Finished {
+            request_id,
+            kv_tokens,
+        } = *event
+        {
+            self.0.push((request_id, kv_tokens));
         }
     }
 }
 
-/// Checks the invariants that must hold after every step.
-fn check_step(sim: &Simulator<'_>, config: &Config) {
-    let sc = &config.scheduler;
-    let batch_tokens: u64 = sim.sched.batch.iter().map(|s| u64::from(s.tokens)).sum();
+/// What the time-ordered driver saw of one event.
+struct Seen {
+    /// When it happened.
+    time_secs: f64,
+    /// The engine event performed, or `None` for an arrival.
+    kind: Option<EngineEventKind>,
+    /// Requests submitted and accepted so far.
+    accepted: u64,
+    /// Requests completed so far.
+    completed: u64,
+}
+
+/// Drives one engine with `config`'s workload through the open API in strict
+/// time order, as a cluster will: every request is submitted at its arrival,
+/// also while a step is in flight; at equal times a StepEnd comes first, then
+/// the arrivals, then a StepStart. Calls `check` after every event.
+fn drive_in_time_order(
+    config: &Config,
+    options: SimOptions,
+    obs: &mut dyn Observer,
+    mut check: impl FnMut(&Engine, &Seen),
+) -> RunOutput {
+    let mut engine = Engine::new(&config.server, options);
+    let mut traffic = Traffic::new(Workload::synthetic(&config.workload).unwrap());
+    let (mut accepted, mut completed) = (0, 0);
+    loop {
+        let event = engine.next_event();
+        let arrival = traffic.peek_time();
+        let arrival_first = match (event, arrival) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(e), Some(t)) => {
+                t < e.time_secs || (t == e.time_secs && e.kind == EngineEventKind::StepStart)
+            }
+        };
+        let seen = if arrival_first {
+            let (id, spec) = traffic.next_request();
+            let time_secs = spec.arrival_secs;
+            let outcome = engine.submit(id, spec, obs);
+            accepted += u64::from(outcome.is_ok());
+            traffic
+                .on_submitted(outcome, time_secs.max(engine.now_secs()))
+                .unwrap();
+            Seen {
+                time_secs,
+                kind: None,
+                accepted,
+                completed,
+            }
+        } else if let Some(e) = event {
+            match engine.advance(obs).unwrap() {
+                Advance::StepEnded { finished } => {
+                    for c in finished {
+                        assert_eq!(c.finish_secs, e.time_secs);
+                        traffic.on_completed(c.finish_secs);
+                    }
+                    completed += finished.len() as u64;
+                }
+                Advance::StepStarted { end_secs } => assert!(end_secs >= e.time_secs),
+                Advance::Idle => panic!("an event was announced but none happened"),
+            }
+            Seen {
+                time_secs: e.time_secs,
+                kind: Some(e.kind),
+                accepted,
+                completed,
+            }
+        } else {
+            break;
+        };
+        check(&engine, &seen);
+    }
+    assert_eq!(engine.next_event(), None);
+    assert_eq!(engine.advance(obs).unwrap(), Advance::Idle);
+    assert_eq!(
+        engine.kv.blocks_in_use(),
+        0,
+        "blocks left in use at the end"
+    );
+    assert_eq!(engine.kv.bytes_in_use(), 0);
+    engine.finish().into_run_output(config.clone())
+}
+
+/// Checks the invariants that must hold after every committed step.
+fn check_step(engine: &Engine, config: &Config) {
+    let sc = &config.server.scheduler;
+    let sched = &engine.sched;
+    let batch_tokens: u64 = sched.batch().iter().map(|s| u64::from(s.tokens)).sum();
     assert!(batch_tokens <= sc.max_num_batched_tokens, "budget exceeded");
     assert!(
-        sim.sched.batch.len() as u64 <= sc.max_num_seqs,
+        sched.batch().len() as u64 <= sc.max_num_seqs,
         "too many seqs in a step"
     );
     assert!(
-        sim.sched.running.len() as u64 <= sc.max_num_seqs,
+        sched.running().len() as u64 <= sc.max_num_seqs,
         "too many running"
     );
-    let layout = sim.kv.layout();
+    let layout = engine.kv.layout();
     assert!(
-        sim.kv.bytes_in_use() <= layout.capacity_bytes,
+        engine.kv.bytes_in_use() <= layout.capacity_bytes,
         "KV over capacity"
     );
     assert!(
-        sim.kv.blocks_in_use() <= layout.num_blocks(),
+        engine.kv.blocks_in_use() <= layout.num_blocks(),
         "more blocks than exist"
     );
-    // Reference counting: blocks in use are exactly those the running requests hold.
-    let mut held = HashSet::new();
-    for (i, &slot) in sim.sched.running.iter().enumerate() {
-        let r = sim.reqs.get(slot);
+    for (i, &slot) in sched.running().iter().enumerate() {
+        let r = engine.reqs.get(slot);
         assert_eq!(
             r.in_group,
-            i < sim.sched.group.len(),
+            i < sched.group().len(),
             "members are the running prefix"
         );
-        let (computed, generated) = sim.sched.group.progress(&sim.reqs, slot);
+        let (computed, generated) = sched.group().progress(&engine.reqs, slot);
         assert_eq!(
             r.blocks.len() as u64,
             layout.blocks_for(u64::from(computed)),
@@ -449,19 +540,179 @@ fn check_step(sim: &Simulator<'_>, config: &Config) {
             "a finished request is still running"
         );
         assert!(computed <= r.input_tokens + generated);
-        held.extend(r.blocks.iter().copied());
     }
-    assert_eq!(
-        held.len() as u64,
-        sim.kv.blocks_in_use(),
-        "leaked or double-counted blocks"
-    );
     if sc.enable_preemption_free {
         assert_eq!(
-            sim.sched.stats.preemptions, 0,
+            sched.stats().preemptions,
+            0,
             "preemption-free mode preempted"
         );
     }
+}
+
+/// Checks the load snapshot against counts kept outside the engine and
+/// against the running requests' own block tables.
+fn check_load(engine: &Engine, seen: &Seen, config: &Config) {
+    let load = engine.load();
+    assert_eq!(
+        (load.running + load.waiting) as u64,
+        seen.accepted - seen.completed,
+        "running + waiting = accepted - completed"
+    );
+    assert!(load.running as u64 <= config.server.scheduler.max_num_seqs);
+    // Reference counting: blocks in use are exactly those the running requests hold.
+    let mut held = HashSet::new();
+    let mut window_tokens = 0;
+    for &slot in engine.sched.running() {
+        let r = engine.reqs.get(slot);
+        held.extend(r.blocks.iter().copied());
+        window_tokens += r.window_tokens;
+    }
+    assert_eq!(
+        held.len() as u64,
+        load.kv_blocks_used,
+        "leaked or double-counted blocks"
+    );
+    let layout = engine.kv.layout();
+    assert_eq!(load.kv_blocks_total, layout.num_blocks());
+    let bytes =
+        load.kv_blocks_used * layout.block_bytes + window_tokens * layout.window_token_bytes;
+    assert_eq!(
+        load.kv_utilization,
+        bytes as f64 / layout.capacity_bytes as f64
+    );
+}
+
+/// The single-run driver's output with the given options.
+fn simulated(config: &Config, options: SimOptions) -> (String, Option<Vec<RequestRecord>>) {
+    let out = simulate(config, options, &mut NoopObserver).unwrap();
+    (serde_json::to_string(&out.result).unwrap(), out.requests)
+}
+
+#[test]
+fn submitting_in_time_order_gives_the_single_run_result_on_the_default_config() {
+    let config = Config::builtin_default().unwrap();
+    let options = SimOptions::recording(true);
+    let open = drive_in_time_order(&config, options, &mut NoopObserver, |_, _| {});
+    let open = (serde_json::to_string(&open.result).unwrap(), open.requests);
+    assert_eq!(open, simulated(&config, options));
+}
+
+#[test]
+fn an_idle_engine_jumps_to_the_arrival_and_reports_each_event() {
+    let config = Setup::default().config();
+    let mut engine = Engine::new(&config.server, SimOptions::default());
+    assert_eq!(engine.next_event(), None);
+    assert_eq!(engine.advance(&mut NoopObserver).unwrap(), Advance::Idle);
+    let mut spec = Workload::synthetic(&config.workload)
+        .unwrap()
+        .next_request();
+    spec.arrival_secs = 2.5;
+    engine
+        .submit(RequestId(7), spec, &mut NoopObserver)
+        .unwrap();
+    assert_eq!(engine.now_secs(), 2.5);
+    let start = EngineEvent {
+        time_secs: 2.5,
+        kind: EngineEventKind::StepStart,
+    };
+    assert_eq!(engine.next_event(), Some(start));
+    let Advance::StepStarted { end_secs } = engine.advance(&mut NoopObserver).unwrap() else {
+        panic!("expected a step start");
+    };
+    // The 100-token prompt is in flight: running, holding its 7 blocks.
+    let load = engine.load();
+    assert_eq!((load.running, load.waiting, load.kv_blocks_used), (1, 0, 7));
+    assert_eq!(end_secs, 2.5 + step_secs(&config, 0, 100));
+    assert_eq!(
+        engine.next_event(),
+        Some(EngineEvent {
+            time_secs: end_secs,
+            kind: EngineEventKind::StepEnd,
+        })
+    );
+    // A second request arriving mid-step waits; the clock stays at the step's start.
+    let mut second = Workload::synthetic(&config.workload)
+        .unwrap()
+        .next_request();
+    second.arrival_secs = 2.6;
+    engine
+        .submit(RequestId(8), second, &mut NoopObserver)
+        .unwrap();
+    assert_eq!(engine.now_secs(), 2.5);
+    assert_eq!(engine.load().waiting, 1);
+    assert_eq!(
+        engine.advance(&mut NoopObserver).unwrap(),
+        Advance::StepEnded { finished: &[] }
+    );
+    assert_eq!(engine.now_secs(), end_secs);
+}
+
+/// A prompt of `tokens` with its chained block hashes, as a dataset gives it.
+fn dataset_request(tokens: &[u32], output_tokens: u32) -> RequestSpec {
+    RequestSpec {
+        arrival_secs: 0.0,
+        input_tokens: tokens.len() as u32,
+        output_tokens,
+        priority: 0,
+        prompt_block_hashes: Some(token_block_hashes(tokens, 16).into()),
+    }
+}
+
+fn run_to_idle(engine: &mut Engine) {
+    while engine.next_event().is_some() {
+        engine.advance(&mut NoopObserver).unwrap();
+    }
+}
+
+#[test]
+fn cached_prefix_blocks_counts_the_leading_blocks_held() {
+    // Two chats sharing a 40-token system prompt (two whole 16-token blocks)
+    // and an unrelated prompt.
+    let system: Vec<u32> = (0..40).collect();
+    let chat =
+        |user: std::ops::Range<u32>| -> Vec<u32> { system.iter().copied().chain(user).collect() };
+    let first = chat(100..130); // 70 tokens: 4 whole blocks
+    let second = chat(200..226); // 66 tokens: 4 whole blocks, the first 2 shared
+    let other: Vec<u32> = (500..560).collect(); // 60 tokens: 3 whole blocks
+    let hashes = |tokens: &[u32]| token_block_hashes(tokens, 16);
+
+    let config = Setup::default().config();
+    let options = SimOptions::recording(true);
+    let mut engine = Engine::new(&config.server, options);
+    assert_eq!(engine.cached_prefix_blocks(&hashes(&first)), 0);
+    engine
+        .submit(RequestId(0), dataset_request(&first, 1), &mut NoopObserver)
+        .unwrap();
+    run_to_idle(&mut engine);
+    // The first chat's four whole blocks stay cached after it finished.
+    assert_eq!(engine.cached_prefix_blocks(&hashes(&first)), 4);
+    assert_eq!(engine.cached_prefix_blocks(&hashes(&second)), 2);
+    assert_eq!(engine.cached_prefix_blocks(&hashes(&other)), 0);
+    assert_eq!(engine.cached_prefix_blocks(&hashes(&first)[..3]), 3);
+    assert_eq!(engine.cached_prefix_blocks(&[]), 0);
+
+    // The second chat then reuses exactly the two blocks counted.
+    engine
+        .submit(RequestId(1), dataset_request(&second, 1), &mut NoopObserver)
+        .unwrap();
+    run_to_idle(&mut engine);
+    assert_eq!(engine.cached_prefix_blocks(&hashes(&second)), 4);
+    let (_, records) = engine.finish().metrics.finish(&RunTotals::default());
+    let cached: Vec<u32> = records.unwrap().iter().map(|r| r.cached_tokens).collect();
+    assert_eq!(cached, [0, 32]);
+
+    // Without prefix caching nothing is ever found.
+    let config = Setup {
+        scheduler: "max_num_batched_tokens = 512\nmax_num_seqs = 8\nenable_prefix_caching = false"
+            .into(),
+        ..Setup::default()
+    }
+    .config();
+    let mut engine = Engine::new(&config.server, options);
+    let _ = engine.submit(RequestId(0), dataset_request(&first, 1), &mut NoopObserver);
+    run_to_idle(&mut engine);
+    assert_eq!(engine.cached_prefix_blocks(&hashes(&first)), 0);
 }
 
 proptest! {
@@ -470,22 +721,20 @@ proptest! {
     #[test]
     fn invariants_hold_for_random_configs(setup in setup()) {
         let config = setup.config();
-        let mut sim = Simulator::new(
-            &config,
-            Workload::synthetic(&config.workload).unwrap(),
-            SimOptions { record_requests: true, ..SimOptions::default() },
-        );
-        let mut steps = 0u64;
+        let options = SimOptions::recording(true);
+        let mut events = 0u64;
+        let mut last_secs = 0.0;
         let mut finishes = Finishes::default();
-        while sim.advance(&mut finishes).unwrap() {
-            check_step(&sim, &config);
-            steps += 1;
-            prop_assert!(steps < 2_000_000, "no end in sight");
-        }
-        prop_assert_eq!(sim.kv.blocks_in_use(), 0, "blocks left in use at the end");
-        prop_assert_eq!(sim.kv.bytes_in_use(), 0);
-        prop_assert!(sim.sched.running.is_empty() && sim.sched.num_waiting() == 0);
-        let out = sim.finish();
+        let out = drive_in_time_order(&config, options, &mut finishes, |engine, seen| {
+            assert!(seen.time_secs >= last_secs, "time went back");
+            last_secs = seen.time_secs;
+            if seen.kind == Some(EngineEventKind::StepEnd) {
+                check_step(engine, &config);
+            }
+            check_load(engine, seen, &config);
+            events += 1;
+            assert!(events < 4_000_000, "no end in sight");
+        });
         let c = out.result.requests;
         prop_assert_eq!(c.total, config.workload.num_requests.unwrap());
         prop_assert_eq!(c.completed + c.rejected, c.total, "every admitted request finishes");
@@ -500,33 +749,32 @@ proptest! {
         }
         prop_assert_eq!(finishes.0.len() as u64, c.completed);
         for &(id, kv_tokens) in &finishes.0 {
-            let spec = &specs[id as usize];
+            let spec = &specs[id.0 as usize];
             prop_assert_eq!(kv_tokens, spec.input_tokens + spec.output_tokens - 1, "computed tokens");
         }
-        for r in records(&out) {
-            let spec = &specs[r.request_id as usize];
+        for r in out.requests.as_deref().unwrap() {
+            let spec = &specs[r.request_id.0 as usize];
             prop_assert_eq!(r.input_tokens, spec.input_tokens);
             prop_assert_eq!(r.output_tokens, spec.output_tokens);
             prop_assert!(r.arrival_secs <= r.first_token_secs);
             prop_assert!(r.first_token_secs <= r.finish_secs);
-            prop_assert!(u64::from(r.input_tokens + r.output_tokens) <= config.model.max_seq_len);
+            prop_assert!(u64::from(r.input_tokens + r.output_tokens) <= config.server.model.max_seq_len);
         }
         let lat = out.result.latency_metrics;
         prop_assert!(lat.ttft_ms.max <= lat.e2e_ms.max);
         prop_assert!(lat.ttft_ms.p50 <= lat.e2e_ms.p50);
+
+        // Submitting at arrival (mid-step) gives exactly the single run's
+        // result, which submits just before each step start.
+        let open = (serde_json::to_string(&out.result).unwrap(), out.requests);
+        prop_assert_eq!(open, simulated(&config, options));
     }
 
     #[test]
     fn the_fast_path_gives_the_same_results_as_the_reference_path(setup in setup()) {
         let config = setup.config();
-        let run_with = |reference: bool| {
-            let options = SimOptions { record_requests: true, reference };
-            let out = simulate(&config, options, &mut NoopObserver).unwrap();
-            (serde_json::to_string(&out.result).unwrap(), out.requests)
-        };
-        let (fast, fast_requests) = run_with(false);
-        let (plain, plain_requests) = run_with(true);
+        let fast = simulated(&config, SimOptions { record_requests: true, reference: false });
+        let plain = simulated(&config, SimOptions { record_requests: true, reference: true });
         prop_assert_eq!(fast, plain);
-        prop_assert_eq!(fast_requests, plain_requests);
     }
 }
