@@ -2,6 +2,7 @@
 //! property tests of the invariants over random small configs.
 
 use super::*;
+use crate::config::Policy;
 use crate::engine::cost::{BatchShape, Work};
 use crate::engine::NoopObserver;
 use proptest::prelude::*;
@@ -363,7 +364,7 @@ prop_compose! {
     fn setup()(
         budget in 1u64..600,
         seqs in 1u64..20,
-        policy in prop::sample::select(vec!["fcfs", "sof", "sif", "stf", "lif", "lof", "ltf", "priority"]),
+        policy in prop::sample::select(Policy::ALL.map(|(name, _)| name).to_vec()),
         chunked in any::<bool>(),
         block_size in prop::sample::select(vec![1u64, 4, 16]),
         threshold in prop::sample::select(vec![0u64, 7, 64]),
