@@ -622,15 +622,30 @@ fn the_error_catalogue() {
 // The snapshot helper itself.
 
 #[test]
-fn a_snapshot_diff_shows_only_the_differing_lines() {
+fn a_snapshot_diff_shows_the_changed_lines_with_some_context() {
     let d = diff("a\nb\nc\nd\n", "a\nB\nc\nd\n");
     assert!(d.starts_with("first difference at line 2:\n"), "{d}");
     assert!(d.contains("-    2 | b\n+    2 | B\n"), "{d}");
-    assert!(!d.contains("| a") && !d.contains("| c"), "{d}");
+    assert!(
+        d.contains("     1 | a\n") && d.contains("     3 | c\n"),
+        "{d}"
+    );
     let d = diff("a\nc\n", "a\nb\nc\n");
     assert!(d.contains("+    2 | b\n"), "{d}");
     assert!(!d.contains("-    "), "an insertion removes nothing: {d}");
-    let long: String = (0..40).map(|i| format!("{i}\n")).collect();
-    let d = diff("", &long);
-    assert!(d.contains("... 28 more lines"), "{d}");
+    // Two changes far apart: two hunks, not the lines between them.
+    let old: String = (0..30).map(|i| format!("{i}\n")).collect();
+    let new: String = (0..30)
+        .map(|i| match i {
+            3 => "three\n".to_string(),
+            25 => "twenty-five\n".to_string(),
+            _ => format!("{i}\n"),
+        })
+        .collect();
+    let d = diff(&old, &new);
+    assert!(d.contains("-    4 | 3\n+    4 | three\n"), "{d}");
+    assert!(d.contains("-   26 | 25\n+   26 | twenty-five\n"), "{d}");
+    assert!(d.contains("  ...\n") && !d.contains("| 15\n"), "{d}");
+    let long: String = (0..60).map(|i| format!("{i}\n")).collect();
+    assert!(diff("", &long).contains("... (more differences)"));
 }
