@@ -41,7 +41,5 @@ pub fn write_plot(
     let json = serde_json::to_value(result).map_err(|e| Error::write_with(path, e))?;
     let title = format!("inference-lab run: {config_name}");
     let page = run_page(&title, &json, &timeline.samples(), records);
-    write_atomic(path, page.as_bytes()).map_err(|e| {
-        Error::write(path, e).context(format!("cannot write the plot '{}'", path.display()))
-    })
+    write_atomic(path, page.as_bytes()).map_err(|e| Error::write_as("the plot", path, e))
 }

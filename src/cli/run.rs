@@ -78,9 +78,8 @@ pub fn run(args: &RunArgs) -> Outcome {
 
     if let Some(path) = &args.output {
         let json = serde_json::to_string_pretty(&result).map_err(|e| Error::write_with(path, e))?;
-        write_atomic(path, format!("{json}\n").as_bytes()).map_err(|e| {
-            Error::write(path, e).context(format!("cannot write results to '{}'", path.display()))
-        })?;
+        write_atomic(path, format!("{json}\n").as_bytes())
+            .map_err(|e| Error::write_as("results to", path, e))?;
     }
     if !args.quiet {
         let mut report = console::render(&result, style);

@@ -41,6 +41,9 @@ pub enum ErrorKind {
     },
     /// An output that could not be written (disk full, no permission).
     Write {
+        /// What the output is, for the message (`results to`, `the plot`;
+        /// empty for a plain file).
+        what: &'static str,
         /// The file or directory.
         path: PathBuf,
         /// Why it could not be written.
@@ -105,7 +108,14 @@ impl Error {
 
     /// An output that could not be written.
     pub fn write(path: &Path, source: std::io::Error) -> Self {
+        Self::write_as("", path, source)
+    }
+
+    /// An output that could not be written, named by `what` in the message
+    /// (`cannot write results to 'r.json': ...`).
+    pub fn write_as(what: &'static str, path: &Path, source: std::io::Error) -> Self {
         Self::new(ErrorKind::Write {
+            what,
             path: path.to_path_buf(),
             source,
         })
@@ -172,8 +182,13 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Read { what, path, source } => {
                 write!(f, "cannot read {what} '{}': {source}", path.display())
             }
-            ErrorKind::Write { path, source } => {
-                write!(f, "cannot write '{}': {source}", path.display())
+            ErrorKind::Write {
+                what: "",
+                path,
+                source,
+            } => write!(f, "cannot write '{}': {source}", path.display()),
+            ErrorKind::Write { what, path, source } => {
+                write!(f, "cannot write {what} '{}': {source}", path.display())
             }
             ErrorKind::CreateDir { path, source } => {
                 write!(
@@ -275,12 +290,10 @@ mod tests {
         assert!(e
             .to_string()
             .starts_with("cannot read config file 'c.toml': "));
-        let e = Error::write(Path::new("/x"), std::io::Error::other("disk full"))
-            .context("cannot write results");
-        assert_eq!(
-            e.to_string(),
-            "cannot write results: cannot write '/x': disk full"
-        );
+        let e = Error::write(Path::new("/x"), std::io::Error::other("disk full")).context("saving");
+        assert_eq!(e.to_string(), "saving: cannot write '/x': disk full");
+        let e = Error::write_as("results to", Path::new("r"), std::io::Error::other("full"));
+        assert_eq!(e.to_string(), "cannot write results to 'r': full");
         assert_eq!(e.class(), ErrorClass::Output);
         let e: Error = ConfigError::new("c.toml", "scheduler.block_size", "bad").into();
         assert_eq!(e.to_string(), "c.toml: scheduler.block_size: bad");

@@ -136,10 +136,6 @@ impl Arrivals {
 }
 
 /// Where prompts come from.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one per run, sampled on every arrival: the generator stays inline, unboxed"
-)]
 #[derive(Debug, Clone)]
 enum Prompts {
     /// Lengths sampled from `input_len_dist`; content unique to each request.
