@@ -91,7 +91,7 @@ def main():
     # summary.parquet: one row per configuration, seeds folded out; its means
     # agree with DuckDB's own aggregation of runs.parquet.
     summary_parquet = str(out / "summary.parquet")
-    keys = [k for k in schema.names[3 : schema.names.index("status")] if not k.endswith("seed")]
+    keys = [k for k in schema.names[schema.names.index("probe") + 1 : schema.names.index("status")] if not k.endswith("seed")]
     quoted = ", ".join(f'"{k}"' for k in keys)
     expected_rows = con.execute(
         f"SELECT {quoted}, count(*), avg(ttft_ms_p50) FROM '{runs_parquet}' WHERE status = 'ok' GROUP BY ALL ORDER BY ALL"
