@@ -3,7 +3,8 @@
 
 use inference_lab::config::Config;
 use inference_lab::engine::cost::{BatchShape, CostModel, Work};
-use inference_lab::engine::{simulate, NoopObserver, SimOptions};
+use inference_lab::cluster::simulate;
+use inference_lab::engine::{NoopObserver, SimOptions};
 use std::hint::black_box;
 use std::time::Instant;
 

@@ -10,7 +10,8 @@
 //!
 //! - The deterministic core: [`config`] (validated once), [`workload`]
 //!   (seeded arrivals and lengths), [`engine`] (scheduler, KV cache, cost
-//!   model, and the [`engine::Engine`] that [`engine::Simulator`] drives),
+//!   model, and the [`engine::Engine`] of one replica), [`cluster`]
+//!   (replicas behind a router, and the [`cluster::Simulator`] of a run),
 //!   [`metrics`] (collectors, the result, the metric catalog) and
 //!   [`calibration`]. No I/O, no clock, no threads: the same resolved config
 //!   gives bit-identical results on any machine, and it builds for wasm32.
@@ -29,6 +30,7 @@
 #![warn(missing_docs)]
 
 pub mod calibration;
+pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod metrics;

@@ -5,6 +5,7 @@
 //! document, the dotted field path and what was expected.
 
 mod calibration;
+mod deployment;
 mod error;
 mod hardware;
 mod model;
@@ -19,6 +20,7 @@ mod trace;
 mod workload;
 
 pub use calibration::{Calibration, CALIBRATION_FIELDS, MAX_EFFICIENCY};
+pub use deployment::{DeploymentConfig, RouterPolicy, MAX_REPLICAS, MAX_TENSOR_PARALLEL_SIZE};
 pub use error::ConfigError;
 pub use hardware::{format_bytes, HardwareConfig};
 pub use model::ModelConfig;
@@ -49,7 +51,14 @@ pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../configs/config.toml");
 /// Name used as the source of the built-in default in messages.
 pub const DEFAULT_CONFIG_SOURCE: &str = "<built-in default config>";
 
-const SECTIONS: &[&str] = &["hardware", "model", "scheduler", "workload", "simulation"];
+const SECTIONS: &[&str] = &[
+    "deployment",
+    "hardware",
+    "model",
+    "scheduler",
+    "workload",
+    "simulation",
+];
 
 /// A fully resolved, validated configuration: every default filled in, every
 /// preset expanded. Immutable input to a simulation.
@@ -92,6 +101,14 @@ impl Config {
             source,
             ModelConfig::fields(),
         )?)?;
+        let deployment = match section(doc, "deployment", source, deployment::FIELDS)? {
+            Some(s) => {
+                let d = DeploymentConfig::parse(&s)?;
+                d.check_model(&model, &s)?;
+                d
+            }
+            None => DeploymentConfig::default(),
+        };
         let hardware_table = presets::resolve(PresetKind::Hardware, required("hardware")?, source)?;
         let hardware = HardwareConfig::parse(
             &Section::new(
@@ -100,7 +117,8 @@ impl Config {
                 source,
                 HardwareConfig::fields(),
             )?,
-            model.num_parameters,
+            &model,
+            &deployment,
         )?;
         let scheduler = SchedulerConfig::parse(
             &section(doc, "scheduler", source, SchedulerConfig::fields())?
@@ -116,6 +134,7 @@ impl Config {
             None => SimulationConfig::default(),
         };
         let server = ServerConfig {
+            deployment,
             hardware,
             model,
             scheduler,

@@ -1,5 +1,6 @@
 //! `[model]`: the transformer's shape, which prices every step and sizes the KV cache.
 
+use super::deployment::{DeploymentConfig, MAX_TENSOR_PARALLEL_SIZE};
 use super::error::ConfigError;
 use super::reader::Section;
 use serde::Serialize;
@@ -172,11 +173,6 @@ impl ModelConfig {
         self.num_layers - self.num_sliding_layers
     }
 
-    /// Bytes of K and V for one token in one layer.
-    pub fn kv_bytes_per_token_per_layer(&self, bytes_per_param: u64) -> u64 {
-        2 * self.num_kv_heads * self.head_dim * bytes_per_param
-    }
-
     /// Parameters of the LM head (0 when `vocab_size` is not given).
     pub fn lm_head_params(&self) -> u64 {
         self.vocab_size.map_or(0, |v| v * self.hidden_dim)
@@ -187,6 +183,36 @@ impl ModelConfig {
     pub fn vocabulary_params(&self) -> u64 {
         let copies = if self.tie_word_embeddings { 1 } else { 2 };
         self.lm_head_params() * copies
+    }
+
+    /// The tensor parallel sizes this model can be split into, smallest
+    /// first: the divisors of `num_heads` (every GPU gets whole attention
+    /// heads, as vLLM requires), up to the largest replica supported.
+    pub fn tensor_parallel_sizes(&self) -> impl Iterator<Item = u64> + '_ {
+        (1..=MAX_TENSOR_PARALLEL_SIZE.min(self.num_heads)).filter(|t| self.num_heads % t == 0)
+    }
+
+    /// Parameters of the K and V projections, over all layers.
+    fn kv_projection_params(&self) -> u64 {
+        self.num_layers
+            .saturating_mul(2 * self.hidden_dim)
+            .saturating_mul(self.num_kv_heads * self.head_dim)
+            .min(self.num_parameters)
+    }
+
+    /// Parameters one GPU of a replica holds: `1/t` of every weight (rounded
+    /// up), except the K and V projections of the KV heads it holds, which
+    /// are replicated with those heads when `t` exceeds `num_kv_heads`. With
+    /// expert parallelism each GPU holds `num_experts / t` whole experts,
+    /// which is the same share.
+    pub fn params_per_gpu(&self, deployment: &DeploymentConfig) -> u64 {
+        let t = deployment.tensor_parallel_size;
+        let kv = self.kv_projection_params();
+        let kv_per_gpu = self
+            .num_layers
+            .saturating_mul(2 * self.hidden_dim)
+            .saturating_mul(deployment.kv_heads_per_gpu(self.num_kv_heads) * self.head_dim);
+        (self.num_parameters - kv).div_ceil(t) + kv_per_gpu.min(kv)
     }
 
     /// Bytes of all weights at `bytes_per_param`.

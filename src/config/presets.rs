@@ -33,6 +33,18 @@ pub const MODEL_PRESETS: &[(&str, &str)] = &[
         "gpt-oss-120b",
         include_str!("../../configs/models/gpt-oss-120b.toml"),
     ),
+    (
+        "llama-3.1-70b",
+        include_str!("../../configs/models/llama-3.1-70b.toml"),
+    ),
+    (
+        "llama-3.1-405b",
+        include_str!("../../configs/models/llama-3.1-405b.toml"),
+    ),
+    (
+        "qwen3-235b-a22b",
+        include_str!("../../configs/models/qwen3-235b-a22b.toml"),
+    ),
 ];
 
 /// The section kinds that accept presets.

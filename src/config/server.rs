@@ -1,13 +1,18 @@
-//! The server side of a configuration: what serves the requests (hardware,
-//! model, scheduler), apart from the traffic that arrives. An engine is built
-//! from a [`ServerConfig`] alone.
+//! The server side of a configuration: what serves the requests (the
+//! deployment, hardware, model, scheduler), apart from the traffic that
+//! arrives. An engine (one replica) is built from a [`ServerConfig`] alone.
 
-use super::{format_bytes, ConfigError, HardwareConfig, ModelConfig, SchedulerConfig};
+use super::{
+    format_bytes, ConfigError, DeploymentConfig, HardwareConfig, ModelConfig, SchedulerConfig,
+};
 use serde::Serialize;
 
-/// One server: the device, the model it serves and the engine's scheduler.
+/// What serves the requests: replicas of the GPUs of `hardware` serving the
+/// model, each running one engine with the scheduler.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServerConfig {
+    /// GPUs per replica, replicas and router.
+    pub deployment: DeploymentConfig,
     /// The device.
     pub hardware: HardwareConfig,
     /// The served model.
@@ -17,13 +22,28 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// Bytes of K and V that one token occupies across all layers (sliding-window
-    /// layers included, as long as the token is inside their window).
+    /// Bytes of K and V that one token occupies on each GPU of a replica, in
+    /// one layer: those of the KV heads the GPU holds.
+    pub fn kv_bytes_per_token_per_layer(&self) -> u64 {
+        2 * self.deployment.kv_heads_per_gpu(self.model.num_kv_heads)
+            * self.model.head_dim
+            * self.hardware.bytes_per_param
+    }
+
+    /// Bytes of K and V that one token occupies on each GPU of a replica
+    /// across all layers (sliding-window layers included, as long as the
+    /// token is inside their window).
     pub fn kv_bytes_per_token(&self) -> u64 {
-        self.model.num_layers
-            * self
-                .model
-                .kv_bytes_per_token_per_layer(self.hardware.bytes_per_param)
+        self.model.num_layers * self.kv_bytes_per_token_per_layer()
+    }
+
+    /// The same server with replicas of `tensor_parallel_size` GPUs (the KV
+    /// capacity per GPU unchanged): how step tables price measured steps of
+    /// other sizes.
+    pub fn with_tensor_parallel_size(&self, tensor_parallel_size: u64) -> Self {
+        let mut server = self.clone();
+        server.deployment.tensor_parallel_size = tensor_parallel_size;
+        server
     }
 
     /// Checks that the KV cache holds at least one block (`source` names the

@@ -33,8 +33,20 @@
 //!   a calibration the efficiencies are 1 and the overheads 0: the datasheet
 //!   roofline.
 //!
+//! * **Tensor parallelism** over `t` GPUs: the model prices one GPU of the
+//!   replica. It does `1/t` of every FLOP and reads `1/t` of the weights; it
+//!   holds `ceil(num_kv_heads / t)` KV heads, so its KV traffic is that
+//!   share of the heads. Every layer adds two all-reduces of the step's
+//!   tokens (`T * hidden * bytes_per_param` each), priced as a ring: each GPU
+//!   sends `2 (t - 1) / t` of the size at `interconnect_bandwidth`, in
+//!   `2 (t - 1)` steps of `interconnect_latency`. With expert parallelism the
+//!   MoE part of a layer pays an all-to-all dispatch and combine instead of
+//!   its all-reduce: each GPU sends its `T / t` tokens' `k` copies to the
+//!   experts' owners, `(t - 1) / t` of them off the GPU, in `t - 1` steps each.
+//!   Communication does not overlap computation: its time adds to the step.
+//!
 //! Activations, norms and other elementwise kernels are priced only through the
-//! calibrated overhead; communication is not modelled.
+//! calibrated overhead.
 
 use crate::config::{Calibration, ServerConfig};
 use crate::metrics::Peaks;
@@ -167,15 +179,27 @@ pub struct StepWork {
     pub attention_flops: f64,
     /// Bytes of KV cache read and written.
     pub kv_bytes: f64,
+    /// Bytes each GPU sends to the others of its replica (0 for one GPU).
+    pub interconnect_bytes: f64,
+    /// Steps of collective operations, each paying the interconnect latency.
+    pub collective_steps: f64,
     /// Whether the step has prompt tokens, so runs eagerly (not graph-captured).
     pub eager: bool,
 }
 
-/// The roofline model of one config, with its constants precomputed.
+/// The roofline model of one GPU of a replica, with its constants precomputed.
 #[derive(Debug, Clone)]
 pub struct CostModel {
     compute_flops: f64,
     memory_bandwidth: f64,
+    interconnect_bandwidth: f64,
+    interconnect_latency: f64,
+    /// GPUs of the replica, which share every FLOP and weight.
+    tensor_parallel: f64,
+    /// Bytes each GPU sends per new token of a step, summed over the collectives.
+    interconnect_bytes_per_token: f64,
+    /// Collective steps of one engine step.
+    collective_steps: f64,
     calibration: Calibration,
     bytes_per_param: f64,
     /// Active parameters of the layers, which every token passes through.
@@ -198,10 +222,13 @@ pub struct CostModel {
 }
 
 impl CostModel {
-    /// The model of `server`'s hardware (with its calibration) and model.
+    /// The model of one GPU of `server`'s replicas: its hardware (with its
+    /// calibration), the model and the tensor parallelism.
     pub fn new(config: &ServerConfig) -> Self {
         let m = &config.model;
         let hw = &config.hardware;
+        let d = &config.deployment;
+        let t = d.tensor_parallel_size as f64;
         let total = m.num_parameters as f64;
         let active = m.num_active_parameters as f64;
         let vocabulary = m.vocabulary_params() as f64;
@@ -213,9 +240,24 @@ impl CostModel {
             // No routing choice (dense, or every expert always active): all weights are read.
             _ => (total, 0.0, 1.0, 1.0),
         };
+        // Ring all-reduce of one token's hidden state: each GPU sends 2(t-1)/t of it.
+        let token_bytes = (m.hidden_dim * hw.bytes_per_param) as f64;
+        let all_reduce = 2.0 * (t - 1.0) / t * token_bytes;
+        let per_layer = if d.expert_parallel && expert > 0.0 {
+            // Attention's all-reduce, then dispatch and combine: T/t tokens per
+            // GPU, k copies each, (t-1)/t of them to other GPUs.
+            all_reduce + 2.0 * k * (t - 1.0) / (t * t) * token_bytes
+        } else {
+            2.0 * all_reduce
+        };
         Self {
             compute_flops: hw.compute_flops,
             memory_bandwidth: hw.memory_bandwidth,
+            interconnect_bandwidth: hw.interconnect_bandwidth.unwrap_or(f64::INFINITY),
+            interconnect_latency: hw.interconnect_latency.unwrap_or(0.0),
+            tensor_parallel: t,
+            interconnect_bytes_per_token: m.num_layers as f64 * per_layer,
+            collective_steps: m.num_layers as f64 * 4.0 * (t - 1.0),
             calibration: hw.calibration,
             bytes_per_param: hw.bytes_per_param as f64,
             layer_params: active - vocabulary,
@@ -233,7 +275,7 @@ impl CostModel {
             } else {
                 0
             },
-            kv_bytes_per_token_layer: m.kv_bytes_per_token_per_layer(hw.bytes_per_param) as f64,
+            kv_bytes_per_token_layer: config.kv_bytes_per_token_per_layer() as f64,
         }
     }
 
@@ -256,33 +298,39 @@ impl CostModel {
         self.num_experts * (1.0 - miss.powf(tokens as f64))
     }
 
-    /// Bytes of layer weights read by a step of `tokens` new tokens (the LM head aside).
+    /// Bytes of layer weights one GPU reads in a step of `tokens` new tokens
+    /// (the LM head aside).
     pub fn weight_bytes(&self, tokens: u64) -> f64 {
         (self.shared_params + self.expert_params * self.experts_touched(tokens))
             * self.bytes_per_param
+            / self.tensor_parallel
     }
 
-    /// The FLOPs and bytes of one step, by kind of kernel.
+    /// The FLOPs and bytes of one step on one GPU of the replica, by kind of kernel.
     pub fn work(&self, shape: &BatchShape) -> StepWork {
         let t = shape.new_tokens as f64;
         let sampled = shape.sampled as f64;
+        let tp = self.tensor_parallel;
         let lm_head_read = if shape.sampled > 0 {
-            self.lm_head_params * self.bytes_per_param
+            self.lm_head_params * self.bytes_per_param / tp
         } else {
             0.0
         };
         let attention_flops = self.attention_flops_per_pair
             * (self.full_layers * shape.attended_full
-                + self.sliding_layers * shape.attended_window);
+                + self.sliding_layers * shape.attended_window)
+            / tp;
         let kv_read = self.kv_bytes_per_token_layer
             * (self.full_layers * shape.context_full as f64
                 + self.sliding_layers * shape.context_window as f64);
         let kv_written = self.kv_bytes_per_token_layer * self.num_layers * t;
         StepWork {
-            linear_flops: 2.0 * (self.layer_params * t + self.lm_head_params * sampled),
+            linear_flops: 2.0 * (self.layer_params * t + self.lm_head_params * sampled) / tp,
             weight_bytes: self.weight_bytes(shape.new_tokens) + lm_head_read,
             attention_flops,
             kv_bytes: kv_read + kv_written,
+            interconnect_bytes: self.interconnect_bytes_per_token * t,
+            collective_steps: self.collective_steps,
             eager: shape.prefill_tokens > 0,
         }
     }
@@ -294,7 +342,12 @@ impl CostModel {
         let bandwidth = self.memory_bandwidth * calibration.bandwidth_efficiency;
         let linear = (work.linear_flops / flops).max(work.weight_bytes / bandwidth);
         let attention = (work.attention_flops / flops).max(work.kv_bytes / bandwidth);
-        let secs = linear + attention + self.num_layers * calibration.step_overhead_per_layer;
+        let communication = work.interconnect_bytes / self.interconnect_bandwidth
+            + work.collective_steps * self.interconnect_latency;
+        let secs = linear
+            + attention
+            + self.num_layers * calibration.step_overhead_per_layer
+            + communication;
         if work.eager {
             secs.max(self.num_layers * calibration.eager_floor_per_layer)
         } else {
@@ -312,7 +365,7 @@ impl CostModel {
         }
     }
 
-    /// The device's peak rates: the denominators of FLOP and bandwidth
+    /// The peak rates of one GPU: the denominators of FLOP and bandwidth
     /// utilisation (one source for them, so that what divides the work is
     /// what priced it).
     pub fn peaks(&self) -> Peaks {
@@ -336,6 +389,95 @@ mod tests {
     }
 
     const DENSE: &str = "name='d'\nnum_parameters=1000000000\nnum_layers=10\nhidden_dim=1024\nnum_heads=8\nnum_kv_heads=2\nmax_seq_len=4096";
+
+    /// The `DENSE` model on replicas of `t` GPUs linked at 100 GB/s, 1 us a step.
+    fn tensor_parallel(t: u64) -> CostModel {
+        let text = format!(
+            "[deployment]\ntensor_parallel_size={t}\n[hardware]\nname='t'\ncompute_flops=1e15\nmemory_bandwidth=2e12\nmemory_capacity=1e12\nbytes_per_param=2\ninterconnect_bandwidth=100e9\ninterconnect_latency=1e-6\n[model]\n{DENSE}\n[scheduler]\nmax_num_batched_tokens=8192\nmax_num_seqs=8\n[workload]\narrival_pattern='poisson'\narrival_rate=1.0\nnum_requests=1\ninput_len_dist={{type='fixed',value=1}}\noutput_len_dist={{type='fixed',value=1}}\n"
+        );
+        CostModel::new(&Config::from_toml_str(&text, "t").unwrap().server)
+    }
+
+    fn assert_close(got: f64, want: f64) {
+        assert!((got - want).abs() <= 1e-12 * want.abs(), "{got} != {want}");
+    }
+
+    #[test]
+    fn tensor_parallel_decode_steps_by_hand() {
+        // t, KV heads per GPU (2 KV heads: replicated at t = 4 and 8).
+        for (t, kv_heads) in [(2.0, 1.0), (4.0, 1.0), (8.0, 1.0)] {
+            let cm = tensor_parallel(t as u64);
+            let mut shape = BatchShape::default();
+            shape.add(99, 1, 0, Work::Decode);
+            let w = cm.work(&shape);
+            assert_close(w.linear_flops, 2e9 / t);
+            assert_close(w.weight_bytes, 2e9 / t);
+            assert_close(w.attention_flops, 40_960.0 * 100.0 / t);
+            // 2 (K, V) x heads x 128 x 2 bytes per token and layer; 99 read, 1 written, 10 layers.
+            let kv_token_layer = 2.0 * kv_heads * 128.0 * 2.0;
+            assert_close(w.kv_bytes, kv_token_layer * 10.0 * 100.0);
+            // Two ring all-reduces per layer of 1 token x 1024 x 2 bytes.
+            let sent = 10.0 * 2.0 * 2.0 * (t - 1.0) / t * 2048.0;
+            assert_close(w.interconnect_bytes, sent);
+            assert_close(w.collective_steps, 10.0 * 2.0 * 2.0 * (t - 1.0));
+            // Memory-bound; communication adds to the step.
+            let want = 2e9 / t / 2e12
+                + kv_token_layer * 1000.0 / 2e12
+                + sent / 100e9
+                + 10.0 * 4.0 * (t - 1.0) * 1e-6;
+            assert_close(cm.step_cost(&shape).secs, want);
+        }
+    }
+
+    #[test]
+    fn tensor_parallel_prefill_steps_by_hand() {
+        for t in [2.0, 4.0, 8.0] {
+            let cm = tensor_parallel(t as u64);
+            let mut shape = BatchShape::default();
+            shape.add(0, 2000, 0, Work::PrefillLast);
+            let c = cm.step_cost(&shape);
+            // Compute-bound layers and attention, each GPU doing 1/t.
+            let compute = (2e9 * 2000.0 + 40_960.0 * 2_001_000.0) / t / 1e15;
+            let sent = 2000.0 * 10.0 * 2.0 * 2.0 * (t - 1.0) / t * 2048.0;
+            assert_close(c.secs, compute + sent / 100e9 + 40.0 * (t - 1.0) * 1e-6);
+            assert_close(c.flops, (2e9 * 2000.0 + 40_960.0 * 2_001_000.0) / t);
+        }
+    }
+
+    #[test]
+    fn one_gpu_pays_no_communication() {
+        let cm = tensor_parallel(1);
+        let mut shape = BatchShape::default();
+        shape.add(99, 1, 0, Work::Decode);
+        let w = cm.work(&shape);
+        assert_eq!((w.interconnect_bytes, w.collective_steps), (0.0, 0.0));
+        assert_eq!(
+            cm.step_cost(&shape),
+            CostModel::new(&config(DENSE)).step_cost(&shape)
+        );
+    }
+
+    #[test]
+    fn expert_parallel_swaps_the_moe_all_reduce_for_dispatch_and_combine() {
+        // 64 experts, 8 per token, 10 layers, hidden 1024 at 2 bytes.
+        let moe = "name='m'\nnum_parameters=10000000000\nnum_active_parameters=3000000000\nnum_layers=10\nhidden_dim=1024\nnum_heads=8\nmax_seq_len=4096\nnum_experts=64\nexperts_per_token=8";
+        let model = |ep: bool| {
+            let text = format!(
+                "[deployment]\ntensor_parallel_size=4\nexpert_parallel={ep}\n[hardware]\npreset='h100'\nkv_cache_capacity=1e9\n[model]\n{moe}\n[scheduler]\nmax_num_batched_tokens=8192\nmax_num_seqs=8\n[workload]\narrival_pattern='poisson'\narrival_rate=1.0\nnum_requests=1\ninput_len_dist={{type='fixed',value=1}}\noutput_len_dist={{type='fixed',value=1}}\n"
+            );
+            CostModel::new(&Config::from_toml_str(&text, "t").unwrap().server)
+        };
+        let mut shape = BatchShape::default();
+        shape.add(0, 100, 0, Work::PrefillLast);
+        let (tp, ep) = (model(false).work(&shape), model(true).work(&shape));
+        let all_reduce = 2.0 * 3.0 / 4.0 * 2048.0 * 100.0;
+        assert_close(tp.interconnect_bytes, 10.0 * 2.0 * all_reduce);
+        // Each GPU sends its 25 tokens' 8 copies, 3/4 of them away, twice.
+        let all_to_all = 25.0 * 8.0 * 3.0 / 4.0 * 2048.0;
+        assert_close(ep.interconnect_bytes, 10.0 * (all_reduce + 2.0 * all_to_all));
+        assert_eq!(tp.collective_steps, ep.collective_steps);
+        assert_eq!((tp.linear_flops, tp.weight_bytes), (ep.linear_flops, ep.weight_bytes));
+    }
 
     #[test]
     fn decode_step_is_memory_bound_by_hand() {
@@ -451,6 +593,22 @@ mod tests {
         // KV: 2 * 8 heads * 128 * 2 B = 4096 B per token and layer, 32 layers;
         // 50 cached tokens read, 201 new ones written.
         assert_eq!(w.kv_bytes, 4096.0 * 32.0 * (50.0 + 201.0));
+    }
+
+    #[test]
+    fn a_calibrated_tensor_parallel_decode_by_hand() {
+        let text = "[deployment]\ntensor_parallel_size=2\n[hardware]\npreset='h200'\ncalibration={compute_efficiency=0.5,bandwidth_efficiency=0.8,step_overhead_per_layer=1e-5}\n[model]\npreset='llama-3.1-8b'\n[scheduler]\nmax_num_batched_tokens=8192\nmax_num_seqs=8\n[workload]\narrival_pattern='poisson'\narrival_rate=1.0\nnum_requests=1\ninput_len_dist={type='fixed',value=1}\noutput_len_dist={type='fixed',value=1}\n";
+        let cm = CostModel::new(&Config::from_toml_str(text, "t").unwrap().server);
+        let mut decode = BatchShape::default();
+        decode.add(1000, 1, 0, Work::Decode);
+        let bandwidth = 4.8e12 * 0.8;
+        // Half the layers and the LM head; 4 of the 8 KV heads: 2048 B per token and layer.
+        let weights = (2.0 * (LLAMA_LAYERS + LLAMA_HEAD)) / 2.0;
+        let kv = 2048.0 * 32.0 * 1001.0;
+        // Two all-reduces per layer of 4096 x 2 bytes: each GPU sends half of each.
+        let sent = 32.0 * 2.0 * 8192.0;
+        let want = weights / bandwidth + kv / bandwidth + 32.0 * 1e-5 + sent / 450e9 + 128.0 * 1e-6;
+        assert_close(cm.step_cost(&decode).secs, want);
     }
 
     #[test]

@@ -46,7 +46,7 @@ impl KvLayout {
     /// The layout of `server`'s cache.
     pub fn new(config: &ServerConfig) -> Self {
         let m = &config.model;
-        let per_layer = m.kv_bytes_per_token_per_layer(config.hardware.bytes_per_param);
+        let per_layer = config.kv_bytes_per_token_per_layer();
         let block_size = config.scheduler.block_size;
         let sliding = m.num_sliding_layers > 0;
         Self {

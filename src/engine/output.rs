@@ -5,7 +5,7 @@ use crate::metrics::{MetricsCollector, RequestRecord, RunResult, RunTotals};
 
 /// What an engine hands over when it is done: its raw metrics and totals.
 /// The outputs of several engines merge into one before they are summarised.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EngineOutput {
     /// The engine's samples.
     pub metrics: MetricsCollector,

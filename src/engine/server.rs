@@ -34,9 +34,8 @@
 //! waiting queue is read only when a step is planned, so the engine's results
 //! are the same either way (a property test checks it). Only the counts of
 //! [`StepSummary`] tell the difference, since they count what has been
-//! submitted. The single-server driver ([`Simulator`](super::Simulator))
-//! submits arrivals just before the StepStart they precede; a cluster, whose
-//! router must see each request when it arrives, submits them at their
+//! submitted. The single-run driver ([`Simulator`](crate::cluster::Simulator)),
+//! whose router must see each request when it arrives, submits them at their
 //! arrival.
 
 use super::cost::CostModel;

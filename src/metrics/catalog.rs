@@ -42,6 +42,8 @@ pub enum Unit {
     Tokens,
     /// Events per completed request.
     PerRequest,
+    /// A ratio of two quantities of the same kind (1 is parity).
+    Ratio,
     /// Seconds of simulated time.
     Secs,
 }
@@ -52,7 +54,7 @@ impl Unit {
         match self {
             Unit::Millis => format!("{value:.2}"),
             Unit::TokensPerSec => format!("{value:.1}"),
-            Unit::RequestsPerSec | Unit::PerRequest => format!("{value:.3}"),
+            Unit::RequestsPerSec | Unit::PerRequest | Unit::Ratio => format!("{value:.3}"),
             Unit::Fraction => format!("{:.1}%", value * 100.0),
             Unit::Count | Unit::Tokens => format!("{value:.0}"),
             Unit::Secs => format!("{value:.3} s"),
@@ -66,7 +68,7 @@ impl Unit {
             Unit::TokensPerSec => "tokens/s",
             Unit::RequestsPerSec => "requests/s",
             Unit::Secs => "s",
-            Unit::Fraction | Unit::Count | Unit::Tokens | Unit::PerRequest => "",
+            Unit::Fraction | Unit::Count | Unit::Tokens | Unit::PerRequest | Unit::Ratio => "",
         }
     }
 }
@@ -333,6 +335,29 @@ const TAIL: [Plain; 3] = [
     ),
 ];
 
+/// The deployment's figures, after the facts of the run. The console shows
+/// them in its header, not as rows.
+const CLUSTER: [Plain; 2] = [
+    (
+        "gpus",
+        "GPUs",
+        "",
+        Group::Summary,
+        Unit::Count,
+        Better::Lower,
+        false,
+    ),
+    (
+        "load_imbalance",
+        "load imbalance (max over mean requests per replica)",
+        "",
+        Group::Summary,
+        Unit::Ratio,
+        Better::Lower,
+        false,
+    ),
+];
+
 /// Every metric column, in the order of the runs table.
 pub fn catalog() -> &'static [Metric] {
     static CATALOG: OnceLock<Vec<Metric>> = OnceLock::new();
@@ -352,7 +377,7 @@ pub fn catalog() -> &'static [Metric] {
                 });
             }
         }
-        for (column, label, row, group, unit, better, key) in PLAIN.into_iter().chain(TAIL) {
+        for (column, label, row, group, unit, better, key) in PLAIN.into_iter().chain(TAIL).chain(CLUSTER) {
             all.push(Metric {
                 column: column.to_string(),
                 label: label.to_string(),
@@ -378,12 +403,15 @@ pub fn metric(name: &str) -> Option<&'static Metric> {
 }
 
 /// Result groups whose fields are already unambiguous without the group name
-/// (`ttft_ms_p50`, `output_tokens_per_sec`, `avg_kv_cache_util`, `steps`).
+/// (`ttft_ms_p50`, `output_tokens_per_sec`, `avg_kv_cache_util`, `steps`,
+/// `gpus`). The per-replica figures of `cluster` are a list, which has no
+/// column.
 const UNPREFIXED_GROUPS: &[&str] = &[
     "latency_metrics",
     "throughput_metrics",
     "utilization",
     "simulation",
+    "cluster",
 ];
 
 /// Result fields that are not metric columns: the config (its swept keys

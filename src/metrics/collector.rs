@@ -4,7 +4,7 @@
 //! samples of all of them.
 
 use super::result::{
-    LatencyMetrics, Preemptions, PrefixCacheMetrics, RequestCounts, RequestRecord, RunMetrics,
+    ClusterMetrics, LatencyMetrics, Preemptions, PrefixCacheMetrics, RequestCounts, RequestRecord, RunMetrics,
     SimulationInfo, ThroughputMetrics, Utilization,
 };
 use super::stats::Stats;
@@ -161,20 +161,51 @@ impl MetricsCollector {
         }
     }
 
-    /// Summarises the samples with the engines' `totals`; also returns the
-    /// per-request records when they were kept.
-    pub fn finish(mut self, totals: &RunTotals) -> (RunMetrics, Option<Vec<RequestRecord>>) {
-        let completed = self.completed();
-        let window = self.last_completion - self.first_arrival.unwrap_or(0.0);
-        let per_sec = |x: f64| if window > 0.0 { x / window } else { 0.0 };
-        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+    /// Seconds from the first arrival to the last completion: the window of
+    /// throughput and KV utilisation.
+    pub fn window_secs(&self) -> f64 {
+        self.last_completion - self.first_arrival.unwrap_or(0.0)
+    }
+
+    /// Seconds from the first arrival to the last completion over this
+    /// collector and `others` together (before they are merged).
+    pub fn joint_window_secs<'a>(&self, others: impl IntoIterator<Item = &'a Self>) -> f64 {
+        let mut first = self.first_arrival;
+        let mut last = self.last_completion;
+        for o in others {
+            first = match (first, o.first_arrival) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            last = last.max(o.last_completion);
+        }
+        last - first.unwrap_or(0.0)
+    }
+
+    /// Utilisation of this collector's engines over `window_secs`: KV use
+    /// time-weighted over the window (or an engine's busy time, if longer),
+    /// FLOPs and bytes over each engine's peaks times its busy time.
+    pub fn utilization(&self, window_secs: f64) -> Utilization {
         let engines = || std::iter::once(&self.own).chain(&self.merged);
-        // Each engine is observed over the whole window (or its busy time, if longer).
-        let kv_secs: f64 = engines().map(|e| window.max(e.busy_secs)).sum();
+        let kv_secs: f64 = engines().map(|e| window_secs.max(e.busy_secs)).sum();
         let peak_flop: f64 = engines().map(|e| e.peaks.compute_flops * e.busy_secs).sum();
         let peak_bytes: f64 = engines()
             .map(|e| e.peaks.memory_bandwidth * e.busy_secs)
             .sum();
+        Utilization {
+            avg_kv_cache_util: ratio(self.kv_util_secs, kv_secs),
+            avg_flops_util: ratio(self.flops, peak_flop),
+            avg_bandwidth_util: ratio(self.bytes, peak_bytes),
+        }
+    }
+
+    /// Summarises the samples with the engines' `totals`; also returns the
+    /// per-request records when they were kept.
+    pub fn finish(mut self, totals: &RunTotals) -> (RunMetrics, Option<Vec<RequestRecord>>) {
+        let completed = self.completed();
+        let window = self.window_secs();
+        let per_sec = |x: f64| if window > 0.0 { x / window } else { 0.0 };
+        let utilization = self.utilization(window);
         let metrics = RunMetrics {
             latency_metrics: LatencyMetrics {
                 ttft_ms: Stats::of(&mut self.ttft, 1e3),
@@ -186,11 +217,7 @@ impl MetricsCollector {
                 output_tokens_per_sec: per_sec(self.output_tokens as f64),
                 requests_per_sec: per_sec(completed as f64),
             },
-            utilization: Utilization {
-                avg_kv_cache_util: ratio(self.kv_util_secs, kv_secs),
-                avg_flops_util: ratio(self.flops, peak_flop),
-                avg_bandwidth_util: ratio(self.bytes, peak_bytes),
-            },
+            utilization,
             preemptions: Preemptions {
                 total: totals.preemptions,
                 per_request_mean: ratio(totals.preemptions as f64, completed as f64),
@@ -216,8 +243,18 @@ impl MetricsCollector {
                 wall_seconds: 0.0,
                 version: env!("CARGO_PKG_VERSION").to_string(),
             },
+            cluster: ClusterMetrics::default(),
         };
         (metrics, self.records)
+    }
+}
+
+/// `a / b`, or 0 when `b` is not positive.
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        a / b
+    } else {
+        0.0
     }
 }
 

@@ -25,6 +25,8 @@ pub struct RunResult {
     pub requests: RequestCounts,
     /// Facts about the run itself.
     pub simulation: SimulationInfo,
+    /// The deployment's GPUs, its load imbalance and each replica's figures.
+    pub cluster: ClusterMetrics,
 }
 
 impl RunResult {
@@ -38,6 +40,7 @@ impl RunResult {
             prefix_cache,
             requests,
             simulation,
+            cluster,
         } = metrics;
         Self {
             config,
@@ -48,6 +51,7 @@ impl RunResult {
             prefix_cache,
             requests,
             simulation,
+            cluster,
         }
     }
 
@@ -77,6 +81,53 @@ pub struct RunMetrics {
     pub requests: RequestCounts,
     /// Facts about the run itself.
     pub simulation: SimulationInfo,
+    /// The deployment's GPUs, its load imbalance and each replica's figures.
+    pub cluster: ClusterMetrics,
+}
+
+/// The deployment as it ran: cluster-wide figures, and one entry per replica.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ClusterMetrics {
+    /// GPUs of the deployment: `tensor_parallel_size x replicas`.
+    pub gpus: u64,
+    /// The most requests any replica was sent over the mean per replica
+    /// (1 is perfect balance; 0 when no request arrived).
+    pub load_imbalance: f64,
+    /// Each replica's figures, in replica order.
+    pub replicas: Vec<ReplicaMetrics>,
+}
+
+/// What one replica of the deployment did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct ReplicaMetrics {
+    /// Requests the router sent to it (rejected ones included).
+    pub requests: u64,
+    /// Requests it completed.
+    pub completed: u64,
+    /// Its utilisation over the run's window.
+    pub utilization: Utilization,
+    /// Its recompute preemptions.
+    pub preemptions: u64,
+    /// Its admissions that reused at least one cached block.
+    pub prefix_hits: u64,
+}
+
+impl ClusterMetrics {
+    /// The figures of a deployment of `gpus` GPUs from its replicas'.
+    pub fn new(gpus: u64, replicas: Vec<ReplicaMetrics>) -> Self {
+        let most = replicas.iter().map(|r| r.requests).max().unwrap_or(0);
+        let total: u64 = replicas.iter().map(|r| r.requests).sum();
+        let load_imbalance = if total > 0 {
+            most as f64 * replicas.len() as f64 / total as f64
+        } else {
+            0.0
+        };
+        Self {
+            gpus,
+            load_imbalance,
+            replicas,
+        }
+    }
 }
 
 /// Latency distributions over completed requests, in milliseconds.

@@ -4,6 +4,7 @@
 
 use super::style::Style;
 use crate::metrics::catalog::{catalog, metric_cells, Group, Metric, Unit, LATENCY_STATS};
+use crate::config::DeploymentConfig;
 use crate::metrics::RunResult;
 use crate::table::best::best_points;
 use crate::table::{Cell, Table};
@@ -27,6 +28,17 @@ pub fn render(result: &RunResult, style: Style) -> String {
             c.server.scheduler.policy.name()
         ))
     );
+    let d = &c.server.deployment;
+    if *d != DeploymentConfig::default() {
+        let mut line = format!("Deployment: {}", d.describe());
+        if d.replicas > 1 {
+            line.push_str(&format!(
+                ", load imbalance {}",
+                Unit::Ratio.format(result.cluster.load_imbalance)
+            ));
+        }
+        let _ = writeln!(out, "{line}");
+    }
     out.push('\n');
     latency_table(&mut out, &cells, style);
     for group in Group::ALL.into_iter().skip(1) {
@@ -154,13 +166,23 @@ mod tests {
         ("requests_rejected", "requests_completed"),
     ];
 
+    /// Metrics the console shows in its header (for a deployment of more
+    /// than one GPU), with the text that introduces them.
+    const IN_HEADER: [(&str, &str); 2] = [("gpus", " GPUs"), ("load_imbalance", "load imbalance")];
+
     #[test]
     fn every_metric_of_the_catalog_is_on_the_console() {
-        let result = RunResult::zeroed(Config::builtin_default().unwrap());
+        let mut config = Config::builtin_default().unwrap();
+        config.server.deployment.replicas = 2;
+        let result = RunResult::zeroed(config);
         let text = render(&result, Style::plain());
+        for (_, intro) in IN_HEADER {
+            assert!(text.lines().nth(1).is_some_and(|l| l.contains(intro)), "{intro}");
+        }
         for m in catalog() {
             let shown = !m.row.is_empty() && text.contains(m.row)
-                || SHOWN_WITH.iter().any(|(c, _)| *c == m.column);
+                || SHOWN_WITH.iter().any(|(c, _)| *c == m.column)
+                || IN_HEADER.iter().any(|(c, _)| *c == m.column);
             assert!(shown, "{} is not on the console", m.column);
         }
         for (column, with) in SHOWN_WITH {

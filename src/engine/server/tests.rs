@@ -7,7 +7,8 @@ use super::*;
 use crate::config::{Config, Policy};
 use crate::engine::cost::{BatchShape, Work};
 use crate::engine::kv_cache::token_block_hashes;
-use crate::engine::{simulate, NoopObserver, RunOutput, Traffic};
+use crate::cluster::simulate;
+use crate::engine::{NoopObserver, RunOutput, Traffic};
 use crate::workload::Workload;
 use proptest::prelude::*;
 use std::collections::HashSet;
@@ -583,18 +584,64 @@ fn check_load(engine: &Engine, seen: &Seen, config: &Config) {
     );
 }
 
-/// The single-run driver's output with the given options.
-fn simulated(config: &Config, options: SimOptions) -> (String, Option<Vec<RequestRecord>>) {
-    let out = simulate(config, options, &mut NoopObserver).unwrap();
+/// A run's result (less the deployment's figures, which only a cluster
+/// fills in) as JSON, with its per-request records.
+fn comparable(mut out: RunOutput) -> (String, Option<Vec<RequestRecord>>) {
+    out.result.cluster = Default::default();
     (serde_json::to_string(&out.result).unwrap(), out.requests)
 }
 
+/// The single-run driver's output with the given options.
+fn simulated(config: &Config, options: SimOptions) -> (String, Option<Vec<RequestRecord>>) {
+    comparable(simulate(config, options, &mut NoopObserver).unwrap())
+}
+
+/// Drives one engine the lazy way: each arrival is submitted just before
+/// the step start it precedes (or when the idle engine's clock reaches it),
+/// not at its arrival.
+fn drive_lazily(config: &Config, options: SimOptions) -> RunOutput {
+    let mut engine = Engine::new(&config.server, options);
+    let mut traffic = Traffic::new(Workload::synthetic(&config.workload).unwrap());
+    let submit_until = |engine: &mut Engine, traffic: &mut Traffic, until: f64| {
+        while traffic.peek_time().is_some_and(|t| t <= until) {
+            let (id, spec) = traffic.next_request();
+            let arrival = spec.arrival_secs;
+            let outcome = engine.submit(id, spec, &mut NoopObserver);
+            let now = engine.now_secs();
+            traffic.on_submitted(outcome, arrival.max(now)).unwrap();
+        }
+    };
+    loop {
+        match engine.next_event() {
+            Some(EngineEvent {
+                time_secs,
+                kind: EngineEventKind::StepStart,
+            }) => submit_until(&mut engine, &mut traffic, time_secs),
+            Some(_) => {}
+            None => match traffic.peek_time() {
+                Some(t) => {
+                    submit_until(&mut engine, &mut traffic, t);
+                    continue;
+                }
+                None => break,
+            },
+        }
+        if let Advance::StepEnded { finished } = engine.advance(&mut NoopObserver).unwrap() {
+            for c in finished {
+                traffic.on_completed(c.finish_secs);
+            }
+        }
+    }
+    engine.finish().into_run_output(config.clone())
+}
+
 #[test]
-fn submitting_in_time_order_gives_the_single_run_result_on_the_default_config() {
+fn submitting_in_time_order_or_lazily_gives_the_single_run_result_on_the_default_config() {
     let config = Config::builtin_default().unwrap();
     let options = SimOptions::recording(true);
     let open = drive_in_time_order(&config, options, &mut NoopObserver, |_, _| {});
-    let open = (serde_json::to_string(&open.result).unwrap(), open.requests);
+    let open = comparable(open);
+    assert_eq!(open, comparable(drive_lazily(&config, options)));
     assert_eq!(open, simulated(&config, options));
 }
 
@@ -764,9 +811,10 @@ proptest! {
         prop_assert!(lat.ttft_ms.max <= lat.e2e_ms.max);
         prop_assert!(lat.ttft_ms.p50 <= lat.e2e_ms.p50);
 
-        // Submitting at arrival (mid-step) gives exactly the single run's
-        // result, which submits just before each step start.
-        let open = (serde_json::to_string(&out.result).unwrap(), out.requests);
+        // Submitting at arrival (mid-step) gives exactly the result of
+        // submitting just before each step start, and the single run's.
+        let open = comparable(out);
+        prop_assert_eq!(&open, &comparable(drive_lazily(&config, options)));
         prop_assert_eq!(open, simulated(&config, options));
     }
 

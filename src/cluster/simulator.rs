@@ -1,0 +1,85 @@
+//! The single run: one traffic stream through the router of a deployment.
+//! The driver takes the replicas' events and the arrivals in time order by
+//! the engines' ordering rule (see [`server`](crate::engine::server)),
+//! routes and submits each request at its arrival, and feeds completions and
+//! rejections back to the traffic (so closed-loop users send their next
+//! request through the router).
+
+use super::Cluster;
+use crate::config::Config;
+use crate::engine::{
+    Advance, EngineEventKind, Observer, RunOutput, SimError, SimOptions, Traffic,
+};
+use crate::workload::Workload;
+
+/// One simulation in progress.
+#[derive(Debug)]
+pub struct Simulator<'c> {
+    config: &'c Config,
+    cluster: Cluster,
+    traffic: Traffic,
+}
+
+/// Runs `config`'s synthetic workload to completion.
+pub fn simulate(
+    config: &Config,
+    options: SimOptions,
+    observer: &mut dyn Observer,
+) -> Result<RunOutput, SimError> {
+    let workload = Workload::from_config(config).ok_or(SimError::DatasetNotLoaded)?;
+    Simulator::new(config, workload, options).run(observer)
+}
+
+impl<'c> Simulator<'c> {
+    /// A simulation of `config`'s deployment serving `workload`.
+    pub fn new(config: &'c Config, workload: Workload, options: SimOptions) -> Self {
+        Self {
+            config,
+            cluster: Cluster::new(&config.server, options),
+            traffic: Traffic::new(workload),
+        }
+    }
+
+    /// Runs until every request has completed or been rejected.
+    pub fn run(mut self, obs: &mut dyn Observer) -> Result<RunOutput, SimError> {
+        while self.advance(obs)? {}
+        let (output, cluster) = self.cluster.finish();
+        let mut run = output.into_run_output(self.config.clone());
+        run.result.cluster = cluster;
+        Ok(run)
+    }
+
+    /// Performs the next thing to happen: an arrival (routed and submitted)
+    /// or a replica's event. Returns `false` once every request has
+    /// completed or been rejected.
+    fn advance(&mut self, obs: &mut dyn Observer) -> Result<bool, SimError> {
+        let event = self.cluster.next_event();
+        let arrival_first = match (self.traffic.peek_time(), event) {
+            (None, None) => return Ok(false),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(t), Some(e)) => {
+                let at = e.event.time_secs;
+                t < at || (t == at && e.event.kind == EngineEventKind::StepStart)
+            }
+        };
+        match event {
+            Some(e) if !arrival_first => {
+                if let Advance::StepEnded { finished } = self.cluster.advance(e.replica, obs)? {
+                    for c in finished {
+                        self.traffic.on_completed(c.finish_secs);
+                    }
+                }
+            }
+            _ => {
+                let (id, spec) = self.traffic.next_request();
+                let arrival_secs = spec.arrival_secs;
+                let (_, now_secs, outcome) = self.cluster.submit(id, spec, obs);
+                self.traffic
+                    .on_submitted(outcome, arrival_secs.max(now_secs))?;
+                self.traffic.check()?;
+            }
+        }
+        Ok(true)
+    }
+}
