@@ -1,9 +1,9 @@
 //! `cargo bench`: the cost model and the step loop, timed with a plain harness
 //! (median of several runs) so the figures are comparable from run to run.
 
+use inference_lab::cluster::simulate;
 use inference_lab::config::Config;
 use inference_lab::engine::cost::{BatchShape, CostModel, Work};
-use inference_lab::cluster::simulate;
 use inference_lab::engine::{NoopObserver, SimOptions};
 use std::hint::black_box;
 use std::time::Instant;

@@ -59,8 +59,22 @@ fn the_table_has_one_typed_row_per_point() {
 
 #[test]
 fn one_and_two_threads_write_the_same_tables() {
+    same_tables_with_one_and_two_threads("configs/quick.toml", SMALL_GRID);
+}
+
+#[test]
+fn one_and_two_threads_write_the_same_tables_for_deployments() {
+    same_tables_with_one_and_two_threads(
+        "configs/replicas.toml",
+        "[grid]\n\"deployment.router\" = [\"round_robin\", \"least_outstanding\", \"least_kv\", \"prefix_affinity\"]\n\"deployment.replicas\" = [1, 3]\n\"workload.num_requests\" = [300]\n",
+    );
+}
+
+/// Sweeps `grid` over `base` with one and with two threads and compares
+/// the tables, wall times aside.
+fn same_tables_with_one_and_two_threads(base: &str, grid: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let m = write_manifest(dir.path(), "m.toml", "configs/quick.toml", SMALL_GRID);
+    let m = write_manifest(dir.path(), "m.toml", base, grid);
     for (jobs, out) in [("1", "j1"), ("2", "j2")] {
         let o = run(
             dir.path(),

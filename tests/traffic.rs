@@ -4,8 +4,8 @@
 
 mod common;
 use common::*;
-use inference_lab::config::Config;
 use inference_lab::cluster::Simulator;
+use inference_lab::config::Config;
 use inference_lab::engine::{NoopObserver, SimOptions};
 use inference_lab::metrics::RequestRecord;
 use inference_lab::workload::{RequestSpec, Workload};

@@ -18,8 +18,8 @@ pub use simulator::{simulate, Simulator};
 
 use crate::config::ServerConfig;
 use crate::engine::{
-    Advance, Engine, EngineEvent, EngineEventKind, EngineOutput, Observer, RejectReason,
-    SimError, SimOptions,
+    Advance, Engine, EngineEvent, EngineEventKind, EngineOutput, Observer, RejectReason, SimError,
+    SimOptions,
 };
 use crate::metrics::{ClusterMetrics, ReplicaMetrics};
 use crate::workload::{RequestId, RequestSpec};
@@ -47,7 +47,9 @@ impl Cluster {
         let d = &server.deployment;
         let replicas = d.replicas.max(1) as usize;
         Self {
-            engines: (0..replicas).map(|_| Engine::new(server, options)).collect(),
+            engines: (0..replicas)
+                .map(|_| Engine::new(server, options))
+                .collect(),
             router: Router::new(d.router),
             gpus: d.gpus(),
         }
@@ -124,13 +126,14 @@ impl Cluster {
             preemptions: o.totals.preemptions,
             prefix_hits: o.totals.prefix_hits,
         };
-        let replicas: Vec<ReplicaMetrics> = std::iter::once(&merged)
-            .chain(&rest)
-            .map(replica)
-            .collect();
+        let replicas: Vec<ReplicaMetrics> =
+            std::iter::once(&merged).chain(&rest).map(replica).collect();
         for other in rest {
             merged.merge(other);
         }
         (merged, ClusterMetrics::new(self.gpus, replicas))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,9 +7,7 @@
 
 use super::Cluster;
 use crate::config::Config;
-use crate::engine::{
-    Advance, EngineEventKind, Observer, RunOutput, SimError, SimOptions, Traffic,
-};
+use crate::engine::{Advance, EngineEventKind, Observer, RunOutput, SimError, SimOptions, Traffic};
 use crate::workload::Workload;
 
 /// One simulation in progress.

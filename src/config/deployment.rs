@@ -88,8 +88,11 @@ impl DeploymentConfig {
     /// Reads and validates a `[deployment]` table.
     pub(crate) fn parse(s: &Section<'_>) -> Result<Self, ConfigError> {
         let defaults = Self::default();
-        let tensor_parallel_size =
-            s.int_at_least("tensor_parallel_size", 1, Some(defaults.tensor_parallel_size))?;
+        let tensor_parallel_size = s.int_at_least(
+            "tensor_parallel_size",
+            1,
+            Some(defaults.tensor_parallel_size),
+        )?;
         if tensor_parallel_size > MAX_TENSOR_PARALLEL_SIZE {
             return Err(s.error(
                 "tensor_parallel_size",
@@ -117,10 +120,17 @@ impl DeploymentConfig {
 
     /// Checks that `model` can be split this way: whole attention heads per
     /// GPU, and whole experts per GPU under expert parallelism.
-    pub(crate) fn check_model(&self, model: &ModelConfig, s: &Section<'_>) -> Result<(), ConfigError> {
+    pub(crate) fn check_model(
+        &self,
+        model: &ModelConfig,
+        s: &Section<'_>,
+    ) -> Result<(), ConfigError> {
         let t = self.tensor_parallel_size;
         if model.num_heads % t != 0 {
-            let sizes: Vec<String> = model.tensor_parallel_sizes().map(|t| t.to_string()).collect();
+            let sizes: Vec<String> = model
+                .tensor_parallel_sizes()
+                .map(|t| t.to_string())
+                .collect();
             return Err(s.error(
                 "tensor_parallel_size",
                 format!(

@@ -77,15 +77,103 @@ fn every_shipped_preset_and_config_parses() {
         parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
     for (name, _) in presets::MODEL_PRESETS {
+        // Eight B200s at fp8 hold every shipped model.
         let text = MINIMAL
             .replace("model = \"llama-3.1-8b\"", &format!("model = \"{name}\""))
             .replace(
                 "hardware = \"h100\"",
-                "hardware = { preset = \"b200\", bytes_per_param = 1 }",
+                "deployment = { tensor_parallel_size = 8 }\nhardware = { preset = \"b200\", bytes_per_param = 1 }",
             );
         parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
     Config::builtin_default().unwrap();
+}
+
+/// `MINIMAL` serving `model` on H100s with `deployment` (an inline table).
+fn on_h100s(model: &str, deployment: &str) -> Result<Config, ConfigError> {
+    parse(
+        &MINIMAL
+            .replace("model = \"llama-3.1-8b\"", &format!("model = \"{model}\""))
+            .replace(
+                "hardware = \"h100\"",
+                &format!("deployment = {deployment}\nhardware = \"h100\""),
+            ),
+    )
+}
+
+#[test]
+fn a_model_that_does_not_fit_names_the_smallest_tensor_parallel_size_that_does() {
+    let err = on_h100s("llama-3.1-70b", "{}").unwrap_err().to_string();
+    assert!(
+        err.contains("hardware.memory_capacity: the model does not fit"),
+        "{err}"
+    );
+    assert!(
+        err.contains("smallest deployment.tensor_parallel_size that fits is 2"),
+        "{err}"
+    );
+    // 812 GB of bf16: 16 H100s (50.7 GB each), 8 are not enough (101 GB each).
+    let err = on_h100s("llama-3.1-405b", "{ tensor_parallel_size = 8 }")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("at tensor_parallel_size = 8 each GPU holds 94.5 GiB"),
+        "{err}"
+    );
+    assert!(err.contains("that fits is 16"), "{err}");
+    let c = on_h100s("llama-3.1-70b", "{ tensor_parallel_size = 2 }").unwrap();
+    let usable = (85_899_345_920f64 * 0.9) as u64;
+    let per_gpu = c.server.model.params_per_gpu(&c.server.deployment) * 2;
+    assert_eq!(c.server.hardware.kv_cache_capacity, usable - per_gpu);
+    assert_eq!(per_gpu, 70_553_706_496, "half of the weights at TP=2");
+}
+
+#[test]
+fn kv_heads_fewer_than_the_gpus_are_replicated() {
+    // Llama-3.1-70B has 8 KV heads: at TP=16 every GPU holds one (twice 8 / 16).
+    let c = on_h100s("llama-3.1-70b", "{ tensor_parallel_size = 16 }").unwrap();
+    assert_eq!(c.server.kv_bytes_per_token_per_layer(), 2 * 128 * 2);
+    let c8 = on_h100s("llama-3.1-70b", "{ tensor_parallel_size = 8 }").unwrap();
+    assert_eq!(c8.server.kv_bytes_per_token_per_layer(), 2 * 128 * 2);
+    let c4 = on_h100s("llama-3.1-70b", "{ tensor_parallel_size = 4 }").unwrap();
+    assert_eq!(c4.server.kv_bytes_per_token_per_layer(), 2 * 2 * 128 * 2);
+    // The K and V projections are replicated with their heads: TP=16 holds
+    // more than half of TP=8's weights per GPU.
+    let (w16, w8) = (
+        c.server.model.params_per_gpu(&c.server.deployment),
+        c8.server.model.params_per_gpu(&c8.server.deployment),
+    );
+    assert!(2 * w16 > w8 && 2 * w16 < w8 + w8 / 50, "{w16} vs {w8}");
+}
+
+#[test]
+fn deployments_that_cannot_split_the_model_are_errors() {
+    let err = on_h100s("llama-3.1-70b", "{ tensor_parallel_size = 3 }")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(
+            "deployment.tensor_parallel_size: expected a divisor of the model's num_heads (64)"
+        ),
+        "{err}"
+    );
+    let err = on_h100s(
+        "llama-3.1-70b",
+        "{ tensor_parallel_size = 4, expert_parallel = true }",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("deployment.expert_parallel: the model 'Llama-3.1-70B' has no experts"),
+        "{err}"
+    );
+    let err = parse(&MINIMAL.replace(
+        "hardware = \"h100\"",
+        "deployment = { tensor_parallel_size = 2 }\nhardware = { name = 'x', compute_flops = 1e15, memory_bandwidth = 3e12, memory_capacity = 80e9, bytes_per_param = 2 }",
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("hardware.interconnect_bandwidth: missing: required when deployment.tensor_parallel_size is above 1"), "{err}");
 }
 
 #[test]

@@ -474,9 +474,15 @@ mod tests {
         assert_close(tp.interconnect_bytes, 10.0 * 2.0 * all_reduce);
         // Each GPU sends its 25 tokens' 8 copies, 3/4 of them away, twice.
         let all_to_all = 25.0 * 8.0 * 3.0 / 4.0 * 2048.0;
-        assert_close(ep.interconnect_bytes, 10.0 * (all_reduce + 2.0 * all_to_all));
+        assert_close(
+            ep.interconnect_bytes,
+            10.0 * (all_reduce + 2.0 * all_to_all),
+        );
         assert_eq!(tp.collective_steps, ep.collective_steps);
-        assert_eq!((tp.linear_flops, tp.weight_bytes), (ep.linear_flops, ep.weight_bytes));
+        assert_eq!(
+            (tp.linear_flops, tp.weight_bytes),
+            (ep.linear_flops, ep.weight_bytes)
+        );
     }
 
     #[test]

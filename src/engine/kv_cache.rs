@@ -438,10 +438,16 @@ mod tests {
     fn capacity_in_blocks_is_floor_of_bytes_over_block_bytes() {
         let config = crate::config::Config::builtin_default().unwrap();
         let l = KvLayout::new(&config.server);
-        // Llama-3-70B: 2 * 80 layers * 8 kv heads * 128 * 2 bytes = 327,680 B/token;
-        // a 16-token block is 5,242,880 B; 64 GiB / that = 13,107 blocks.
-        assert_eq!(l.block_bytes, 5_242_880);
-        assert_eq!(l.num_blocks(), 13_107);
+        // Llama-3-70B at TP=4: each GPU holds 2 of the 8 KV heads, so
+        // 2 * 80 layers * 2 heads * 128 * 2 bytes = 81,920 B/token; a 16-token
+        // block is 1,310,720 B. Each GPU's KV cache: 90% of 80 GiB
+        // (77,309,411,328 B) less its weights: a quarter of all but the K and V
+        // projections (69,211,529,216 / 4) plus its heads' share of those
+        // (80 * 2 * 8192 * 2 * 128 = 335,544,320), 2 bytes each, so
+        // 77,309,411,328 - 35,276,853,248 = 42,032,558,080 B: 32,068 blocks.
+        assert_eq!(config.server.hardware.kv_cache_capacity, 42_032_558_080);
+        assert_eq!(l.block_bytes, 1_310_720);
+        assert_eq!(l.num_blocks(), 32_068);
         assert_eq!(layout(3).num_blocks(), 3);
     }
 

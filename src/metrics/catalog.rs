@@ -377,7 +377,9 @@ pub fn catalog() -> &'static [Metric] {
                 });
             }
         }
-        for (column, label, row, group, unit, better, key) in PLAIN.into_iter().chain(TAIL).chain(CLUSTER) {
+        for (column, label, row, group, unit, better, key) in
+            PLAIN.into_iter().chain(TAIL).chain(CLUSTER)
+        {
             all.push(Metric {
                 column: column.to_string(),
                 label: label.to_string(),

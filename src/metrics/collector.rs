@@ -4,8 +4,8 @@
 //! samples of all of them.
 
 use super::result::{
-    ClusterMetrics, LatencyMetrics, Preemptions, PrefixCacheMetrics, RequestCounts, RequestRecord, RunMetrics,
-    SimulationInfo, ThroughputMetrics, Utilization,
+    ClusterMetrics, LatencyMetrics, Preemptions, PrefixCacheMetrics, RequestCounts, RequestRecord,
+    RunMetrics, SimulationInfo, ThroughputMetrics, Utilization,
 };
 use super::stats::Stats;
 

@@ -9,8 +9,7 @@ mod stats;
 
 pub use collector::{MetricsCollector, Peaks, RunTotals};
 pub use result::{
-    ClusterMetrics, LatencyMetrics, Preemptions, PrefixCacheMetrics, ReplicaMetrics,
-    RequestCounts, RequestRecord, RunMetrics, RunResult, SimulationInfo, ThroughputMetrics,
-    Utilization,
+    ClusterMetrics, LatencyMetrics, Preemptions, PrefixCacheMetrics, ReplicaMetrics, RequestCounts,
+    RequestRecord, RunMetrics, RunResult, SimulationInfo, ThroughputMetrics, Utilization,
 };
 pub use stats::{nearest_rank, Stats};

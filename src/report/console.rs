@@ -3,8 +3,8 @@
 //! it), and the best points of a sweep.
 
 use super::style::Style;
-use crate::metrics::catalog::{catalog, metric_cells, Group, Metric, Unit, LATENCY_STATS};
 use crate::config::DeploymentConfig;
+use crate::metrics::catalog::{catalog, metric_cells, Group, Metric, Unit, LATENCY_STATS};
 use crate::metrics::RunResult;
 use crate::table::best::best_points;
 use crate::table::{Cell, Table};
@@ -177,7 +177,10 @@ mod tests {
         let result = RunResult::zeroed(config);
         let text = render(&result, Style::plain());
         for (_, intro) in IN_HEADER {
-            assert!(text.lines().nth(1).is_some_and(|l| l.contains(intro)), "{intro}");
+            assert!(
+                text.lines().nth(1).is_some_and(|l| l.contains(intro)),
+                "{intro}"
+            );
         }
         for m in catalog() {
             let shown = !m.row.is_empty() && text.contains(m.row)

@@ -4,10 +4,10 @@
 //! time order as a cluster will and comparing with the single-run driver.
 
 use super::*;
+use crate::cluster::simulate;
 use crate::config::{Config, Policy};
 use crate::engine::cost::{BatchShape, Work};
 use crate::engine::kv_cache::token_block_hashes;
-use crate::cluster::simulate;
 use crate::engine::{NoopObserver, RunOutput, Traffic};
 use crate::workload::Workload;
 use proptest::prelude::*;
