@@ -5,6 +5,7 @@ use super::error::ConfigError;
 use super::fields::{Field, FieldDefault, FieldKind};
 use super::presets::{preset_names, HARDWARE_PRESETS};
 use super::reader::Section;
+use super::resolve::Unresolved;
 use serde::Serialize;
 
 /// The GPU (or tensor-parallel group treated as one device), resolved.
@@ -97,40 +98,22 @@ pub const FIELDS: &[Field] = &[
 const HARDWARE_PRESET_NAMES: [&str; HARDWARE_PRESETS.len()] = preset_names(HARDWARE_PRESETS);
 
 impl HardwareConfig {
-    /// Reads and validates a `[hardware]` table; `weight_params` sizes the
-    /// computed KV cache capacity.
-    pub(crate) fn parse(s: &Section<'_>, weight_params: u64) -> Result<Self, ConfigError> {
-        let memory_capacity = s.int(&MEMORY_CAPACITY)?;
-        let bytes_per_param = s.int(&BYTES_PER_PARAM)?;
-        let gpu_memory_utilization = s.fraction(&GPU_MEMORY_UTILIZATION)?;
-        let kv_cache_capacity = match s.opt_int(&KV_CACHE_CAPACITY)? {
-            Some(bytes) => bytes,
-            None => {
-                let usable = (memory_capacity as f64 * gpu_memory_utilization) as u64;
-                let weights = weight_params.saturating_mul(bytes_per_param);
-                if weights >= usable {
-                    return Err(s.error(
-                        "memory_capacity",
-                        format!(
-                            "the model does not fit: its weights need {} but {:.0}% of memory_capacity is {}; use more memory, fewer bytes_per_param, or set kv_cache_capacity",
-                            format_bytes(weights),
-                            gpu_memory_utilization * 100.0,
-                            format_bytes(usable)
-                        ),
-                    ));
-                }
-                usable - weights
-            }
-        };
-        Ok(Self {
-            name: s.text(&NAME)?,
-            compute_flops: s.positive(&COMPUTE_FLOPS)?,
-            memory_bandwidth: s.positive(&MEMORY_BANDWIDTH)?,
-            memory_capacity,
-            bytes_per_param,
-            kv_cache_capacity,
-            gpu_memory_utilization,
-            calibration: Calibration::from_hardware(s)?,
+    /// Reads and validates a `[hardware]` table. The KV cache capacity, when
+    /// not given, depends on the model: [`super::resolve`] derives it.
+    pub(crate) fn parse(s: &Section<'_>) -> Result<Unresolved<Self>, ConfigError> {
+        let kv_cache_capacity = s.opt_int(&KV_CACHE_CAPACITY)?;
+        Ok(Unresolved {
+            section: Self {
+                name: s.text(&NAME)?,
+                compute_flops: s.positive(&COMPUTE_FLOPS)?,
+                memory_bandwidth: s.positive(&MEMORY_BANDWIDTH)?,
+                memory_capacity: s.int(&MEMORY_CAPACITY)?,
+                bytes_per_param: s.int(&BYTES_PER_PARAM)?,
+                kv_cache_capacity: kv_cache_capacity.unwrap_or(0),
+                gpu_memory_utilization: s.fraction(&GPU_MEMORY_UTILIZATION)?,
+                calibration: Calibration::from_hardware(s)?,
+            },
+            given: kv_cache_capacity,
         })
     }
 }

@@ -13,6 +13,7 @@ mod overrides;
 pub mod presets;
 mod rate_schedule;
 mod reader;
+mod resolve;
 mod scheduler;
 pub mod schema;
 mod server;
@@ -125,14 +126,15 @@ impl Config {
             model::FIELDS,
         )?)?;
         let hardware_table = presets::resolve(PresetKind::Hardware, required("hardware")?, source)?;
-        let hardware = HardwareConfig::parse(
-            &Section::checked(&hardware_table, "hardware", source, hardware::FIELDS)?,
-            model.num_parameters,
-        )?;
+        let hardware = HardwareConfig::parse(&Section::checked(
+            &hardware_table,
+            "hardware",
+            source,
+            hardware::FIELDS,
+        )?)?;
         let scheduler = SchedulerConfig::parse(
             &section(doc, "scheduler", source, scheduler::FIELDS)?
                 .ok_or_else(|| missing_section(source, "scheduler"))?,
-            model.max_seq_len,
         )?;
         let workload = WorkloadConfig::parse(
             &section(doc, "workload", source, workload::FIELDS)?
@@ -142,12 +144,7 @@ impl Config {
             Some(s) => SimulationConfig::parse(&s)?,
             None => SimulationConfig::default(),
         };
-        let server = ServerConfig {
-            hardware,
-            model,
-            scheduler,
-        };
-        server.check_kv_fits_a_block(source)?;
+        let server = resolve::server(model, hardware, scheduler, source)?;
         Ok(Self {
             server,
             workload,

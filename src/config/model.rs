@@ -4,6 +4,7 @@ use super::error::ConfigError;
 use super::fields::{Field, FieldDefault, FieldKind};
 use super::presets::{preset_names, MODEL_PRESETS};
 use super::reader::Section;
+use super::resolve;
 use serde::Serialize;
 
 /// The served model's architecture, resolved (all defaults filled in).
@@ -181,8 +182,7 @@ impl ModelConfig {
                 format!("expected a divisor of num_heads ({num_heads}), got {num_kv_heads}"),
             ));
         }
-        let default_head_dim = hidden_dim / num_heads;
-        let head_dim = s.int_or(&HEAD_DIM, default_head_dim.max(1))?;
+        let head_dim = s.int_or(&HEAD_DIM, resolve::head_dim(hidden_dim, num_heads))?;
         let max_seq_len = s.int(&MAX_SEQ_LEN)?;
         let sliding_window = s.opt_int(&SLIDING_WINDOW)?;
         let num_sliding_layers = s.int(&NUM_SLIDING_LAYERS)?;

@@ -3,6 +3,7 @@
 use super::error::ConfigError;
 use super::fields::{choice_names, Field, FieldDefault, FieldKind};
 use super::reader::Section;
+use super::resolve::Unresolved;
 use serde::Serialize;
 
 /// Order in which waiting requests are admitted (and whom to preempt first).
@@ -165,26 +166,23 @@ pub const FIELDS: &[Field] = &[
 const POLICY_NAMES: [&str; 8] = choice_names(Policy::ALL);
 
 impl SchedulerConfig {
-    /// Reads and validates a `[scheduler]` table; `max_seq_len` derives the
-    /// default long-prefill threshold.
-    pub(crate) fn parse(s: &Section<'_>, max_seq_len: u64) -> Result<Self, ConfigError> {
-        let max_num_partial_prefills = s.int(&MAX_NUM_PARTIAL_PREFILLS)?;
-        let default_threshold = if max_num_partial_prefills > 1 {
-            (max_seq_len * 4 / 100).max(1)
-        } else {
-            0
-        };
-        Ok(Self {
-            max_num_batched_tokens: s.int(&MAX_NUM_BATCHED_TOKENS)?,
-            max_num_seqs: s.int(&MAX_NUM_SEQS)?,
-            policy: s.pick(&POLICY, &Policy::ALL)?,
-            enable_chunked_prefill: s.flag(&ENABLE_CHUNKED_PREFILL)?,
-            block_size: s.int(&BLOCK_SIZE)?,
-            long_prefill_token_threshold: s
-                .int_or(&LONG_PREFILL_TOKEN_THRESHOLD, default_threshold)?,
-            max_num_partial_prefills,
-            enable_preemption_free: s.flag(&ENABLE_PREEMPTION_FREE)?,
-            enable_prefix_caching: s.flag(&ENABLE_PREFIX_CACHING)?,
+    /// Reads and validates a `[scheduler]` table. The long-prefill threshold,
+    /// when not given, depends on the model: [`super::resolve`] derives it.
+    pub(crate) fn parse(s: &Section<'_>) -> Result<Unresolved<Self>, ConfigError> {
+        let threshold = s.opt_int(&LONG_PREFILL_TOKEN_THRESHOLD)?;
+        Ok(Unresolved {
+            section: Self {
+                max_num_batched_tokens: s.int(&MAX_NUM_BATCHED_TOKENS)?,
+                max_num_seqs: s.int(&MAX_NUM_SEQS)?,
+                policy: s.pick(&POLICY, &Policy::ALL)?,
+                enable_chunked_prefill: s.flag(&ENABLE_CHUNKED_PREFILL)?,
+                block_size: s.int(&BLOCK_SIZE)?,
+                long_prefill_token_threshold: threshold.unwrap_or(0),
+                max_num_partial_prefills: s.int(&MAX_NUM_PARTIAL_PREFILLS)?,
+                enable_preemption_free: s.flag(&ENABLE_PREEMPTION_FREE)?,
+                enable_prefix_caching: s.flag(&ENABLE_PREFIX_CACHING)?,
+            },
+            given: threshold,
         })
     }
 }
