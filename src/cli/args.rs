@@ -32,6 +32,25 @@ pub enum Command {
     Calibrate(CalibrateArgs),
     /// Run every point of a sweep manifest in parallel into Parquet and CSV tables.
     Sweep(SweepArgs),
+    /// Print the JSON Schema of config files or sweep manifests, for editors (schemas/).
+    Schema(SchemaArgs),
+}
+
+/// Options of `schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Which file kind: `config` (configs/*.toml) or `sweep` (sweeps/*.toml).
+    #[arg(value_enum)]
+    pub kind: SchemaKind,
+}
+
+/// The file kinds `schema` describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemaKind {
+    /// A config file.
+    Config,
+    /// A sweep manifest.
+    Sweep,
 }
 
 /// Options of a single simulation.
