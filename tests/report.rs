@@ -1,4 +1,6 @@
 //! Summaries, `sweep report` and `--plot`: the real binary end to end.
+// Checks sweep statistics with std's float functions, as the sweep computes them.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 use common::*;

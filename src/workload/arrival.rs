@@ -1,9 +1,9 @@
 //! Open-loop arrival processes: when the next request arrives.
 
+use super::variate::exponential;
 use crate::config::ArrivalPattern;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Exp};
 
 /// Generates arrival times of an open-loop pattern, starting at t = 0.
 #[derive(Debug, Clone)]
@@ -39,12 +39,12 @@ impl ArrivalProcess {
             return 0.0;
         }
         match self.pattern {
-            ArrivalPattern::Poisson => self.time += self.exp_gap(self.rate),
+            ArrivalPattern::Poisson => self.time += exponential(&mut self.rng, self.rate),
             ArrivalPattern::Uniform => self.time += self.rng.random_range(0.0..=2.0 / self.rate),
             ArrivalPattern::FixedRate => self.time = k as f64 / self.rate,
             ArrivalPattern::Burst => {
                 if k % self.group_size == 0 {
-                    self.time += self.exp_gap(self.rate / self.group_size as f64);
+                    self.time += exponential(&mut self.rng, self.rate / self.group_size as f64);
                 }
             }
             ArrivalPattern::Batched => {
@@ -54,11 +54,6 @@ impl ArrivalProcess {
             ArrivalPattern::ClosedLoop => {}
         }
         self.time
-    }
-
-    fn exp_gap(&mut self, rate: f64) -> f64 {
-        // rate > 0 is checked by the config.
-        Exp::new(rate).map_or(1.0 / rate, |d| d.sample(&mut self.rng))
     }
 }
 

@@ -10,6 +10,7 @@
 mod arrival;
 mod dataset;
 mod dist;
+mod variate;
 
 pub use dataset::{DatasetPrompt, PromptSet, WorkloadError};
 
