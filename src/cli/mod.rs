@@ -9,13 +9,14 @@ mod plot;
 mod predict_steps;
 mod run;
 mod shard;
+mod shell;
 mod sweep;
 mod sweep_report;
 mod validate;
 
 pub use args::{
-    CalibrateArgs, Cli, Command, PredictStepsArgs, ReportArgs, RunArgs, SweepArgs, SweepCommand,
-    ValidateArgs,
+    CalibrateArgs, Cli, Command, CompletionsArgs, ManArgs, PredictStepsArgs, ReportArgs, RunArgs,
+    SweepArgs, SweepCommand, ValidateArgs,
 };
 pub(crate) use run::config_from_doc;
 
@@ -39,6 +40,8 @@ pub fn main() -> ExitCode {
         Some(Command::PredictSteps(args)) => predict_steps::predict_steps(&args),
         Some(Command::Calibrate(args)) => calibrate::calibrate(&args),
         Some(Command::Sweep(args)) => sweep::sweep(&args),
+        Some(Command::Completions(args)) => shell::completions(&args),
+        Some(Command::Man(args)) => shell::man(&args),
         None => run::run(&cli.run),
     };
     match outcome {
