@@ -111,12 +111,18 @@ fn best_floor(model: &CostModel, samples: &[Sample], calibration: &Calibration) 
                 .iter()
                 .map(|(_, m)| squared_error(floor, *m))
                 .sum::<f64>();
-        if error < best_error {
+        // A floor must improve on more than rounding: on exact data every
+        // error is ~1e-32, and which of two such sums is smaller is noise.
+        if error < best_error - ROUNDING_NOISE {
             (best_floor, best_error) = (floor, error);
         }
     }
     (best_floor / model.num_layers(), best_error)
 }
+
+/// A sum of squared relative errors below which differences are rounding
+/// noise (relative errors of 1e-12), not a better fit.
+const ROUNDING_NOISE: f64 = 1e-24;
 
 /// `(predicted / measured - 1)^2`, the squared relative error the fit minimises.
 fn squared_error(predicted: f64, measured: f64) -> f64 {
