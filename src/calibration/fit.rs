@@ -5,7 +5,7 @@
 //! The model has kinks (each roofline is a `max`, the eager floor another), so
 //! its derivatives jump where a step changes regime. The eager floor is solved
 //! exactly for any values of the other three (it only lifts the eager steps
-//! below it: a one-dimensional piecewise quadratic, see [`best_floor`]); a
+//! below it: a one-dimensional piecewise quadratic, see `best_floor`); a
 //! derivative-free Nelder–Mead simplex searches the other three from two
 //! starts and restarts from its best point until it stops improving. The
 //! parameters are mapped so that every point of the search is a valid

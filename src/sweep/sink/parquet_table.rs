@@ -57,7 +57,7 @@ pub fn write(table: &Table, path: &Path) -> Result<()> {
         .with_context(context)
 }
 
-/// Reads a Parquet file written by [`write`] (or any file whose columns are
+/// Reads a Parquet file written by [`write()`] (or any file whose columns are
 /// Int64, Float64, Utf8 or Boolean) back into a [`Table`].
 pub fn read(path: &Path) -> Result<Table> {
     let context = || format!("cannot read '{}'", path.display());
