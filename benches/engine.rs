@@ -19,7 +19,7 @@ fn load(path: &str) -> Config {
 
 fn bench_cost_model() {
     let config = load("configs/config.toml");
-    let model = CostModel::new(&config);
+    let model = CostModel::new(&config.server);
     let mut shape = BatchShape::default();
     for i in 0..255 {
         shape.add(1000 + i, 1, 0, Work::Decode);

@@ -13,17 +13,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LINES=${LINES:-100000}
 RUNS=${RUNS:-3}
-cargo build --release --quiet
-BIN=${CARGO_TARGET_DIR:-target}/release/inference-lab
-command -v /usr/bin/time >/dev/null || { echo "scripts/bench-dataset.sh needs /usr/bin/time (Debian package 'time')" >&2; exit 1; }
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. scripts/bench-common.sh
 python3 scripts/make-sample-dataset.py --lines "$LINES" -o "$tmp/data.jsonl"
 sed 's|^dataset_path = .*|dataset_path = "data.jsonl"|' configs/dataset.toml > "$tmp/c.toml"
 mb=$(du -m "$tmp/data.jsonl" | cut -f1)
-
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 printf '%d lines, %d MB, %s cores\n\n' "$LINES" "$mb" "$(nproc)"
 printf '| threads | load time (s, median of %d) | lines / s | prompt tokens / s | whole run wall (s) | whole run CPU (s) | peak RSS (MB) |\n' "$RUNS"

@@ -13,13 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
-cargo build --release --quiet
-BIN=target/release/inference-lab
-command -v /usr/bin/time >/dev/null || { echo "scripts/bench.sh needs /usr/bin/time (Debian package 'time')" >&2; exit 1; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+. scripts/bench-common.sh
 
 # bench_one CONFIG [LABEL]: prints one table row.
 bench_one() {

@@ -3,6 +3,7 @@
 mod common;
 use common::*;
 use std::fs;
+use std::path::{Path, PathBuf};
 
 fn run_to_json(dir: &std::path::Path, config: &str, extra: &[&str]) -> serde_json::Value {
     let out = dir.join("r.json");
@@ -182,27 +183,90 @@ fn verbose_logs_steps_and_debug_logs_decisions() {
     assert!(log.contains("finished request 0"), "{log}");
 }
 
-#[test]
-fn every_shipped_config_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    for name in ["config", "quick", "closed-loop", "moe", "preemption-free"] {
-        let path = shipped(&format!("configs/{name}.toml"));
-        let v = run_to_json(dir.path(), path.to_str().unwrap(), &[]);
-        let r = &v["requests"];
-        assert!(r["completed"].as_u64().unwrap() > 0, "{name}");
-        if name == "preemption-free" {
-            assert_eq!(v["preemptions"]["total"], 0);
-        }
-        if name == "closed-loop" {
-            assert_eq!(v["config"]["workload"]["num_concurrent_users"], 64);
+/// Every `.toml` file under `dir`, recursively, sorted.
+fn toml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(toml_files(&path));
+        } else if path.extension().is_some_and(|e| e == "toml") {
+            files.push(path);
         }
     }
-    let o = run(
-        dir.path(),
-        &["validate", shipped("configs/long.toml").to_str().unwrap()],
-    );
-    assert!(o.status.success());
+    files.sort();
+    files
 }
+
+/// Validates the config `text`, written as `dir/name`.
+fn validates(dir: &Path, name: &str, text: &str) {
+    fs::write(dir.join(name), text).unwrap();
+    let o = run(dir, &["validate", name]);
+    assert!(o.status.success(), "{name}: {}", stderr(&o));
+    assert!(stdout(&o).contains("ok: "), "{name}: {}", stdout(&o));
+}
+
+/// Every file under configs/, checked as what its folder holds: presets as
+/// presets (through a config that names them), calibrations through a config
+/// that reads them, and everything else as a config that validates and runs
+/// (dataset configs with the shipped tokenizer, as their comments say).
+#[test]
+fn every_shipped_config_runs_and_every_preset_validates() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = shipped("configs");
+    let files = toml_files(&root);
+    assert!(files.contains(&root.join("quick.toml")), "{files:?}");
+    let tokenizer = shipped("examples/tokenizer.json");
+    let h200 = fs::read_to_string(shipped("configs/h200-llama-3.1-8b.toml")).unwrap();
+    for path in files {
+        let rel = path.strip_prefix(&root).unwrap();
+        let name = rel.display().to_string();
+        let stem = path.file_stem().unwrap().to_str().unwrap();
+        let folder = rel.parent().and_then(Path::to_str).unwrap_or("");
+        match folder {
+            "hardware" => validates(
+                dir.path(),
+                "preset.toml",
+                &format!("hardware = {stem:?}\nmodel = 'llama-3.1-8b'\n{SMALL_REST}"),
+            ),
+            "models" => validates(
+                dir.path(),
+                "preset.toml",
+                &format!("hardware = {{ preset = 'b200', bytes_per_param = 1 }}\nmodel = {stem:?}\n{SMALL_REST}"),
+            ),
+            "calibration" => validates(
+                dir.path(),
+                "calibrated.toml",
+                &h200.replacen(
+                    "preset = \"h200\"",
+                    &format!("preset = \"h200\"\ncalibration = {:?}", path.display().to_string()),
+                    1,
+                ),
+            ),
+            "" | "bench" => {
+                let o = run(dir.path(), &["validate", path.to_str().unwrap()]);
+                assert!(o.status.success(), "{name}: {}", stderr(&o));
+                let text = fs::read_to_string(&path).unwrap();
+                let table: toml::Table = toml::from_str(&text).unwrap();
+                let dataset = table["workload"].get("dataset_path").is_some();
+                let flags = ["--tokenizer", tokenizer.to_str().unwrap(), "--chat-template", "None"];
+                let extra: &[&str] = if dataset { &flags } else { &[] };
+                let v = run_to_json(dir.path(), path.to_str().unwrap(), extra);
+                assert!(v["requests"]["completed"].as_u64().unwrap() > 0, "{name}");
+                if stem == "preemption-free" {
+                    assert_eq!(v["preemptions"]["total"], 0);
+                }
+                if stem == "closed-loop" {
+                    assert_eq!(v["config"]["workload"]["num_concurrent_users"], 64);
+                }
+            }
+            other => panic!("configs/{other}/: a folder this test does not know how to check"),
+        }
+    }
+}
+
+/// The sections after `hardware` and `model` of a small valid config.
+const SMALL_REST: &str = "[scheduler]\nmax_num_batched_tokens = 8192\nmax_num_seqs = 256\n[workload]\narrival_pattern = 'poisson'\narrival_rate = 4.0\nnum_requests = 100\ninput_len_dist = { type = 'fixed', value = 100 }\noutput_len_dist = { type = 'fixed', value = 10 }\n";
 
 #[test]
 fn overload_far_above_capacity_still_finishes_every_request() {
@@ -231,11 +295,66 @@ fn dataset_flags_without_a_dataset_path_say_what_is_missing() {
         dir.path(),
         &["--tokenizer", "t.json", "--chat-template", "None"],
     );
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2), "a usage error");
     let e = stderr(&o);
     assert!(
         e.contains("--tokenizer and --chat-template given, but")
             && e.contains("quick.toml has no workload.dataset_path"),
         "{e}"
     );
+}
+
+#[test]
+fn set_overrides_fields_by_dotted_key_before_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let quick = shipped("configs/quick.toml");
+    let quick = quick.to_str().unwrap();
+    let v = run_to_json(
+        dir.path(),
+        quick,
+        &[
+            "--set",
+            "scheduler.policy=sof",
+            "--set",
+            "workload.num_requests=10",
+            "--set",
+            "workload.input_len_dist={ type = 'fixed', value = 64 }",
+        ],
+    );
+    assert_eq!(v["config"]["scheduler"]["policy"], "sof");
+    assert_eq!(v["requests"]["total"], 10);
+    assert_eq!(v["config"]["workload"]["input_len_dist"]["value"], 64);
+    // A preset name replaces the section; fields go on top, as in sweeps.
+    let v = run_to_json(
+        dir.path(),
+        quick,
+        &[
+            "--set",
+            "hardware=h200",
+            "--set",
+            "hardware.kv_cache_capacity=20e9",
+            "--seed",
+            "7",
+        ],
+    );
+    assert_eq!(v["config"]["hardware"]["name"], "H200-SXM-141GB");
+    assert_eq!(
+        v["config"]["hardware"]["kv_cache_capacity"],
+        20_000_000_000u64
+    );
+    assert_eq!(v["config"]["workload"]["seed"], 7);
+    // Values are validated like the file's own, with the dotted path.
+    let o = run(dir.path(), &["-c", quick, "--set", "scheduler.polcy=sof"]);
+    assert_error(
+        &o,
+        "scheduler.polcy: unknown field 'polcy'; did you mean 'policy'?",
+    );
+    let o = run(dir.path(), &["-c", quick, "--set", "workload.seed.x=1"]);
+    assert_failure(
+        &o,
+        2,
+        "cannot set workload.seed.x: workload.seed is the integer",
+    );
+    let o = run(dir.path(), &["-c", quick, "--set", "policy"]);
+    assert_failure(&o, 2, "expected KEY=VALUE");
 }

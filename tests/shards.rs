@@ -108,7 +108,7 @@ fn merge_names_the_missing_points_and_the_shard_to_rerun() {
         dir.path(),
         &["merge", "out/shard-0-of-3", "out/shard-1-of-3", "-o", "out"],
     );
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(3), "a merge missing points");
     let err = stderr(&o);
     assert!(
         err.contains("3 of 9 points have no result: 2, 5, 8;"),
@@ -234,7 +234,7 @@ fn a_killed_task_is_completed_by_rerunning_its_shard() {
         dir.path(),
         &["merge", "out/shard-0-of-2", "out/shard-1-of-2", "-o", "out"],
     );
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(3), "a merge missing points");
     // Exactly the odd points whose run did not finish are missing.
     let merged = csv_without_wall_time(&dir.path().join("out/runs.csv"));
     let present: Vec<usize> = merged[1..].iter().map(|r| r[2].parse().unwrap()).collect();
@@ -313,5 +313,5 @@ fn shard_auto_reads_slurm_and_kubernetes_environments() {
         [0, 2, 4, 6, 8]
     );
     let o = auto(&[], &[]);
-    assert_error(&o, "neither SLURM_ARRAY_TASK_ID");
+    assert_failure(&o, 2, "neither SLURM_ARRAY_TASK_ID");
 }

@@ -2,7 +2,7 @@
 //! (Python Jinja2 with transformers' settings), byte for byte.
 #![cfg(feature = "cli")]
 
-use inference_lab::dataset::{ChatTemplate, Conversation, SpecialTokens};
+use inference_lab::io::dataset::{ChatTemplate, Conversation, SpecialTokens, TemplateArg};
 use std::path::{Path, PathBuf};
 
 fn fixtures() -> PathBuf {
@@ -23,7 +23,8 @@ fn llama3_special() -> SpecialTokens {
 
 fn render(template_file: &str, special: &SpecialTokens, line: &str) -> Result<String, String> {
     let path = templates().join(template_file);
-    let template = ChatTemplate::from_arg(path.to_str().unwrap(), special).unwrap();
+    let template =
+        ChatTemplate::load(&TemplateArg::parse(path.to_str().unwrap(), None), special).unwrap();
     template.render(&Conversation::parse(line).unwrap())
 }
 

@@ -24,11 +24,10 @@ pub struct Sample {
     pub measured_secs: f64,
 }
 
-/// The most measured steps a fit needs: one more than its parameters.
+/// The fewest measured steps a fit needs: one more than its parameters.
 pub const MIN_SAMPLES: usize = 5;
 
-/// Upper bound of the fitted efficiencies (the config accepts up to 1.5).
-const MAX_EFFICIENCY: f64 = 1.5;
+use crate::config::MAX_EFFICIENCY;
 
 /// Each sample's relative error `predicted / measured - 1` under `calibration`.
 pub fn relative_errors(
@@ -255,7 +254,7 @@ mod tests {
 
     fn model() -> CostModel {
         let text = "hardware = 'h200'\nmodel = 'llama-3.1-8b'\n[scheduler]\nmax_num_batched_tokens=8192\nmax_num_seqs=8\n[workload]\narrival_pattern='poisson'\narrival_rate=1.0\nnum_requests=1\ninput_len_dist={type='fixed',value=1}\noutput_len_dist={type='fixed',value=1}\n";
-        CostModel::new(&Config::from_toml_str(text, "t").unwrap())
+        CostModel::new(&Config::from_toml_str(text, "t").unwrap().server)
     }
 
     /// The fixture's shapes, timed by the model itself under `truth`.

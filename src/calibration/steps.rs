@@ -42,11 +42,10 @@ impl StepKind {
 
     /// The kind's name in the CSV.
     pub fn name(self) -> &'static str {
-        match self {
-            StepKind::Prefill => "prefill",
-            StepKind::Decode => "decode",
-            StepKind::Mixed => "mixed",
-        }
+        Self::ALL
+            .iter()
+            .find(|(_, kind)| *kind == self)
+            .map_or("", |(name, _)| name)
     }
 }
 

@@ -71,6 +71,17 @@ pub struct RunArgs {
     /// Override workload.seed.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// Override a config field before it is validated: a dotted key and a
+    /// value, as a sweep manifest writes them (`--set scheduler.policy=sof
+    /// --set workload.arrival_rate=4`). Repeatable; presets as section values
+    /// (`--set hardware=h200`) replace the section, fields go on top.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_set)]
+    pub set: Vec<(String, toml::Value)>,
+}
+
+/// Parses one `--set KEY=VALUE`.
+fn parse_set(text: &str) -> Result<(String, toml::Value), String> {
+    crate::config::parse_assignment(text)
 }
 
 /// Options of `sweep`.

@@ -2,31 +2,36 @@
 //! times, reports the fit before and after (and left-one-out), and writes the
 //! calibration as a TOML file that configs name or inline.
 
+use super::accuracy::accuracy_line;
 use super::args::CalibrateArgs;
-use super::calibration::{accuracy_line, read_steps};
-use super::run::read_config;
-use super::EXIT_OK;
+use super::{Outcome, EXIT_OK};
 use crate::calibration::{fit, leave_one_out, relative_errors, Accuracy, Sample, MIN_SAMPLES};
 use crate::config::Calibration;
 use crate::engine::cost::CostModel;
-use crate::report::files::write_atomic;
-use anyhow::{bail, Context, Result};
+use crate::io::config_file::{read_config, read_steps};
+use crate::io::files::write_atomic;
+use crate::io::Error;
 
 /// Fits, reports, writes.
-pub fn calibrate(args: &CalibrateArgs) -> Result<u8> {
+pub fn calibrate(args: &CalibrateArgs) -> Outcome {
     let config = read_config(&args.config)?;
     let table = read_steps(&args.measured)?;
     let source = args.measured.display().to_string();
     if !table.is_measured() {
-        bail!("{source}: no median_ms column: calibrate needs the measured step times");
+        return Err(Error::invalid(format!(
+            "{source}: no median_ms column: calibrate needs the measured step times"
+        ))
+        .into());
     }
     if table.steps.len() < MIN_SAMPLES {
-        bail!(
-            "{source}: {} measured steps: the fit of 4 parameters needs at least {MIN_SAMPLES}",
-            table.steps.len()
-        );
+        return Err(Error::invalid(format!(
+            "{source}: {} measured steps: the fit of {} parameters needs at least {MIN_SAMPLES}",
+            table.steps.len(),
+            crate::config::CALIBRATION_FIELDS.len()
+        ))
+        .into());
     }
-    let model = CostModel::new(&config);
+    let model = CostModel::new(&config.server);
     let samples: Vec<Sample> = table
         .steps
         .iter()
@@ -50,8 +55,8 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<u8> {
     let mut report = format!(
         "{} measured steps of {source}, {} on {}\n",
         samples.len(),
-        config.model.name,
-        config.hardware.name
+        config.server.model.name,
+        config.server.hardware.name
     );
     let mut comments = String::new();
     for (name, errors) in &rows {
@@ -74,14 +79,13 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<u8> {
     let file = format!(
         "# hardware.calibration fitted by `inference-lab calibrate` to {} measured steps of\n# {source}: {} on {} (datasheet {:e} FLOP/s, {:e} B/s).\n# Relative errors:\n{comments}{}",
         samples.len(),
-        config.model.name,
-        config.hardware.name,
-        config.hardware.compute_flops,
-        config.hardware.memory_bandwidth,
+        config.server.model.name,
+        config.server.hardware.name,
+        config.server.hardware.compute_flops,
+        config.server.hardware.memory_bandwidth,
         fitted.to_toml()
     );
-    write_atomic(&args.output, file.as_bytes())
-        .with_context(|| format!("cannot write '{}'", args.output.display()))?;
+    write_atomic(&args.output, file.as_bytes()).map_err(|e| Error::write(&args.output, e))?;
     super::print_stdout(&format!("{report}written to {}\n", args.output.display()))?;
     Ok(EXIT_OK)
 }

@@ -1,11 +1,11 @@
 //! `--plot FILE.html`: collects a single run's time series and writes its page.
 
 use crate::engine::{Event, Observer, StepSummary};
+use crate::io::files::write_atomic;
+use crate::io::{Error, Result};
 use crate::metrics::{RequestRecord, RunResult};
-use crate::report::files::write_atomic;
 use crate::report::html::run_page::run_page;
 use crate::report::html::timeline::Timeline;
-use anyhow::{Context, Result};
 use std::path::Path;
 
 /// Passes every step and event to two observers (the progress display and
@@ -38,9 +38,8 @@ pub fn write_plot(
     timeline: &Timeline,
     records: &[RequestRecord],
 ) -> Result<()> {
-    let json = serde_json::to_value(result)?;
+    let json = serde_json::to_value(result).map_err(|e| Error::write_with(path, e))?;
     let title = format!("inference-lab run: {config_name}");
     let page = run_page(&title, &json, &timeline.samples(), records);
-    write_atomic(path, page.as_bytes())
-        .with_context(|| format!("cannot write the plot '{}'", path.display()))
+    write_atomic(path, page.as_bytes()).map_err(|e| Error::write_as("the plot", path, e))
 }

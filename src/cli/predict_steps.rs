@@ -2,24 +2,24 @@
 //! simulator's cost model and, where the table has measurements, says how far
 //! off the prices are.
 
+use super::accuracy::{accuracy_line, percent};
 use super::args::PredictStepsArgs;
-use super::calibration::{accuracy_line, percent, read_calibration_file, read_steps};
-use super::run::read_config;
-use super::EXIT_OK;
+use super::{print_stderr, Outcome, EXIT_OK};
 use crate::calibration::Accuracy;
 use crate::engine::cost::CostModel;
-use crate::report::files::write_atomic;
-use anyhow::{Context, Result};
+use crate::io::config_file::{read_calibration_file, read_config, read_steps};
+use crate::io::files::write_atomic;
+use crate::io::Error;
 use std::fmt::Write as _;
 
 /// Writes the table with `predicted_ms` (and `error_pct`) and prints a summary.
-pub fn predict_steps(args: &PredictStepsArgs) -> Result<u8> {
+pub fn predict_steps(args: &PredictStepsArgs) -> Outcome {
     let mut config = read_config(&args.config)?;
     if let Some(path) = &args.calibration {
-        config.hardware.calibration = read_calibration_file(path)?.1;
+        config.server.hardware.calibration = read_calibration_file(path)?.1;
     }
     let table = read_steps(&args.steps)?;
-    let model = CostModel::new(&config);
+    let model = CostModel::new(&config.server);
     let measured = table.is_measured();
     let predicted: Vec<f64> = table
         .steps
@@ -51,9 +51,9 @@ pub fn predict_steps(args: &PredictStepsArgs) -> Result<u8> {
     let mut summary = format!(
         "{} steps of {source} priced for {} on {} ({})",
         table.steps.len(),
-        config.model.name,
-        config.hardware.name,
-        if config.hardware.calibration == crate::config::Calibration::DATASHEET {
+        config.server.model.name,
+        config.server.hardware.name,
+        if config.server.hardware.calibration == crate::config::Calibration::DATASHEET {
             "datasheet, uncalibrated"
         } else {
             "calibrated"
@@ -73,13 +73,12 @@ pub fn predict_steps(args: &PredictStepsArgs) -> Result<u8> {
     }
     match &args.output {
         Some(path) => {
-            write_atomic(path, csv.as_bytes())
-                .with_context(|| format!("cannot write '{}'", path.display()))?;
+            write_atomic(path, csv.as_bytes()).map_err(|e| Error::write(path, e))?;
             super::print_stdout(&format!("{summary}\nwritten to {}\n", path.display()))?;
         }
         None => {
             super::print_stdout(&csv)?;
-            eprintln!("{summary}");
+            print_stderr(&format!("{summary}\n"));
         }
     }
     Ok(EXIT_OK)

@@ -2,15 +2,18 @@
 
 use super::args::RunArgs;
 use super::plot::{write_plot, Tee};
-use super::EXIT_OK;
-use crate::config::{Config, DEFAULT_CONFIG_SOURCE};
+use super::progress::{dataset_progress, ConsoleProgress, ProgressOptions};
+use super::{print_stderr, Failure, Outcome, EXIT_OK};
+use crate::config::{apply_overrides, Config, DEFAULT_CONFIG_SOURCE, DEFAULT_CONFIG_TOML};
 use crate::engine::{SimOptions, Simulator};
+use crate::io::config_file::{config_from_doc, read_toml};
+use crate::io::dataset::TemplateArg;
+use crate::io::files::write_atomic;
+use crate::io::workload::{build_workload, DatasetInputs, WorkloadSource};
+use crate::io::Error;
 use crate::report::console;
-use crate::report::files::write_atomic;
 use crate::report::html::timeline::Timeline;
-use crate::report::progress::{ConsoleProgress, ProgressOptions};
 use crate::report::style::Style;
-use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -18,19 +21,22 @@ use std::time::Instant;
 const DEFAULT_CONFIG_FILE: &str = "config.toml";
 
 /// Runs one simulation as the flags say.
-pub fn run(args: &RunArgs) -> Result<u8> {
-    let style = Style::detect(args.no_color);
-    let (mut config, config_path) = load_config(args.config.as_deref(), args.quiet, style)?;
-    if let Some(seed) = args.seed {
-        config.workload.seed = seed;
-    }
-    let inputs = super::dataset::DatasetInputs {
-        tokenizer: args.tokenizer.as_deref(),
-        chat_template: args.chat_template.as_deref(),
-        show_progress: !args.quiet,
+pub fn run(args: &RunArgs) -> Outcome {
+    let style = super::detect_style(args.no_color);
+    let (config, config_path) = load_config(args, style)?;
+    let dataset = DatasetInputs {
+        tokenizer: args.tokenizer.clone(),
+        chat_template: args
+            .chat_template
+            .as_deref()
+            .map(|t| TemplateArg::parse(t, None)),
+    };
+    let source = WorkloadSource {
+        config_path: config_path.as_deref(),
+        dataset: &dataset,
         cache: None,
     };
-    let workload = super::dataset::workload(&config, config_path.as_deref(), &inputs, style)?;
+    let workload = build_workload(&config, &source, &mut dataset_progress(!args.quiet, style))?;
     let mut progress = ConsoleProgress::new(
         &config,
         ProgressOptions {
@@ -59,7 +65,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         None => simulator.run(&mut progress),
     };
     progress.finish();
-    let output = outcome?;
+    let output = outcome.map_err(Error::from)?;
     let mut result = output.result;
     result.simulation.wall_seconds = started.elapsed().as_secs_f64();
     if let (Some(path), Some(timeline)) = (&args.plot, &timeline) {
@@ -71,9 +77,9 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     }
 
     if let Some(path) = &args.output {
-        let json = serde_json::to_string_pretty(&result)?;
+        let json = serde_json::to_string_pretty(&result).map_err(|e| Error::write_with(path, e))?;
         write_atomic(path, format!("{json}\n").as_bytes())
-            .with_context(|| format!("cannot write results to '{}'", path.display()))?;
+            .map_err(|e| Error::write_as("results to", path, e))?;
     }
     if !args.quiet {
         let mut report = console::render(&result, style);
@@ -90,46 +96,41 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
-/// Loads `-c`, or `./config.toml`, or the built-in default (with a note);
-/// returns the config and the file it came from (`None` for the built-in default).
-fn load_config(
-    path: Option<&Path>,
-    quiet: bool,
-    style: Style,
-) -> Result<(Config, Option<PathBuf>)> {
-    let path: PathBuf = match path {
-        Some(p) => p.to_path_buf(),
-        None if Path::new(DEFAULT_CONFIG_FILE).exists() => PathBuf::from(DEFAULT_CONFIG_FILE),
+/// Loads `-c`, or `./config.toml`, or the built-in default (with a note),
+/// with `--seed` and every `--set` applied before validation; returns the
+/// config and the file it came from (`None` for the built-in default).
+fn load_config(args: &RunArgs, style: Style) -> Result<(Config, Option<PathBuf>), Failure> {
+    let path: Option<PathBuf> = match &args.config {
+        Some(p) => Some(p.clone()),
+        None if Path::new(DEFAULT_CONFIG_FILE).exists() => Some(PathBuf::from(DEFAULT_CONFIG_FILE)),
         None => {
-            if !quiet {
-                eprintln!(
-                    "{}",
+            if !args.quiet {
+                print_stderr(&format!(
+                    "{}\n",
                     style.dim(&format!(
                         "note: no -c given and no ./{DEFAULT_CONFIG_FILE}: running the built-in default (Llama-3-70B on one H100, Poisson arrivals; see configs/config.toml)"
                     ))
-                );
+                ));
             }
-            let config = Config::builtin_default()
-                .with_context(|| format!("{DEFAULT_CONFIG_SOURCE} is invalid"))?;
-            return Ok((config, None));
+            None
         }
     };
-    Ok((read_config(&path)?, Some(path)))
-}
-
-/// Reads and validates one config file.
-pub(crate) fn read_config(path: &Path) -> Result<Config> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read config file '{}'", path.display()))?;
-    let doc = crate::config::parse_toml(&text, &path.display().to_string())?;
-    config_from_doc(doc, path)
-}
-
-/// Validates a parsed config document that was read from the file `path`
-/// (perhaps changed since, as sweeps do): the one place where a config file
-/// becomes a [`Config`], so that every command resolves it the same way. A
-/// `hardware.calibration` naming a file is read here, relative to `path`.
-pub(crate) fn config_from_doc(mut doc: toml::Table, path: &Path) -> Result<Config> {
-    super::calibration::inline_calibration_file(&mut doc, path)?;
-    Ok(Config::from_table(&doc, &path.display().to_string())?)
+    let mut doc = match &path {
+        Some(p) => read_toml(p, "config file")?,
+        None => crate::config::parse_toml(DEFAULT_CONFIG_TOML, DEFAULT_CONFIG_SOURCE)?,
+    };
+    let mut keys: Vec<&str> = args.set.iter().map(|(k, _)| k.as_str()).collect();
+    let mut values: Vec<toml::Value> = args.set.iter().map(|(_, v)| v.clone()).collect();
+    if let Some(seed) = args.seed {
+        keys.push("workload.seed");
+        values.push(toml::Value::Integer(i64::try_from(seed).map_err(|_| {
+            Failure::usage(format!("--seed {seed}: expected a seed below 2^63"))
+        })?));
+    }
+    apply_overrides(&mut doc, &keys, &values).map_err(|e| Failure::usage(format!("--set: {e}")))?;
+    let config = match &path {
+        Some(p) => config_from_doc(doc, p)?,
+        None => Config::from_table(&doc, DEFAULT_CONFIG_SOURCE)?,
+    };
+    Ok((config, path))
 }

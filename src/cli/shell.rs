@@ -3,14 +3,13 @@
 //! exactly the commands and flags that exist.
 
 use super::args::{Cli, CompletionsArgs, ManArgs};
-use super::EXIT_OK;
-use crate::report::files::write_atomic;
-use anyhow::{Context, Result};
+use super::{Outcome, EXIT_OK};
+use crate::io::{self, files::write_atomic};
 use clap::CommandFactory;
 use std::path::PathBuf;
 
 /// Prints the completion script of the chosen shell.
-pub fn completions(args: &CompletionsArgs) -> Result<u8> {
+pub fn completions(args: &CompletionsArgs) -> Outcome {
     let mut command = Cli::command();
     let name = command.get_name().to_string();
     let mut script = Vec::new();
@@ -20,9 +19,8 @@ pub fn completions(args: &CompletionsArgs) -> Result<u8> {
 }
 
 /// Writes one man page per command and subcommand into `args.dir` and lists them.
-pub fn man(args: &ManArgs) -> Result<u8> {
-    std::fs::create_dir_all(&args.dir)
-        .with_context(|| format!("cannot create the directory '{}'", args.dir.display()))?;
+pub fn man(args: &ManArgs) -> Outcome {
+    std::fs::create_dir_all(&args.dir).map_err(|e| io::Error::create_dir(&args.dir, e))?;
     let mut command = Cli::command().disable_help_subcommand(true);
     // Building names each subcommand for its page (inference-lab-sweep-merge).
     command.build();
@@ -37,7 +35,11 @@ pub fn man(args: &ManArgs) -> Result<u8> {
 }
 
 /// Writes the page of `command`, then those of its subcommands.
-fn write_pages(command: clap::Command, args: &ManArgs, written: &mut Vec<PathBuf>) -> Result<()> {
+fn write_pages(
+    command: clap::Command,
+    args: &ManArgs,
+    written: &mut Vec<PathBuf>,
+) -> Result<(), io::Error> {
     let subcommands: Vec<clap::Command> = command
         .get_subcommands()
         .filter(|c| !c.is_hide_set())
@@ -46,9 +48,9 @@ fn write_pages(command: clap::Command, args: &ManArgs, written: &mut Vec<PathBuf
     let page = clap_mangen::Man::new(command);
     let path = args.dir.join(page.get_filename());
     let mut text = Vec::new();
-    page.render(&mut text)?;
-    write_atomic(&path, &text)
-        .with_context(|| format!("cannot write the man page '{}'", path.display()))?;
+    page.render(&mut text)
+        .map_err(|e| io::Error::write_as("the man page", &path, e))?;
+    write_atomic(&path, &text).map_err(|e| io::Error::write_as("the man page", &path, e))?;
     written.push(path);
     for sub in subcommands {
         write_pages(sub, args, written)?;

@@ -1,30 +1,30 @@
 //! `inference-lab sweep MANIFEST`: expand, run in parallel, write the tables.
 
 use super::args::{MergeArgs, ShardSpec, SweepArgs, SweepCommand};
+use super::progress::SweepBar;
 use super::shard::auto_shard;
-use super::{EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK};
-use crate::report::style::Style;
+use super::{print_stderr, Failure, Outcome, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNS_FAILED};
+use crate::report::console::best_points_report;
 use crate::sweep::layout::Layout;
 use crate::sweep::manifest::Manifest;
 use crate::sweep::plan::Plan;
 use crate::sweep::runner::{self, RunnerOptions};
-use crate::sweep::summary;
-use crate::sweep::table::{swept_cell, swept_types};
-use anyhow::{anyhow, bail, Result};
+use crate::sweep::runs_table::{swept_cell, swept_types};
+use crate::table::summary::summarize;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Runs the sweep the flags describe, or its subcommand.
-pub fn sweep(args: &SweepArgs) -> Result<u8> {
+pub fn sweep(args: &SweepArgs) -> Outcome {
     let manifest_path = match (&args.command, &args.manifest) {
         (Some(SweepCommand::Merge(merge_args)), _) => return merge(merge_args),
         (Some(SweepCommand::Report(report)), _) => return super::sweep_report::report(report),
         (None, Some(path)) => path,
         // clap requires MANIFEST without a subcommand.
-        (None, None) => bail!("no sweep manifest given"),
+        (None, None) => return Err(Failure::usage("no sweep manifest given")),
     };
-    let style = Style::detect(args.no_color);
+    let style = super::detect_style(args.no_color);
     let manifest = Manifest::load(manifest_path)?;
     let plan = Plan::build(manifest)?;
     if args.dry_run {
@@ -36,17 +36,17 @@ pub fn sweep(args: &SweepArgs) -> Result<u8> {
         .clone()
         .or_else(|| plan.manifest.output.clone())
         .ok_or_else(|| {
-            anyhow!(
+            Failure::usage(format!(
                 "{}: no output directory: pass -o DIR or set sweep.output in the manifest",
                 manifest_path.display()
-            )
+            ))
         })?;
     let shard = match args.shard {
         None => None,
         Some(ShardSpec::Fixed(s)) => Some(s),
         Some(ShardSpec::Auto) => Some(
             auto_shard(|k| std::env::var(k).ok(), args.shards.map(|n| n as usize))
-                .map_err(|e| anyhow!(e))?,
+                .map_err(Failure::usage)?,
         ),
     };
     let layout = Layout::new(&output, shard);
@@ -57,8 +57,8 @@ pub fn sweep(args: &SweepArgs) -> Result<u8> {
     let stop = interrupt_flag();
     if !args.quiet {
         let shard = shard.map(|s| format!(", shard {s}")).unwrap_or_default();
-        eprintln!(
-            "{}",
+        print_stderr(&format!(
+            "{}\n",
             style.dim(&format!(
                 "sweep '{}': {} points{shard}, {} threads -> {}",
                 plan.manifest.name,
@@ -66,8 +66,13 @@ pub fn sweep(args: &SweepArgs) -> Result<u8> {
                 jobs,
                 layout.root().display()
             ))
-        );
+        ));
     }
+    let bar = SweepBar::new(!args.quiet, style);
+    // Runs that panic are recorded as failed runs; the message goes into
+    // the table, not over the bar.
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
     let outcome = runner::run(
         &plan,
         &layout,
@@ -77,17 +82,20 @@ pub fn sweep(args: &SweepArgs) -> Result<u8> {
             force: args.force,
             per_request: args.per_request,
             shard,
-            show_progress: !args.quiet,
-            style,
             stop: &stop,
         },
-    )?;
+        &|event| bar.on(event),
+    );
+    std::panic::set_hook(previous_hook);
+    bar.finish();
+    let outcome = outcome?;
     let meta = &outcome.meta;
     if !args.quiet {
         super::print_stdout(&format!(
-            "{}\n{} runs: {} ok ({} reused), {} failed. Tables in {}\n",
-            summary::render(&outcome.table, &plan.keys(), style),
+            "{}\n{} points, {} runs: {} ok ({} reused), {} failed. Tables in {}\n",
+            best_points_report(&summarize(&outcome.table), style),
             meta.points_here,
+            meta.ok + meta.failed,
             meta.ok,
             meta.reused,
             meta.failed,
@@ -95,38 +103,42 @@ pub fn sweep(args: &SweepArgs) -> Result<u8> {
         ))?;
     }
     if outcome.interrupted {
-        eprintln!(
-            "interrupted: {} of {} points done; run the same command again to resume (finished runs are kept)",
-            meta.ok + meta.failed,
+        print_stderr(&format!(
+            "interrupted: {} of {} points done; run the same command again to resume (finished runs are kept)\n",
+            meta.points_here - meta.not_run,
             meta.points_here
-        );
+        ));
         return Ok(EXIT_INTERRUPTED);
     }
-    Ok(failures_exit_code(meta.failed, meta.points_here, &layout))
+    Ok(failures_exit_code(
+        meta.failed,
+        meta.ok + meta.failed,
+        &layout,
+    ))
 }
 
-/// Exit code 1, with a message, when any run failed.
+/// Exit code 3, with a message, when any run failed.
 fn failures_exit_code(failed: usize, total: usize, layout: &Layout) -> u8 {
     if failed == 0 {
         return EXIT_OK;
     }
-    eprintln!(
-        "error: {failed} of {total} runs failed; their errors are in the error column of {}",
+    print_stderr(&format!(
+        "error: {failed} of {total} runs failed; their errors are in the error column of {}\n",
         layout.runs_csv().display()
-    );
-    EXIT_FAILURE
+    ));
+    EXIT_RUNS_FAILED
 }
 
 /// `sweep merge DIR... -o OUT`.
-fn merge(args: &MergeArgs) -> Result<u8> {
+fn merge(args: &MergeArgs) -> Outcome {
     let merged = crate::sweep::merge::merge(&args.dirs, &args.output)?;
     let meta = &merged.meta;
     let layout = Layout::new(&args.output, None);
     if !args.quiet {
         super::print_stdout(&format!(
-            "merged {} directories: {} of {} points ({} ok, {} failed) into {}\n",
+            "merged {} directories: {} of {} points ({} runs ok, {} failed) into {}\n",
             args.dirs.len(),
-            meta.ok + meta.failed,
+            meta.points - meta.not_run,
             meta.points,
             meta.ok,
             meta.failed,
@@ -164,17 +176,21 @@ fn merge(args: &MergeArgs) -> Result<u8> {
             .iter()
             .map(|s| s.index.to_string())
             .collect();
-        eprintln!(
-            "error: {} of {} points have no result: {}; rerun shard index(es) {}: {}",
+        print_stderr(&format!(
+            "error: {} of {} points have no result: {}; rerun shard index(es) {}: {}\n",
             merged.missing.len(),
             meta.points,
             list.join(", "),
             indices.join(", "),
             commands.join("; ")
-        );
-        return Ok(EXIT_FAILURE);
+        ));
+        return Ok(EXIT_RUNS_FAILED);
     }
-    Ok(failures_exit_code(meta.failed, meta.points, &layout))
+    Ok(failures_exit_code(
+        meta.failed,
+        meta.ok + meta.failed,
+        &layout,
+    ))
 }
 
 /// A flag that the first Ctrl-C sets (no new run starts; the tables of what
@@ -187,7 +203,9 @@ fn interrupt_flag() -> Arc<AtomicBool> {
     let installed = ctrlc::set_handler(move || {
         if presses.fetch_add(1, Ordering::SeqCst) == 0 {
             flag.store(true, Ordering::SeqCst);
-            eprintln!("\nstopping: finishing the runs in progress (Ctrl-C again to quit at once)");
+            print_stderr(
+                "\nstopping: finishing the runs in progress (Ctrl-C again to quit at once)\n",
+            );
         } else {
             std::process::exit(i32::from(EXIT_INTERRUPTED));
         }

@@ -1,53 +1,51 @@
 //! `inference-lab sweep report OUT`: the HTML report of a sweep directory.
 
 use super::args::ReportArgs;
-use super::EXIT_OK;
-use crate::report::files::write_atomic;
-use crate::report::html::page::sweep_page;
-use crate::sweep::aggregate::{summarize, SUMMARY_PARQUET};
-use crate::sweep::sink::parquet_table;
-use anyhow::{bail, Context, Result};
+use super::{Outcome, EXIT_OK};
+use crate::io::files::write_atomic;
+use crate::io::{parquet, Error};
+use crate::report::html::sweep_page::sweep_page;
+use crate::sweep::layout::Layout;
+use crate::table::schema::{RUNS_PARQUET, SUMMARY_PARQUET};
+use crate::table::summary::summarize;
 use serde_json::Value as Json;
 
 /// Reads `OUT/summary.parquet` (or summarizes `OUT/runs.parquet` when a
 /// sweep predates summaries) and `OUT/sweep.json`, and writes the page.
-pub fn report(args: &ReportArgs) -> Result<u8> {
+pub fn report(args: &ReportArgs) -> Outcome {
     let dir = &args.dir;
     if !dir.is_dir() {
-        bail!(
-            "'{}' is not a directory: expected a sweep's output directory (with summary.parquet or runs.parquet)",
+        return Err(Error::invalid(format!(
+            "'{}' is not a directory: expected a sweep's output directory (with {SUMMARY_PARQUET} or {RUNS_PARQUET})",
             dir.display()
-        );
+        ))
+        .into());
     }
-    let summary_path = dir.join(SUMMARY_PARQUET);
-    let runs_path = dir.join("runs.parquet");
-    let summary = if summary_path.is_file() {
-        parquet_table::read(&summary_path)?
-    } else if runs_path.is_file() {
-        summarize(&parquet_table::read(&runs_path)?)
+    let layout = Layout::new(dir, None);
+    let summary = if layout.summary_parquet().is_file() {
+        parquet::read(&layout.summary_parquet())?
+    } else if layout.runs_parquet().is_file() {
+        summarize(&parquet::read(&layout.runs_parquet())?)
     } else {
-        bail!(
-            "'{}' holds neither {SUMMARY_PARQUET} nor runs.parquet: is it a sweep's output directory?",
+        return Err(Error::invalid(format!(
+            "'{}' holds neither {SUMMARY_PARQUET} nor {RUNS_PARQUET}: is it a sweep's output directory?",
             dir.display()
-        );
+        ))
+        .into());
     };
-    let meta_path = dir.join("sweep.json");
+    let meta_path = layout.sweep_json();
     let meta: Option<Json> = if meta_path.is_file() {
-        let text = std::fs::read_to_string(&meta_path)
-            .with_context(|| format!("cannot read '{}'", meta_path.display()))?;
-        Some(
-            serde_json::from_str(&text)
-                .with_context(|| format!("'{}' is not valid JSON", meta_path.display()))?,
-        )
+        let text =
+            std::fs::read_to_string(&meta_path).map_err(|e| Error::read("", &meta_path, e))?;
+        Some(serde_json::from_str(&text).map_err(|e| {
+            Error::invalid(format!("'{}' is not valid JSON: {e}", meta_path.display()))
+        })?)
     } else {
         None
     };
-    let output = args
-        .output
-        .clone()
-        .unwrap_or_else(|| dir.join("report.html"));
+    let output = args.output.clone().unwrap_or_else(|| layout.report_html());
     write_atomic(&output, sweep_page(&summary, meta.as_ref()).as_bytes())
-        .with_context(|| format!("cannot write '{}'", output.display()))?;
-    println!("Report written to {}", output.display());
+        .map_err(|e| Error::write(&output, e))?;
+    super::print_stdout(&format!("Report written to {}\n", output.display()))?;
     Ok(EXIT_OK)
 }

@@ -1,34 +1,35 @@
 //! `inference-lab validate FILE...`: check configs and sweep manifests, run nothing.
 
 use super::args::ValidateArgs;
-use super::run::config_from_doc;
-use super::{EXIT_FAILURE, EXIT_OK};
+use super::{report, Failure, Outcome, EXIT_OK};
+use crate::io::config_file::{config_from_doc, read_toml};
+use crate::io::workload::check_dataset_exists;
 use crate::sweep::manifest::Manifest;
 use crate::sweep::plan::Plan;
-use anyhow::{Context, Result};
 use std::path::Path;
 
-/// Checks each file; prints one line per file; fails if any is invalid.
-pub fn validate(args: &ValidateArgs) -> Result<u8> {
-    let mut failed = 0;
+/// Checks each file; prints one line per file; fails if any is invalid
+/// (with the exit code of the first failure).
+pub fn validate(args: &ValidateArgs) -> Outcome {
+    let mut code = EXIT_OK;
     for path in &args.files {
         match check(path) {
             Ok(what) => super::print_stdout(&format!("ok: {} ({what})\n", path.display()))?,
-            Err(err) => {
-                failed += 1;
-                eprintln!("error: {}", super::render_error(&err));
+            Err(failure) => {
+                let failed = report(&failure);
+                if code == EXIT_OK {
+                    code = failed;
+                }
             }
         }
     }
-    Ok(if failed == 0 { EXIT_OK } else { EXIT_FAILURE })
+    Ok(code)
 }
 
 /// Checks one file: a sweep manifest (it has a `[sweep]` table) by expanding
 /// and resolving every point, anything else as a config.
-fn check(path: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read '{}'", path.display()))?;
-    let doc = crate::config::parse_toml(&text, &path.display().to_string())?;
+fn check(path: &Path) -> Result<String, Failure> {
+    let doc = read_toml(path, "")?;
     if doc.contains_key("sweep") {
         let plan = Plan::build(Manifest::load(path)?)?;
         return Ok(format!(
@@ -38,6 +39,6 @@ fn check(path: &Path) -> Result<String> {
         ));
     }
     let config = config_from_doc(doc, path)?;
-    super::dataset::check_dataset_exists(&config, path)?;
+    check_dataset_exists(&config, path)?;
     Ok("config".into())
 }

@@ -13,6 +13,10 @@ use super::reader::{describe, Section};
 use serde::Serialize;
 use toml::{Table, Value};
 
+/// The largest efficiency a calibration may claim: a real engine can beat a
+/// conservative datasheet figure a little. The config and the fit share it.
+pub const MAX_EFFICIENCY: f64 = 1.5;
+
 /// The fitted parameters of the step-time model; [`Calibration::DATASHEET`]
 /// (the default) is the bare datasheet roofline.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -82,11 +86,11 @@ impl Calibration {
     fn parse(s: &Section<'_>) -> Result<Self, ConfigError> {
         let efficiency = |key: &str| -> Result<f64, ConfigError> {
             let value = s.opt_positive_float(key)?.unwrap_or(1.0);
-            if value > 1.5 {
+            if value > MAX_EFFICIENCY {
                 return Err(s.error(
                     key,
                     format!(
-                        "expected a fraction of the datasheet figure, in (0, 1.5], got {value}"
+                        "expected a fraction of the datasheet figure, in (0, {MAX_EFFICIENCY}], got {value}"
                     ),
                 ));
             }

@@ -8,25 +8,37 @@ mod calibration;
 mod error;
 mod hardware;
 mod model;
+mod overrides;
 pub mod presets;
+mod rate_schedule;
 mod reader;
 mod scheduler;
+mod server;
+mod shared_prefix;
+mod trace;
 mod workload;
 
-pub use calibration::{Calibration, CALIBRATION_FIELDS};
+pub use calibration::{Calibration, CALIBRATION_FIELDS, MAX_EFFICIENCY};
 pub use error::ConfigError;
 pub use hardware::{format_bytes, HardwareConfig};
 pub use model::ModelConfig;
+pub use rate_schedule::{RatePiece, RateSchedule};
 pub use scheduler::{Policy, SchedulerConfig};
+pub use server::ServerConfig;
+pub use shared_prefix::{
+    PromptOrder, SharedPrefixConfig, MAX_SHARED_PROMPTS, MAX_SHARED_PROMPT_TOKENS,
+};
+pub use trace::{TraceConfig, TraceFormat};
 pub use workload::{
     ArrivalLimit, ArrivalPattern, LengthDist, SimulationConfig, WorkloadConfig, DEFAULT_BATCH_SIZE,
-    DEFAULT_BURST_SIZE,
+    DEFAULT_BURST_SIZE, MAX_ARRIVAL_CV, MIN_ARRIVAL_CV,
 };
+
+pub use overrides::{apply_overrides, parse_assignment};
 
 pub(crate) use error::with_hint;
 use presets::PresetKind;
-#[cfg(feature = "cli")]
-pub(crate) use reader::describe;
+pub use reader::describe;
 pub(crate) use reader::Section;
 use serde::Serialize;
 use toml::Table;
@@ -41,14 +53,15 @@ const SECTIONS: &[&str] = &["hardware", "model", "scheduler", "workload", "simul
 
 /// A fully resolved, validated configuration: every default filled in, every
 /// preset expanded. Immutable input to a simulation.
+///
+/// The server side (what serves requests) is kept apart from the traffic
+/// side (what requests arrive), so that one traffic stream can feed several
+/// servers. In files and JSON the server's sections stay at the top level.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Config {
-    /// The device.
-    pub hardware: HardwareConfig,
-    /// The served model.
-    pub model: ModelConfig,
-    /// The engine's scheduler.
-    pub scheduler: SchedulerConfig,
+    /// The server: hardware, model and scheduler.
+    #[serde(flatten)]
+    pub server: ServerConfig,
     /// The offered traffic.
     pub workload: WorkloadConfig,
     /// Settings of the run itself.
@@ -102,46 +115,22 @@ impl Config {
             Some(s) => SimulationConfig::parse(&s)?,
             None => SimulationConfig::default(),
         };
-        let config = Self {
+        let server = ServerConfig {
             hardware,
             model,
             scheduler,
+        };
+        server.check_kv_fits_a_block(source)?;
+        Ok(Self {
+            server,
             workload,
             simulation,
-        };
-        config.check_kv_fits_a_block(source)?;
-        Ok(config)
+        })
     }
 
     /// The built-in default configuration (the content of `configs/config.toml`).
     pub fn builtin_default() -> Result<Self, ConfigError> {
         Self::from_toml_str(DEFAULT_CONFIG_TOML, DEFAULT_CONFIG_SOURCE)
-    }
-
-    /// Bytes of K and V that one token occupies across all layers (sliding-window
-    /// layers included, as long as the token is inside their window).
-    pub fn kv_bytes_per_token(&self) -> u64 {
-        self.model.num_layers
-            * self
-                .model
-                .kv_bytes_per_token_per_layer(self.hardware.bytes_per_param)
-    }
-
-    fn check_kv_fits_a_block(&self, source: &str) -> Result<(), ConfigError> {
-        let block_bytes = self.scheduler.block_size * self.kv_bytes_per_token();
-        if self.hardware.kv_cache_capacity < block_bytes {
-            return Err(ConfigError::new(
-                source,
-                "hardware.kv_cache_capacity",
-                format!(
-                    "the KV cache ({}) cannot hold one block of {} tokens ({}); give it more memory or use a smaller scheduler.block_size",
-                    format_bytes(self.hardware.kv_cache_capacity),
-                    self.scheduler.block_size,
-                    format_bytes(block_bytes)
-                ),
-            ));
-        }
-        Ok(())
     }
 }
 
@@ -186,3 +175,5 @@ fn section<'a>(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod traffic_tests;

@@ -21,11 +21,19 @@ impl<'a> Section<'a> {
         fields: &[&str],
     ) -> Result<Self, ConfigError> {
         let section = Self::open(table, path, source);
-        if let Some(key) = section.unknown_key(fields) {
-            let message = with_hint(format!("unknown field '{key}'"), key, fields);
-            return Err(section.error(key, message));
-        }
+        section.check_fields(fields)?;
         Ok(section)
+    }
+
+    /// Fails on the first key of the table that is not one of `fields`.
+    pub fn check_fields(&self, fields: &[&str]) -> Result<(), ConfigError> {
+        match self.unknown_key(fields) {
+            Some(key) => {
+                let message = with_hint(format!("unknown field '{key}'"), key, fields);
+                Err(self.error(key, message))
+            }
+            None => Ok(()),
+        }
     }
 
     /// Starts reading `table` at `path` without checking its keys (the caller
@@ -132,6 +140,18 @@ impl<'a> Section<'a> {
         self.positive_float(key).map(Some)
     }
 
+    /// `key` as a number of at least 0, or `default` when absent.
+    pub fn non_negative_float(&self, key: &str, default: Option<f64>) -> Result<f64, ConfigError> {
+        let value: f64 = match (self.opt(key)?, default) {
+            (Some(v), _) | (None, Some(v)) => v,
+            (None, None) => self.req(key)?,
+        };
+        if value < 0.0 {
+            return Err(self.error(key, format!("expected a number of at least 0, got {value}")));
+        }
+        Ok(value)
+    }
+
     /// `key` parsed as one of an enum's names.
     pub fn choice<T: Copy>(
         &self,
@@ -177,6 +197,12 @@ impl<'a> Section<'a> {
             }
         }
     }
+    /// The nested table at `key` as a section (its keys unchecked), if present.
+    pub fn sub_section(&self, key: &str) -> Result<Option<Section<'a>>, ConfigError> {
+        Ok(self
+            .table(key)?
+            .map(|t| Section::open(t, self.field_path(key), self.source)))
+    }
 }
 
 /// Conversion of one TOML value into a config field type, with a description
@@ -189,7 +215,7 @@ pub(crate) trait FromValue: Sized {
 }
 
 /// A short description of a TOML value for error messages.
-pub(crate) fn describe(value: &Value) -> String {
+pub fn describe(value: &Value) -> String {
     match value {
         Value::String(s) => format!("the string \"{s}\""),
         Value::Integer(i) => format!("the integer {i}"),

@@ -1,7 +1,10 @@
 //! `[workload]`: how requests arrive and how long their prompts and outputs are.
 
 use super::error::{with_hint, ConfigError};
+use super::rate_schedule::RateSchedule;
 use super::reader::Section;
+use super::shared_prefix::SharedPrefixConfig;
+use super::trace::TraceConfig;
 use serde::Serialize;
 
 /// How request arrival times are generated.
@@ -21,19 +24,40 @@ pub enum ArrivalPattern {
     ClosedLoop,
     /// `batch_size` requests at one instant, batches exactly `batch_size / arrival_rate` apart.
     Batched,
+    /// Gamma-distributed gaps with mean `1 / arrival_rate` and coefficient of
+    /// variation `arrival_cv` (1 is Poisson; above 1 is bursty).
+    Gamma,
+    /// Weibull-distributed gaps with mean `1 / arrival_rate` and coefficient
+    /// of variation `arrival_cv`.
+    Weibull,
+    /// The arrival times of `workload.trace`.
+    Trace,
 }
 
 impl ArrivalPattern {
     /// Every pattern with its configuration name.
-    pub const ALL: [(&'static str, ArrivalPattern); 6] = [
+    pub const ALL: [(&'static str, ArrivalPattern); 9] = [
         ("poisson", ArrivalPattern::Poisson),
         ("uniform", ArrivalPattern::Uniform),
         ("burst", ArrivalPattern::Burst),
         ("fixed_rate", ArrivalPattern::FixedRate),
         ("closed_loop", ArrivalPattern::ClosedLoop),
         ("batched", ArrivalPattern::Batched),
+        ("gamma", ArrivalPattern::Gamma),
+        ("weibull", ArrivalPattern::Weibull),
+        ("trace", ArrivalPattern::Trace),
     ];
+
+    /// Whether the gaps' coefficient of variation is a knob (`arrival_cv`).
+    pub fn has_cv(self) -> bool {
+        matches!(self, ArrivalPattern::Gamma | ArrivalPattern::Weibull)
+    }
 }
+
+/// Smallest `arrival_cv` accepted.
+pub const MIN_ARRIVAL_CV: f64 = 0.01;
+/// Largest `arrival_cv` accepted.
+pub const MAX_ARRIVAL_CV: f64 = 20.0;
 
 /// A distribution of token counts. Samples are rounded and clamped to at least 1.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -112,16 +136,7 @@ impl LengthDist {
             );
             return Err(s.error(key, with_hint(message, key, fields)));
         }
-        let std_dev = || -> Result<f64, ConfigError> {
-            let v: f64 = s.req("std_dev")?;
-            if v < 0.0 {
-                return Err(s.error(
-                    "std_dev",
-                    format!("expected a number of at least 0, got {v}"),
-                ));
-            }
-            Ok(v)
-        };
+        let std_dev = || s.non_negative_float("std_dev", None);
         Ok(match kind {
             0 => LengthDist::Fixed {
                 value: s.int_at_least("value", floor, None)?,
@@ -183,6 +198,19 @@ pub struct WorkloadConfig {
     pub burst_size: u64,
     /// Requests per batch of the `batched` pattern.
     pub batch_size: u64,
+    /// Coefficient of variation of the gaps (`gamma` and `weibull` patterns).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arrival_cv: Option<f64>,
+    /// A rate that changes over time (open-loop patterns); `arrival_rate`
+    /// multiplies it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_schedule: Option<RateSchedule>,
+    /// Synthetic prompts that share system prompts (instead of `input_len_dist`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_prefix: Option<SharedPrefixConfig>,
+    /// A trace to replay: its arrival times, lengths and shared content.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceConfig>,
 }
 
 /// Default group size of the `burst` pattern.
@@ -203,18 +231,95 @@ const FIELDS: &[&str] = &[
     "dataset_path",
     "burst_size",
     "batch_size",
+    "arrival_cv",
+    "rate_schedule",
+    "shared_prefix",
+    "trace",
 ];
+
+/// Where prompts come from; a workload has exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// Lengths from `input_len_dist`, content unique to each request.
+    Lengths,
+    /// `dataset_path`.
+    Dataset,
+    /// `[workload.shared_prefix]`.
+    SharedPrefix,
+    /// `workload.trace`.
+    Trace,
+}
+
+impl Source {
+    /// Every source with the field that selects it.
+    const ALL: [(&'static str, Source); 4] = [
+        ("input_len_dist", Source::Lengths),
+        ("dataset_path", Source::Dataset),
+        ("shared_prefix", Source::SharedPrefix),
+        ("trace", Source::Trace),
+    ];
+
+    /// The source `s` names; an error when it names more than one.
+    fn of(s: &Section<'_>) -> Result<Option<Self>, ConfigError> {
+        let given: Vec<(&str, Source)> = Self::ALL
+            .into_iter()
+            .filter(|(key, _)| s.raw(key).is_some())
+            .collect();
+        match given[..] {
+            [] => Ok(None),
+            [(_, source)] => Ok(Some(source)),
+            [(first, _), (second, _), ..] => Err(s.error(
+                second,
+                format!(
+                    "cannot be combined with workload.{first}: a workload takes its prompts from one of {}",
+                    Self::ALL.map(|(k, _)| k).join(", ")
+                ),
+            )),
+        }
+    }
+}
 
 impl WorkloadConfig {
     /// Reads and validates a `[workload]` table.
     pub(crate) fn parse(s: &Section<'_>) -> Result<Self, ConfigError> {
-        let arrival_pattern = s.choice("arrival_pattern", &ArrivalPattern::ALL, None)?;
+        let source = Source::of(s)?;
+        let trace = s
+            .sub_section("trace")?
+            .map(|t| TraceConfig::parse(&t))
+            .transpose()?;
+        let default_pattern = trace.as_ref().map(|_| ArrivalPattern::Trace);
+        let arrival_pattern = s.choice("arrival_pattern", &ArrivalPattern::ALL, default_pattern)?;
+        check_trace_pattern(s, arrival_pattern, trace.is_some())?;
         let closed_loop = arrival_pattern == ArrivalPattern::ClosedLoop;
-        let arrival_rate = if closed_loop {
+        let rate_schedule = s
+            .raw("rate_schedule")
+            .map(|v| RateSchedule::parse(s, "rate_schedule", v))
+            .transpose()?;
+        if rate_schedule.is_some()
+            && matches!(
+                arrival_pattern,
+                ArrivalPattern::ClosedLoop | ArrivalPattern::Trace
+            )
+        {
+            return Err(s.error(
+                "rate_schedule",
+                "a rate schedule shapes open-loop arrivals: it cannot be used with closed_loop or a trace (scale a trace with workload.trace.time_scale)",
+            ));
+        }
+        let arrival_rate = if arrival_pattern == ArrivalPattern::Trace {
+            if s.raw("arrival_rate").is_some() {
+                return Err(s.error(
+                    "arrival_rate",
+                    "a trace gives the arrival times: leave arrival_rate out and scale the trace with workload.trace.time_scale",
+                ));
+            }
+            1.0
+        } else if closed_loop || rate_schedule.is_some() {
             s.opt_positive_float("arrival_rate")?.unwrap_or(1.0)
         } else {
             s.positive_float("arrival_rate")?
         };
+        let arrival_cv = parse_cv(s, arrival_pattern)?;
         let num_requests = s.opt_int_at_least("num_requests", 1)?;
         let duration_secs = s.opt_positive_float("duration_secs")?;
         let num_concurrent_users = if closed_loop {
@@ -223,33 +328,57 @@ impl WorkloadConfig {
             s.opt_int_at_least("num_concurrent_users", 1)?
         };
         let dataset_path: Option<String> = s.opt("dataset_path")?;
-        // A dataset ends when its prompts run out; synthetic traffic needs a limit.
-        if dataset_path.is_none() && num_requests.is_none() && duration_secs.is_none() {
+        // Datasets and traces end when their requests run out, and a
+        // piecewise schedule with its last piece; anything else needs a limit.
+        let ends_by_itself = matches!(source, Some(Source::Dataset | Source::Trace))
+            || rate_schedule
+                .as_ref()
+                .is_some_and(|r| r.end_secs().is_some());
+        if !ends_by_itself && num_requests.is_none() && duration_secs.is_none() {
             return Err(s.error(
                 "num_requests",
                 "missing: set num_requests or duration_secs (or both) so the run ends",
             ));
         }
         let dist = |key: &str, floor: u64| -> Result<Option<LengthDist>, ConfigError> {
-            s.table(key)?
-                .map(|t| LengthDist::parse(&Section::open(t, s.field_path(key), s.source()), floor))
+            s.sub_section(key)?
+                .map(|t| LengthDist::parse(&t, floor))
                 .transpose()
         };
         let input_len_dist = dist("input_len_dist", 1)?;
         let output_len_dist = dist("output_len_dist", 1)?;
-        if dataset_path.is_none() {
-            for (key, d) in [
-                ("input_len_dist", &input_len_dist),
-                ("output_len_dist", &output_len_dist),
-            ] {
-                if d.is_none() {
-                    return Err(s.error(
-                        key,
-                        "missing: synthetic workloads (no dataset_path) need both length distributions",
-                    ));
+        match source {
+            None | Some(Source::Lengths) => {
+                for (key, d) in [
+                    ("input_len_dist", &input_len_dist),
+                    ("output_len_dist", &output_len_dist),
+                ] {
+                    if d.is_none() {
+                        return Err(s.error(
+                            key,
+                            "missing: synthetic workloads (no dataset_path, shared_prefix or trace) need both length distributions",
+                        ));
+                    }
                 }
             }
+            Some(Source::SharedPrefix) if output_len_dist.is_none() => {
+                return Err(s.error(
+                    "output_len_dist",
+                    "missing: a shared_prefix workload samples its output lengths from output_len_dist",
+                ));
+            }
+            Some(Source::Trace) if output_len_dist.is_some() => {
+                return Err(s.error(
+                    "output_len_dist",
+                    "a trace gives every request's output length: leave output_len_dist out",
+                ));
+            }
+            Some(_) => {}
         }
+        let shared_prefix = s
+            .sub_section("shared_prefix")?
+            .map(|t| SharedPrefixConfig::parse(&t))
+            .transpose()?;
         Ok(Self {
             arrival_pattern,
             arrival_rate,
@@ -263,6 +392,10 @@ impl WorkloadConfig {
             dataset_path,
             burst_size: s.int_at_least("burst_size", 1, Some(DEFAULT_BURST_SIZE))?,
             batch_size: s.int_at_least("batch_size", 1, Some(DEFAULT_BATCH_SIZE))?,
+            arrival_cv,
+            rate_schedule,
+            shared_prefix,
+            trace,
         })
     }
 
@@ -278,6 +411,46 @@ impl WorkloadConfig {
             duration_secs: self.duration_secs,
         }
     }
+}
+
+/// A trace brings its own arrival times; the `trace` pattern needs a trace.
+fn check_trace_pattern(
+    s: &Section<'_>,
+    pattern: ArrivalPattern,
+    has_trace: bool,
+) -> Result<(), ConfigError> {
+    match (pattern == ArrivalPattern::Trace, has_trace) {
+        (true, false) => Err(s.error(
+            "arrival_pattern",
+            "\"trace\" replays workload.trace, which is not set",
+        )),
+        (false, true) => Err(s.error(
+            "arrival_pattern",
+            "a trace gives the arrival times: leave arrival_pattern out (or set it to \"trace\")",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `arrival_cv`: required by the patterns that have one, refused by the others.
+fn parse_cv(s: &Section<'_>, pattern: ArrivalPattern) -> Result<Option<f64>, ConfigError> {
+    if !pattern.has_cv() {
+        if s.raw("arrival_cv").is_some() {
+            return Err(s.error(
+                "arrival_cv",
+                "only the gamma and weibull arrival patterns have a coefficient of variation",
+            ));
+        }
+        return Ok(None);
+    }
+    let cv = s.positive_float("arrival_cv")?;
+    if !(MIN_ARRIVAL_CV..=MAX_ARRIVAL_CV).contains(&cv) {
+        return Err(s.error(
+            "arrival_cv",
+            format!("expected a number from {MIN_ARRIVAL_CV} to {MAX_ARRIVAL_CV} (1 is Poisson), got {cv}"),
+        ));
+    }
+    Ok(Some(cv))
 }
 
 /// `[simulation]`: settings of the run itself that do not change its results.

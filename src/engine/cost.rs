@@ -36,7 +36,8 @@
 //! Activations, norms and other elementwise kernels are priced only through the
 //! calibrated overhead; communication is not modelled.
 
-use crate::config::{Calibration, Config};
+use crate::config::{Calibration, ServerConfig};
+use crate::metrics::Peaks;
 
 /// What one request computes in a step: whether its tokens are prompt tokens
 /// and whether its last token samples (so that the LM head runs for it).
@@ -197,8 +198,8 @@ pub struct CostModel {
 }
 
 impl CostModel {
-    /// The model of `config`'s hardware (with its calibration) and model.
-    pub fn new(config: &Config) -> Self {
+    /// The model of `server`'s hardware (with its calibration) and model.
+    pub fn new(config: &ServerConfig) -> Self {
         let m = &config.model;
         let hw = &config.hardware;
         let total = m.num_parameters as f64;
@@ -311,26 +312,27 @@ impl CostModel {
         }
     }
 
-    /// Peak FLOP/s, for utilisation.
-    pub fn compute_flops(&self) -> f64 {
-        self.compute_flops
-    }
-
-    /// Peak bytes/s, for utilisation.
-    pub fn memory_bandwidth(&self) -> f64 {
-        self.memory_bandwidth
+    /// The device's peak rates: the denominators of FLOP and bandwidth
+    /// utilisation (one source for them, so that what divides the work is
+    /// what priced it).
+    pub fn peaks(&self) -> Peaks {
+        Peaks {
+            compute_flops: self.compute_flops,
+            memory_bandwidth: self.memory_bandwidth,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
 
-    fn config(model: &str) -> Config {
+    fn config(model: &str) -> ServerConfig {
         let text = format!(
             "[hardware]\nname='t'\ncompute_flops=1e15\nmemory_bandwidth=2e12\nmemory_capacity=1e12\nbytes_per_param=2\n[model]\n{model}\n[scheduler]\nmax_num_batched_tokens=8192\nmax_num_seqs=8\n[workload]\narrival_pattern='poisson'\narrival_rate=1.0\nnum_requests=1\ninput_len_dist={{type='fixed',value=1}}\noutput_len_dist={{type='fixed',value=1}}\n"
         );
-        Config::from_toml_str(&text, "t").unwrap()
+        Config::from_toml_str(&text, "t").unwrap().server
     }
 
     const DENSE: &str = "name='d'\nnum_parameters=1000000000\nnum_layers=10\nhidden_dim=1024\nnum_heads=8\nnum_kv_heads=2\nmax_seq_len=4096";
@@ -421,7 +423,7 @@ mod tests {
         let text = format!(
             "[hardware]\npreset='h200'\ncalibration={{{calibration}}}\n[model]\npreset='llama-3.1-8b'\n[scheduler]\nmax_num_batched_tokens=8192\nmax_num_seqs=8\n[workload]\narrival_pattern='poisson'\narrival_rate=1.0\nnum_requests=1\ninput_len_dist={{type='fixed',value=1}}\noutput_len_dist={{type='fixed',value=1}}\n"
         );
-        CostModel::new(&Config::from_toml_str(&text, "t").unwrap())
+        CostModel::new(&Config::from_toml_str(&text, "t").unwrap().server)
     }
 
     /// Layer parameters: 8,030,261,248 - 2 * 525,336,576.

@@ -24,13 +24,14 @@
 
 use super::kv_cache::KvCache;
 use super::request::RequestTable;
+use crate::workload::RequestId;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-/// A member named by slot and request seq. The seq tells a live entry from one
+/// A member named by slot and request id. The id tells a live entry from one
 /// left behind by a request that has since left the group (its slot may hold
 /// another request by then).
-type Member = (u32, u64);
+type Member = (u32, RequestId);
 
 /// The decoding prefix of the running list, advanced implicitly.
 #[derive(Debug, Default)]
@@ -81,7 +82,7 @@ impl DecodeGroup {
         r.in_group = true;
         r.group_step = step;
         self.context_sum += u64::from(r.computed);
-        let member = (slot, r.seq);
+        let member = (slot, r.id);
         let room = r.blocks.len() as u64 * block_size - u64::from(r.computed);
         self.block_wheel[((step + room) % block_size) as usize].push(member);
         let left = u64::from(r.output_tokens - r.generated);
@@ -115,7 +116,7 @@ impl DecodeGroup {
         let due = &mut self.block_wheel[bucket];
         out.extend(
             due.iter()
-                .filter(|&&(slot, seq)| is_member(reqs, slot, seq))
+                .filter(|&&(slot, id)| is_member(reqs, slot, id))
                 .map(|&(slot, _)| slot),
         );
         due.clear();
@@ -132,7 +133,7 @@ impl DecodeGroup {
             kv.allocate(1, &mut r.blocks);
             // A whole block later is the same bucket, one turn on.
             let bucket = (self.step % block_size) as usize;
-            self.block_wheel[bucket].push((slot, r.seq));
+            self.block_wheel[bucket].push((slot, r.id));
         }
         needy.len() as u64 * kv.layout().block_bytes
     }
@@ -144,12 +145,12 @@ impl DecodeGroup {
     /// [`forget`](Self::forget)).
     pub fn finish_step(&mut self, reqs: &mut RequestTable) -> &[u32] {
         self.due.clear();
-        while let Some(&Reverse((step, (slot, seq)))) = self.finishes.peek() {
+        while let Some(&Reverse((step, (slot, id)))) = self.finishes.peek() {
             if step != self.step {
                 break;
             }
             self.finishes.pop();
-            if is_member(reqs, slot, seq) {
+            if is_member(reqs, slot, id) {
                 self.due.push(slot);
             }
         }
@@ -182,8 +183,8 @@ impl DecodeGroup {
     }
 }
 
-/// Whether calendar entry (slot, seq) still belongs to a group member.
-fn is_member(reqs: &RequestTable, slot: u32, seq: u64) -> bool {
+/// Whether calendar entry (slot, id) still belongs to a group member.
+fn is_member(reqs: &RequestTable, slot: u32, id: RequestId) -> bool {
     let r = reqs.get(slot);
-    r.in_group && r.seq == seq
+    r.in_group && r.id == id
 }

@@ -19,7 +19,7 @@
 //! accounted per request as `min(tokens, window)` tokens of bytes, outside the
 //! blocks (they are not shared). Both draw on the same byte capacity.
 
-use crate::config::Config;
+use crate::config::ServerConfig;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -43,8 +43,8 @@ pub struct KvLayout {
 }
 
 impl KvLayout {
-    /// The layout of `config`.
-    pub fn new(config: &Config) -> Self {
+    /// The layout of `server`'s cache.
+    pub fn new(config: &ServerConfig) -> Self {
         let m = &config.model;
         let per_layer = m.kv_bytes_per_token_per_layer(config.hardware.bytes_per_param);
         let block_size = config.scheduler.block_size;
@@ -104,13 +104,21 @@ pub fn chain_hash(parent: u64, content: u64) -> u64 {
 /// Chained hashes of the full blocks of a token sequence (for real prompts):
 /// equal prefixes give equal hashes, block by block.
 pub fn token_block_hashes(tokens: &[u32], block_size: usize) -> Vec<u64> {
+    chain_block_hashes(tokens.chunks_exact(block_size.max(1)).map(|block| {
+        block.iter().fold(0xCBF2_9CE4_8422_2325_u64, |h, &t| {
+            chain_hash(h, u64::from(t))
+        })
+    }))
+}
+
+/// Chained hashes of blocks given a digest of each block's content, in order:
+/// block `i`'s hash covers the content of blocks `0..=i`, as prefix caching
+/// requires. [`token_block_hashes`] is this over token digests; workloads
+/// whose content is known per block (trace block ids) call it directly.
+pub fn chain_block_hashes(contents: impl Iterator<Item = u64>) -> Vec<u64> {
     let mut parent = 0;
-    tokens
-        .chunks_exact(block_size.max(1))
-        .map(|block| {
-            let content = block.iter().fold(0xCBF2_9CE4_8422_2325_u64, |h, &t| {
-                chain_hash(h, u64::from(t))
-            });
+    contents
+        .map(|content| {
             parent = chain_hash(parent, content);
             parent
         })
@@ -178,7 +186,6 @@ pub struct KvCache {
     prefix_caching: bool,
     /// Enter every hash in the map and find every block through it (the plain
     /// reference path the optimised one is tested against).
-    #[cfg(test)]
     map_everything: bool,
 }
 
@@ -199,7 +206,6 @@ impl KvCache {
             in_map: vec![false; n as usize],
             shared: HashMap::default(),
             prefix_caching,
-            #[cfg(test)]
             map_everything: false,
         };
         for b in 0..n {
@@ -216,6 +222,11 @@ impl KvCache {
     /// Whether full blocks are shared by content.
     pub fn prefix_caching(&self) -> bool {
         self.prefix_caching
+    }
+
+    /// Blocks the cache has (`layout().num_blocks()`, at most `u32::MAX - 1`).
+    pub fn num_blocks(&self) -> u64 {
+        self.ref_count.len() as u64
     }
 
     /// Blocks referenced by at least one request.
@@ -253,7 +264,6 @@ impl KvCache {
     #[inline]
     pub fn find(&self, key: BlockKey) -> Option<u32> {
         match key {
-            #[cfg(test)]
             BlockKey::Own { hash, .. } if self.map_everything => self.shared.get(&hash).copied(),
             BlockKey::Shared(hash) => self.shared.get(&hash).copied(),
             BlockKey::Own { hash, candidate } => {
@@ -343,6 +353,7 @@ impl KvCache {
     }
 
     /// Records that `block` is full and holds the content `key` names.
+    #[inline]
     pub fn register(&mut self, block: u32, key: BlockKey) {
         if !self.prefix_caching {
             return;
@@ -351,7 +362,6 @@ impl KvCache {
             BlockKey::Shared(h) => (h, true),
             BlockKey::Own { hash, .. } => (hash, false),
         };
-        #[cfg(test)]
         let shared = shared || self.map_everything;
         self.hash[block as usize] = hash;
         if shared {
@@ -360,12 +370,13 @@ impl KvCache {
         }
     }
 
-    /// Finds every block through the hash map (the reference path for tests).
-    #[cfg(test)]
+    /// Finds every block through the hash map (the reference path that tests
+    /// check the optimised one against).
     pub(crate) fn set_map_everything(&mut self, on: bool) {
         self.map_everything = on;
     }
 
+    #[inline]
     fn unlink(&mut self, b: u32) {
         let (p, n) = (self.prev[b as usize], self.next[b as usize]);
         if p == NIL {
@@ -426,7 +437,7 @@ mod tests {
     #[test]
     fn capacity_in_blocks_is_floor_of_bytes_over_block_bytes() {
         let config = crate::config::Config::builtin_default().unwrap();
-        let l = KvLayout::new(&config);
+        let l = KvLayout::new(&config.server);
         // Llama-3-70B: 2 * 80 layers * 8 kv heads * 128 * 2 bytes = 327,680 B/token;
         // a 16-token block is 5,242,880 B; 64 GiB / that = 13,107 blocks.
         assert_eq!(l.block_bytes, 5_242_880);

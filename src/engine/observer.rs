@@ -1,6 +1,7 @@
 //! How a running simulation talks to its caller (progress bars, logs) without
 //! the core doing any I/O itself.
 
+use crate::workload::RequestId;
 use std::fmt;
 
 /// State after one engine step, passed to [`Observer::on_step`].
@@ -78,15 +79,15 @@ impl fmt::Display for RejectReason {
 pub enum Event {
     /// A request arrived and was refused.
     Rejected {
-        /// Arrival index.
-        request: u64,
+        /// The request's global id.
+        request_id: RequestId,
         /// Why.
         reason: RejectReason,
     },
     /// A waiting request started running.
     Admitted {
-        /// Arrival index.
-        request: u64,
+        /// The request's global id.
+        request_id: RequestId,
         /// Tokens it computes in this step.
         tokens: u32,
         /// Prompt tokens found in the prefix cache.
@@ -94,15 +95,15 @@ pub enum Event {
     },
     /// A running request lost its KV and went back to the waiting queue.
     Preempted {
-        /// Arrival index.
-        request: u64,
+        /// The request's global id.
+        request_id: RequestId,
         /// Tokens whose computation is discarded.
         discarded_tokens: u32,
     },
     /// A request emitted its last token.
     Finished {
-        /// Arrival index.
-        request: u64,
+        /// The request's global id.
+        request_id: RequestId,
         /// Tokens whose K and V it held at the end: prompt plus output minus
         /// the last output token, which is never fed back.
         kv_tokens: u32,

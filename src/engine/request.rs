@@ -2,7 +2,7 @@
 //! hold plain integers and finished requests' slots are reused.
 
 use super::kv_cache::{chain_hash, BlockKey, KvCache, KvLayout};
-use crate::workload::RequestSpec;
+use crate::workload::{RequestId, RequestSpec};
 use std::sync::Arc;
 
 /// Salt that separates synthetic content hashes from real token hashes.
@@ -11,9 +11,9 @@ const SYNTHETIC_SALT: u64 = 0x005E_ED0F_5A17_u64;
 /// A request inside the engine.
 #[derive(Debug, Default)]
 pub(crate) struct Request {
-    /// Arrival order (0, 1, 2, ...): the tie-breaker of every policy.
-    pub seq: u64,
-    pub arrival: f64,
+    /// The global id (arrival order): the tie-breaker of every policy.
+    pub id: RequestId,
+    pub arrival_secs: f64,
     pub input_tokens: u32,
     pub output_tokens: u32,
     /// The admission key under the configured policy (lower first).
@@ -36,7 +36,7 @@ pub(crate) struct Request {
     /// Sliding-window tokens held.
     pub window_tokens: u64,
     /// Time of the first output token (NaN until then).
-    pub first_token: f64,
+    pub first_token_secs: f64,
     pub preemptions: u32,
     /// Prompt tokens found in the prefix cache instead of computed (last admission).
     pub cached_tokens: u32,
@@ -47,15 +47,15 @@ pub(crate) struct Request {
 
 impl Request {
     /// A new request from its spec.
-    pub fn new(seq: u64, spec: RequestSpec, policy_key: i64, blocks: Vec<u32>) -> Self {
+    pub fn new(id: RequestId, spec: RequestSpec, policy_key: i64, blocks: Vec<u32>) -> Self {
         Self {
-            seq,
-            arrival: spec.arrival_secs,
+            id,
+            arrival_secs: spec.arrival_secs,
             input_tokens: spec.input_tokens,
             output_tokens: spec.output_tokens,
             policy_key,
             blocks,
-            first_token: f64::NAN,
+            first_token_secs: f64::NAN,
             prompt_hashes: spec.prompt_block_hashes,
             ..Self::default()
         }
@@ -88,7 +88,7 @@ impl Request {
             // Synthetic prompts and anything past the prompt's full blocks
             // (generated tokens) are unique to the request.
             None => BlockKey::Own {
-                hash: chain_hash(SYNTHETIC_SALT ^ self.seq.rotate_left(17), i as u64),
+                hash: chain_hash(SYNTHETIC_SALT ^ self.id.0.rotate_left(17), i as u64),
                 candidate: self.ghost_blocks.get(i).copied(),
             },
         }

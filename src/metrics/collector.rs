@@ -1,16 +1,36 @@
 //! Gathers what a run needs for its metrics, compactly: three floats per
-//! completed request plus running sums.
+//! completed request plus running sums. Collectors of several engines merge
+//! into one, and the summary is computed once, at the end, from the raw
+//! samples of all of them.
 
 use super::result::{
-    LatencyMetrics, Preemptions, PrefixCacheMetrics, RequestCounts, RequestRecord, RunResult,
+    LatencyMetrics, Preemptions, PrefixCacheMetrics, RequestCounts, RequestRecord, RunMetrics,
     SimulationInfo, ThroughputMetrics, Utilization,
 };
 use super::stats::Stats;
-use crate::config::Config;
 
-/// Accumulates metrics during a run.
-#[derive(Debug, Default)]
-pub(crate) struct MetricsCollector {
+/// The peak rates of one engine's device: the denominators of its FLOP and
+/// bandwidth utilisation (from the engine's cost model).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Peaks {
+    /// Peak FLOP/s.
+    pub compute_flops: f64,
+    /// Peak memory bytes/s.
+    pub memory_bandwidth: f64,
+}
+
+/// One engine's busy time with its peaks: utilisation is averaged over
+/// engines weighted by `peak * busy_secs`, so a merge keeps each engine's own
+/// denominator.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct EngineTime {
+    busy_secs: f64,
+    peaks: Peaks,
+}
+
+/// Accumulates the raw samples of a run (or of one engine of it).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricsCollector {
     ttft: Vec<f64>,
     e2e: Vec<f64>,
     per_token: Vec<f64>,
@@ -18,52 +38,85 @@ pub(crate) struct MetricsCollector {
     output_tokens: u64,
     first_arrival: Option<f64>,
     last_completion: f64,
-    busy_secs: f64,
+    /// The engine this collector was made for.
+    own: EngineTime,
+    /// Engines of collectors merged into this one.
+    merged: Vec<EngineTime>,
     flops: f64,
     bytes: f64,
     kv_util_secs: f64,
     records: Option<Vec<RequestRecord>>,
 }
 
-/// Scheduler-side totals handed over at the end.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct RunTotals {
+/// Counters an engine keeps beside its samples, handed over at the end.
+/// Counts add up over engines; the end time is the latest.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RunTotals {
+    /// Requests submitted (rejected ones included).
     pub arrived: u64,
+    /// Requests refused at arrival.
     pub rejected: u64,
+    /// Recompute preemptions.
     pub preemptions: u64,
+    /// Admissions that reused at least one cached block.
     pub prefix_hits: u64,
+    /// Admissions that looked up the cache and reused nothing.
     pub prefix_misses: u64,
+    /// Prompt tokens taken from the cache instead of computed.
     pub cached_tokens: u64,
+    /// Prompt tokens looked up in the cache.
     pub lookup_tokens: u64,
+    /// Engine steps run.
     pub steps: u64,
+    /// Simulated time at the end, seconds.
     pub end_secs: f64,
 }
 
+impl RunTotals {
+    /// Adds another engine's totals to these.
+    pub fn merge(&mut self, other: &RunTotals) {
+        self.arrived += other.arrived;
+        self.rejected += other.rejected;
+        self.preemptions += other.preemptions;
+        self.prefix_hits += other.prefix_hits;
+        self.prefix_misses += other.prefix_misses;
+        self.cached_tokens += other.cached_tokens;
+        self.lookup_tokens += other.lookup_tokens;
+        self.steps += other.steps;
+        self.end_secs = self.end_secs.max(other.end_secs);
+    }
+}
+
 impl MetricsCollector {
-    /// A collector; `keep_records` also keeps one [`RequestRecord`] per completed request.
-    pub fn new(keep_records: bool) -> Self {
+    /// A collector for an engine with `peaks`; `keep_records` also keeps one
+    /// [`RequestRecord`] per completed request.
+    pub fn new(keep_records: bool, peaks: Peaks) -> Self {
         Self {
+            own: EngineTime {
+                busy_secs: 0.0,
+                peaks,
+            },
             records: keep_records.then(Vec::new),
             ..Self::default()
         }
     }
 
     /// Notes an arrival (the throughput window starts at the first one).
-    pub fn on_arrival(&mut self, t: f64) {
+    pub(crate) fn on_arrival(&mut self, t: f64) {
         self.first_arrival.get_or_insert(t);
     }
 
     /// Notes a step of `secs` seconds with its work and the KV utilisation during it.
     #[inline]
-    pub fn on_step(&mut self, secs: f64, flops: f64, bytes: f64, kv_util: f64) {
-        self.busy_secs += secs;
+    pub(crate) fn on_step(&mut self, secs: f64, flops: f64, bytes: f64, kv_util: f64) {
+        self.own.busy_secs += secs;
         self.flops += flops;
         self.bytes += bytes;
         self.kv_util_secs += kv_util * secs;
     }
 
     /// Records a completed request.
-    pub fn on_complete(&mut self, record: RequestRecord) {
+    pub(crate) fn on_complete(&mut self, record: RequestRecord) {
         let ttft = record.first_token_secs - record.arrival_secs;
         let e2e = record.finish_secs - record.arrival_secs;
         self.ttft.push(ttft);
@@ -85,19 +138,44 @@ impl MetricsCollector {
         self.e2e.len() as u64
     }
 
-    /// Summarises the run.
-    pub fn finish(
-        mut self,
-        config: &Config,
-        totals: RunTotals,
-    ) -> (RunResult, Option<Vec<RequestRecord>>) {
+    /// Takes in another engine's samples. When this collector keeps
+    /// per-request records, `other`'s follow its own.
+    pub fn merge(&mut self, other: MetricsCollector) {
+        self.ttft.extend_from_slice(&other.ttft);
+        self.e2e.extend_from_slice(&other.e2e);
+        self.per_token.extend_from_slice(&other.per_token);
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.first_arrival = match (self.first_arrival, other.first_arrival) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last_completion = self.last_completion.max(other.last_completion);
+        self.merged.push(other.own);
+        self.merged.extend_from_slice(&other.merged);
+        self.flops += other.flops;
+        self.bytes += other.bytes;
+        self.kv_util_secs += other.kv_util_secs;
+        if let (Some(ours), Some(theirs)) = (&mut self.records, other.records) {
+            ours.extend(theirs);
+        }
+    }
+
+    /// Summarises the samples with the engines' `totals`; also returns the
+    /// per-request records when they were kept.
+    pub fn finish(mut self, totals: &RunTotals) -> (RunMetrics, Option<Vec<RequestRecord>>) {
         let completed = self.completed();
         let window = self.last_completion - self.first_arrival.unwrap_or(0.0);
         let per_sec = |x: f64| if window > 0.0 { x / window } else { 0.0 };
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
-        let hw = &config.hardware;
-        let result = RunResult {
-            config: config.clone(),
+        let engines = || std::iter::once(&self.own).chain(&self.merged);
+        // Each engine is observed over the whole window (or its busy time, if longer).
+        let kv_secs: f64 = engines().map(|e| window.max(e.busy_secs)).sum();
+        let peak_flop: f64 = engines().map(|e| e.peaks.compute_flops * e.busy_secs).sum();
+        let peak_bytes: f64 = engines()
+            .map(|e| e.peaks.memory_bandwidth * e.busy_secs)
+            .sum();
+        let metrics = RunMetrics {
             latency_metrics: LatencyMetrics {
                 ttft_ms: Stats::of(&mut self.ttft, 1e3),
                 e2e_ms: Stats::of(&mut self.e2e, 1e3),
@@ -109,9 +187,9 @@ impl MetricsCollector {
                 requests_per_sec: per_sec(completed as f64),
             },
             utilization: Utilization {
-                avg_kv_cache_util: ratio(self.kv_util_secs, window.max(self.busy_secs)),
-                avg_flops_util: ratio(self.flops, hw.compute_flops * self.busy_secs),
-                avg_bandwidth_util: ratio(self.bytes, hw.memory_bandwidth * self.busy_secs),
+                avg_kv_cache_util: ratio(self.kv_util_secs, kv_secs),
+                avg_flops_util: ratio(self.flops, peak_flop),
+                avg_bandwidth_util: ratio(self.bytes, peak_bytes),
             },
             preemptions: Preemptions {
                 total: totals.preemptions,
@@ -139,6 +217,109 @@ impl MetricsCollector {
                 version: env!("CARGO_PKG_VERSION").to_string(),
             },
         };
-        (result, self.records)
+        (metrics, self.records)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::RequestId;
+
+    fn record(id: u64, arrival: f64, first_token: f64, finish: f64) -> RequestRecord {
+        RequestRecord {
+            request_id: RequestId(id),
+            arrival_secs: arrival,
+            first_token_secs: first_token,
+            finish_secs: finish,
+            input_tokens: 10,
+            output_tokens: 3,
+            preemptions: 0,
+            cached_tokens: 0,
+        }
+    }
+
+    const PEAKS: Peaks = Peaks {
+        compute_flops: 100.0,
+        memory_bandwidth: 10.0,
+    };
+
+    #[test]
+    fn one_engine_by_hand() {
+        let mut c = MetricsCollector::new(true, PEAKS);
+        c.on_arrival(1.0);
+        c.on_step(2.0, 50.0, 4.0, 0.5);
+        c.on_complete(record(0, 1.0, 2.0, 5.0));
+        let totals = RunTotals {
+            arrived: 1,
+            steps: 1,
+            end_secs: 5.0,
+            ..RunTotals::default()
+        };
+        let (m, records) = c.finish(&totals);
+        assert_eq!(m.latency_metrics.ttft_ms.p50, 1000.0);
+        assert_eq!(m.latency_metrics.per_token_ms.mean, 1500.0);
+        // Window 1 s .. 5 s.
+        assert_eq!(m.throughput_metrics.output_tokens_per_sec, 0.75);
+        assert_eq!(m.utilization.avg_kv_cache_util, 1.0 / 4.0);
+        assert_eq!(m.utilization.avg_flops_util, 50.0 / (100.0 * 2.0));
+        assert_eq!(m.utilization.avg_bandwidth_util, 4.0 / (10.0 * 2.0));
+        assert_eq!(records.unwrap().len(), 1);
+    }
+
+    #[test]
+    fn merged_engines_keep_their_own_peaks_and_pool_their_samples() {
+        let mut a = MetricsCollector::new(true, PEAKS);
+        a.on_arrival(1.0);
+        a.on_step(2.0, 50.0, 4.0, 0.5);
+        a.on_complete(record(0, 1.0, 2.0, 5.0));
+        let twice = Peaks {
+            compute_flops: 200.0,
+            memory_bandwidth: 20.0,
+        };
+        let mut b = MetricsCollector::new(true, twice);
+        b.on_arrival(0.0);
+        b.on_step(1.0, 30.0, 6.0, 1.0);
+        b.on_complete(record(1, 0.0, 3.0, 3.0));
+        a.merge(b);
+        let mut totals = RunTotals {
+            arrived: 1,
+            preemptions: 2,
+            steps: 1,
+            end_secs: 5.0,
+            ..RunTotals::default()
+        };
+        totals.merge(&RunTotals {
+            arrived: 1,
+            rejected: 1,
+            steps: 1,
+            end_secs: 3.0,
+            ..RunTotals::default()
+        });
+        assert_eq!(
+            (totals.arrived, totals.rejected, totals.preemptions),
+            (2, 1, 2)
+        );
+        assert_eq!((totals.steps, totals.end_secs), (2, 5.0));
+        let (m, records) = a.finish(&totals);
+        // TTFTs of 1 s and 3 s, over the window 0 s .. 5 s.
+        assert_eq!(m.latency_metrics.ttft_ms.min, 1000.0);
+        assert_eq!(m.latency_metrics.ttft_ms.max, 3000.0);
+        assert_eq!(m.latency_metrics.ttft_ms.mean, 2000.0);
+        assert_eq!(m.throughput_metrics.requests_per_sec, 2.0 / 5.0);
+        assert_eq!(m.requests.completed, 2);
+        assert_eq!(m.preemptions.per_request_mean, 1.0);
+        // Each engine observed over the whole window.
+        assert_eq!(m.utilization.avg_kv_cache_util, (0.5 * 2.0 + 1.0) / 10.0);
+        assert_eq!(
+            m.utilization.avg_flops_util,
+            (50.0 + 30.0) / (100.0 * 2.0 + 200.0 * 1.0)
+        );
+        assert_eq!(
+            m.utilization.avg_bandwidth_util,
+            (4.0 + 6.0) / (10.0 * 2.0 + 20.0 * 1.0)
+        );
+        let ids: Vec<RequestId> = records.unwrap().iter().map(|r| r.request_id).collect();
+        assert_eq!(ids, [RequestId(0), RequestId(1)]);
     }
 }

@@ -1,13 +1,15 @@
 //! Metrics: per-request records gathered during a run and the exact summaries
-//! computed from them at the end.
+//! computed from them at the end. Collectors of several engines merge, so a
+//! run of many engines summarises all their samples at once.
 
-pub(crate) mod collector;
+pub mod catalog;
+mod collector;
 mod result;
 mod stats;
 
-pub(crate) use collector::MetricsCollector;
+pub use collector::{MetricsCollector, Peaks, RunTotals};
 pub use result::{
-    LatencyMetrics, Preemptions, PrefixCacheMetrics, RequestCounts, RequestRecord, RunResult,
-    SimulationInfo, ThroughputMetrics, Utilization,
+    LatencyMetrics, Preemptions, PrefixCacheMetrics, RequestCounts, RequestRecord, RunMetrics,
+    RunResult, SimulationInfo, ThroughputMetrics, Utilization,
 };
 pub use stats::{nearest_rank, Stats};

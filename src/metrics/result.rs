@@ -3,6 +3,7 @@
 
 use super::stats::Stats;
 use crate::config::Config;
+use crate::workload::RequestId;
 use serde::Serialize;
 
 /// Everything a run reports (SPEC section 6).
@@ -27,20 +28,55 @@ pub struct RunResult {
 }
 
 impl RunResult {
+    /// The result of `config` with what the run measured.
+    pub fn new(config: Config, metrics: RunMetrics) -> Self {
+        let RunMetrics {
+            latency_metrics,
+            throughput_metrics,
+            utilization,
+            preemptions,
+            prefix_cache,
+            requests,
+            simulation,
+        } = metrics;
+        Self {
+            config,
+            latency_metrics,
+            throughput_metrics,
+            utilization,
+            preemptions,
+            prefix_cache,
+            requests,
+            simulation,
+        }
+    }
+
     /// A result of `config` with every metric zero: the shape of a result,
     /// from which sweep tables take their column names and types.
     pub fn zeroed(config: Config) -> Self {
-        Self {
-            config,
-            latency_metrics: LatencyMetrics::default(),
-            throughput_metrics: ThroughputMetrics::default(),
-            utilization: Utilization::default(),
-            preemptions: Preemptions::default(),
-            prefix_cache: PrefixCacheMetrics::default(),
-            requests: RequestCounts::default(),
-            simulation: SimulationInfo::default(),
-        }
+        Self::new(config, RunMetrics::default())
     }
+}
+
+/// What a run measured: a [`RunResult`] without its config. The metrics
+/// collector produces it; the driver of the run, which knows the config,
+/// makes the result from it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunMetrics {
+    /// Latency distributions.
+    pub latency_metrics: LatencyMetrics,
+    /// Rates over the busy window.
+    pub throughput_metrics: ThroughputMetrics,
+    /// Time-weighted utilisation.
+    pub utilization: Utilization,
+    /// Recompute preemptions.
+    pub preemptions: Preemptions,
+    /// Prefix cache effectiveness.
+    pub prefix_cache: PrefixCacheMetrics,
+    /// Request counts.
+    pub requests: RequestCounts,
+    /// Facts about the run itself.
+    pub simulation: SimulationInfo,
 }
 
 /// Latency distributions over completed requests, in milliseconds.
@@ -127,8 +163,8 @@ pub struct SimulationInfo {
 /// One completed request, for per-request output.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct RequestRecord {
-    /// Arrival index.
-    pub request_id: u64,
+    /// The request's global id (its arrival index in the run's traffic).
+    pub request_id: RequestId,
     /// Arrival time, seconds.
     pub arrival_secs: f64,
     /// First token time, seconds.

@@ -1,11 +1,19 @@
-//! The human-readable report printed at the end of a run.
+//! The human-readable reports: the one printed at the end of a run, laid out
+//! from the metric catalog (sections, row labels and units all come from
+//! it), and the best points of a sweep.
 
 use super::style::Style;
-use crate::metrics::{RunResult, Stats};
+use crate::metrics::catalog::{catalog, metric_cells, Group, Metric, Unit, LATENCY_STATS};
+use crate::metrics::RunResult;
+use crate::table::best::best_points;
+use crate::table::{Cell, Table};
+use std::collections::HashMap;
 use std::fmt::Write;
 
 /// Renders the end-of-run report (SPEC section 2, "Console output of a run").
 pub fn render(result: &RunResult, style: Style) -> String {
+    let json = serde_json::to_value(result).unwrap_or_default();
+    let cells: HashMap<String, Cell> = metric_cells(&json).into_iter().collect();
     let mut out = String::new();
     let c = &result.config;
     let _ = writeln!(
@@ -14,123 +22,155 @@ pub fn render(result: &RunResult, style: Style) -> String {
         style.heading(&format!(
             "inference-lab {}: {} on {}, policy {}",
             result.simulation.version,
-            c.model.name,
-            c.hardware.name,
-            c.scheduler.policy.name()
+            c.server.model.name,
+            c.server.hardware.name,
+            c.server.scheduler.policy.name()
         ))
     );
     out.push('\n');
-
-    let _ = writeln!(
-        out,
-        "{}",
-        style.heading(&format!(
-            "{:<12}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
-            "Latency (ms)", "min", "mean", "p50", "p90", "p95", "p99", "max"
-        ))
-    );
-    let lat = &result.latency_metrics;
-    for (name, s) in [
-        ("TTFT", &lat.ttft_ms),
-        ("E2E", &lat.e2e_ms),
-        ("Per-token", &lat.per_token_ms),
-    ] {
-        let _ = writeln!(out, "  {name:<10}{}", stats_row(s));
+    latency_table(&mut out, &cells, style);
+    for group in Group::ALL.into_iter().skip(1) {
+        let mut rows: Vec<(&'static str, String)> = catalog()
+            .iter()
+            .filter(|m| m.group == group && !m.row.is_empty())
+            .map(|m| (m.row, row_text(m, &cells, style)))
+            .collect();
+        if group == Group::Summary {
+            rows.push((
+                "Wall time",
+                Unit::Secs.format(result.simulation.wall_seconds),
+            ));
+        }
+        let _ = writeln!(out, "\n{}", style.heading(group.title()));
+        for (name, value) in rows {
+            let _ = writeln!(out, "  {name:<20}{}", style.value(&value));
+        }
     }
-
-    let t = &result.throughput_metrics;
-    section(
-        &mut out,
-        style,
-        "Throughput",
-        &[
-            ("Input tokens/s", format!("{:.1}", t.input_tokens_per_sec)),
-            ("Output tokens/s", format!("{:.1}", t.output_tokens_per_sec)),
-            ("Requests/s", format!("{:.3}", t.requests_per_sec)),
-        ],
-    );
-
-    let u = &result.utilization;
-    section(
-        &mut out,
-        style,
-        "Utilization",
-        &[
-            ("KV cache", percent(u.avg_kv_cache_util)),
-            ("FLOPS", percent(u.avg_flops_util)),
-            ("Bandwidth", percent(u.avg_bandwidth_util)),
-        ],
-    );
-
-    let p = &result.preemptions;
-    section(
-        &mut out,
-        style,
-        "Preemptions",
-        &[
-            ("Total", p.total.to_string()),
-            ("Per request", format!("{:.3}", p.per_request_mean)),
-        ],
-    );
-
-    let pc = &result.prefix_cache;
-    section(
-        &mut out,
-        style,
-        "Prefix cache",
-        &[
-            ("Hits", pc.hits.to_string()),
-            ("Misses", pc.misses.to_string()),
-            ("Hit rate", percent(pc.hit_rate)),
-            (
-                "Tokens saved",
-                format!(
-                    "{} ({} of prompt tokens)",
-                    pc.cached_tokens,
-                    percent(pc.token_hit_rate)
-                ),
-            ),
-        ],
-    );
-
-    let r = &result.requests;
-    let sim = &result.simulation;
-    let mut completed = format!("{} of {}", r.completed, r.total);
-    if r.rejected > 0 {
-        completed.push_str(&format!(
-            " ({} {})",
-            r.rejected,
-            style.warn("rejected: longer than max_seq_len or the KV cache")
-        ));
-    }
-    section(
-        &mut out,
-        style,
-        "Summary",
-        &[
-            ("Requests completed", completed),
-            ("Simulated time", format!("{:.3} s", sim.simulated_seconds)),
-            ("Engine steps", sim.steps.to_string()),
-            ("Wall time", format!("{:.3} s", sim.wall_seconds)),
-        ],
-    );
     out
 }
 
-fn stats_row(s: &Stats) -> String {
-    [s.min, s.mean, s.p50, s.p90, s.p95, s.p99, s.max]
-        .iter()
-        .map(|v| format!("{v:>10.2}"))
-        .collect()
+/// The latency section: one row per distribution, one column per statistic.
+fn latency_table(out: &mut String, cells: &HashMap<String, Cell>, style: Style) {
+    let mut header = format!("{:<12}", Group::Latency.title());
+    for stat in LATENCY_STATS {
+        let _ = write!(header, "{stat:>10}");
+    }
+    let _ = writeln!(out, "{}", style.heading(&header));
+    let mut families: Vec<&str> = Vec::new();
+    for m in catalog().iter().filter(|m| m.group == Group::Latency) {
+        if !families.contains(&m.row) {
+            families.push(m.row);
+        }
+    }
+    for family in families {
+        let values: String = catalog()
+            .iter()
+            .filter(|m| m.group == Group::Latency && m.row == family)
+            .map(|m| format!("{:>10.2}", number(cells, &m.column)))
+            .collect();
+        let _ = writeln!(out, "  {family:<10}{values}");
+    }
 }
 
-fn percent(fraction: f64) -> String {
-    format!("{:.1}%", fraction * 100.0)
+/// A metric's value, 0 when it has none (no completed request).
+fn number(cells: &HashMap<String, Cell>, column: &str) -> f64 {
+    cells.get(column).and_then(Cell::as_number).unwrap_or(0.0)
 }
 
-fn section(out: &mut String, style: Style, title: &str, rows: &[(&str, String)]) {
-    let _ = writeln!(out, "\n{}", style.heading(title));
-    for (name, value) in rows {
-        let _ = writeln!(out, "  {name:<20}{}", style.value(value));
+/// The text of a metric's console row, with the metrics shown beside it.
+fn row_text(m: &Metric, cells: &HashMap<String, Cell>, style: Style) -> String {
+    let own = cell_text(m, cells);
+    let beside = |column: &str| {
+        catalog()
+            .iter()
+            .find(|other| other.column == column)
+            .map(|other| cell_text(other, cells))
+            .unwrap_or_default()
+    };
+    match m.column.as_str() {
+        "prefix_cache_cached_tokens" => {
+            format!(
+                "{own} ({} of prompt tokens)",
+                beside("prefix_cache_token_hit_rate")
+            )
+        }
+        "requests_completed" => {
+            let mut text = format!("{own} of {}", beside("requests_total"));
+            if number(cells, "requests_rejected") > 0.0 {
+                text.push_str(&format!(
+                    " ({} {})",
+                    beside("requests_rejected"),
+                    style.warn("rejected: longer than max_seq_len or the KV cache")
+                ));
+            }
+            text
+        }
+        _ => own,
+    }
+}
+
+/// One metric's value in its unit.
+fn cell_text(m: &Metric, cells: &HashMap<String, Cell>) -> String {
+    match cells.get(&m.column) {
+        Some(Cell::Int(i)) => i.to_string(),
+        _ => m.unit.format(number(cells, &m.column)),
+    }
+}
+
+/// The best points of a sweep's summary table: one line per key metric
+/// with the best configuration's mean over seeds (and its 95% interval).
+pub fn best_points_report(summary: &Table, style: Style) -> String {
+    let mut lines = vec![style.heading("Best points (mean over seeds, 95% interval)")];
+    let best = best_points(summary);
+    let width = best.iter().map(|b| b.metric.label.len()).max().unwrap_or(0);
+    for b in &best {
+        let interval = b
+            .ci95
+            .map_or_else(|| " ".repeat(11), |ci| format!(" ± {ci:<8.2}"));
+        lines.push(format!(
+            "  {:<width$}  {}{interval}  {}",
+            b.metric.label,
+            style.value(&format!("{:>10.2}", b.mean)),
+            b.settings.join(" ")
+        ));
+    }
+    if best.is_empty() {
+        lines.push("  no run finished".into());
+    }
+    lines.join("\n") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    /// Metrics the console shows inside the row of another, with the column of
+    /// that row: the token hit rate beside the tokens saved, the arrivals and
+    /// rejections beside the completions.
+    const SHOWN_WITH: [(&str, &str); 3] = [
+        ("prefix_cache_token_hit_rate", "prefix_cache_cached_tokens"),
+        ("requests_total", "requests_completed"),
+        ("requests_rejected", "requests_completed"),
+    ];
+
+    #[test]
+    fn every_metric_of_the_catalog_is_on_the_console() {
+        let result = RunResult::zeroed(Config::builtin_default().unwrap());
+        let text = render(&result, Style::plain());
+        for m in catalog() {
+            let shown = !m.row.is_empty() && text.contains(m.row)
+                || SHOWN_WITH.iter().any(|(c, _)| *c == m.column);
+            assert!(shown, "{} is not on the console", m.column);
+        }
+        for (column, with) in SHOWN_WITH {
+            let row = catalog().iter().find(|m| m.column == with).unwrap().row;
+            assert!(
+                !row.is_empty() && text.contains(row),
+                "{column} beside {with}"
+            );
+        }
+        assert!(text.contains("Latency (ms)"));
+        assert!(text.contains("Wall time"));
     }
 }

@@ -1,6 +1,5 @@
-//! Terminal colour, decided once and passed down (never sniffed deep inside).
-
-use std::io::IsTerminal;
+//! Terminal colour, decided once by the command line and passed down (never
+//! sniffed deep inside).
 
 /// Whether and how to colour text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -9,12 +8,9 @@ pub struct Style {
 }
 
 impl Style {
-    /// Colour only when asked for, `NO_COLOR` is unset and stdout is a terminal.
-    pub fn detect(no_color_flag: bool) -> Self {
-        let env_off = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Self {
-            color: !no_color_flag && !env_off && std::io::stdout().is_terminal(),
-        }
+    /// A style that colours when `color` is true.
+    pub fn colored(color: bool) -> Self {
+        Self { color }
     }
 
     /// A style that never colours (files, tests, pipes).

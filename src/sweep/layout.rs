@@ -1,6 +1,10 @@
 //! Where a sweep's files live under its output directory (SPEC section 8).
 
 use super::run_id::RunId;
+use crate::table::schema::{
+    REPORT_HTML, REQUESTS_PARQUET, RUNS_CSV, RUNS_DIR, RUNS_PARQUET, SUMMARY_CSV, SUMMARY_PARQUET,
+    SWEEP_JSON,
+};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -55,12 +59,18 @@ impl Layout {
 
     /// `runs/`: one result file per finished run.
     pub fn runs_dir(&self) -> PathBuf {
-        self.root.join("runs")
+        self.root.join(RUNS_DIR)
     }
 
     /// `runs/<run_id>.json`: the run's full result.
     pub fn run_json(&self, id: RunId) -> PathBuf {
         self.runs_dir().join(format!("{id}.json"))
+    }
+
+    /// `runs/<run_id>.failed.json`: why a run failed (kept for `sweep
+    /// merge`; resume retries failed runs).
+    pub fn run_failed(&self, id: RunId) -> PathBuf {
+        self.runs_dir().join(format!("{id}.failed.json"))
     }
 
     /// `runs/<run_id>.requests.parquet`: the run's per-request rows.
@@ -70,22 +80,37 @@ impl Layout {
 
     /// `runs.parquet`.
     pub fn runs_parquet(&self) -> PathBuf {
-        self.root.join("runs.parquet")
+        self.root.join(RUNS_PARQUET)
     }
 
     /// `runs.csv`.
     pub fn runs_csv(&self) -> PathBuf {
-        self.root.join("runs.csv")
+        self.root.join(RUNS_CSV)
     }
 
     /// `requests.parquet`.
     pub fn requests_parquet(&self) -> PathBuf {
-        self.root.join("requests.parquet")
+        self.root.join(REQUESTS_PARQUET)
     }
 
     /// `sweep.json`.
     pub fn sweep_json(&self) -> PathBuf {
-        self.root.join("sweep.json")
+        self.root.join(SWEEP_JSON)
+    }
+
+    /// `summary.parquet`.
+    pub fn summary_parquet(&self) -> PathBuf {
+        self.root.join(SUMMARY_PARQUET)
+    }
+
+    /// `summary.csv`.
+    pub fn summary_csv(&self) -> PathBuf {
+        self.root.join(SUMMARY_CSV)
+    }
+
+    /// `report.html`, where `sweep report` writes by default.
+    pub fn report_html(&self) -> PathBuf {
+        self.root.join(REPORT_HTML)
     }
 }
 

@@ -2,6 +2,9 @@
 //! and over which values. Parsing only; [`super::plan`] expands it into points.
 
 use crate::config::{describe, parse_toml, with_hint, ConfigError, Section};
+use crate::io::dataset::TemplateArg;
+use crate::io::digest::fnv1a;
+use crate::io::workload::DatasetInputs;
 use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
@@ -21,11 +24,10 @@ pub struct Manifest {
     pub base: PathBuf,
     /// `sweep.output`: the default output directory (`-o` wins).
     pub output: Option<PathBuf>,
-    /// `sweep.tokenizer`: the tokenizer.json of dataset-mode points.
-    pub tokenizer: Option<PathBuf>,
-    /// `sweep.chat_template`: the chat template of dataset-mode points (`None`,
-    /// a Jinja template, or a template file relative to the manifest).
-    pub chat_template: Option<String>,
+    /// `sweep.tokenizer` and `sweep.chat_template`: the tokenizer.json and
+    /// chat template of dataset-mode points (a template file is relative to
+    /// the manifest, by the rule of [`TemplateArg::parse`]).
+    pub dataset: DatasetInputs,
     /// Dimensions of the cartesian product, in manifest order: every `[grid]`
     /// key, then every `[[zip]]` group.
     pub dimensions: Vec<Dimension>,
@@ -103,16 +105,9 @@ impl Manifest {
                 "missing required field (expected the path of the base config, relative to the manifest)",
             )
         })?;
-        let chat_template = sweep.opt::<String>("chat_template")?.map(|t| {
-            // A template file is relative to the manifest; `None` and inline
-            // templates stay as written.
-            let candidate = dir.join(&t);
-            if t != "None" && !t.contains("{%") && !t.contains("{{") {
-                candidate.display().to_string()
-            } else {
-                t
-            }
-        });
+        let chat_template = sweep
+            .opt::<String>("chat_template")?
+            .map(|t| TemplateArg::parse(&t, Some(dir)));
         let mut dimensions = Vec::new();
         if let Some(grid) = table_section(&doc, "grid", source)? {
             for (key, value) in grid {
@@ -152,10 +147,12 @@ impl Manifest {
             name,
             base,
             output: path("output")?,
-            tokenizer: path("tokenizer")?,
-            chat_template,
+            dataset: DatasetInputs {
+                tokenizer: path("tokenizer")?,
+                chat_template,
+            },
             dimensions,
-            text_hash: super::run_id::fnv1a(text.as_bytes()),
+            text_hash: fnv1a(text.as_bytes()),
         })
     }
 
@@ -432,12 +429,20 @@ mod tests {
             "{HEAD}tokenizer = \"tok.json\"\nchat_template = \"t.jinja\"\n[grid]\n\"workload.seed\" = [1]\n"
         ))
         .unwrap();
-        assert_eq!(m.tokenizer.as_deref(), Some(Path::new("sweeps/tok.json")));
-        assert_eq!(m.chat_template.as_deref(), Some("sweeps/t.jinja"));
-        let m = parse(&format!(
-            "{HEAD}chat_template = \"None\"\n[grid]\n\"workload.seed\" = [1]\n"
-        ))
-        .unwrap();
-        assert_eq!(m.chat_template.as_deref(), Some("None"));
+        assert_eq!(
+            m.dataset.tokenizer.as_deref(),
+            Some(Path::new("sweeps/tok.json"))
+        );
+        assert_eq!(
+            m.dataset.chat_template,
+            Some(TemplateArg::File("sweeps/t.jinja".into()))
+        );
+        for none in ["None", "none"] {
+            let m = parse(&format!(
+                "{HEAD}chat_template = \"{none}\"\n[grid]\n\"workload.seed\" = [1]\n"
+            ))
+            .unwrap();
+            assert_eq!(m.dataset.chat_template, Some(TemplateArg::Plain), "{none}");
+        }
     }
 }

@@ -10,110 +10,121 @@ use super::layout::{Layout, Shard};
 use super::manifest::Manifest;
 use super::meta::SweepMeta;
 use super::output::{
-    finish_meta, metric_template, new_meta, points_hash, read_meta, write_meta, write_tables, Row,
+    finish_meta, metric_template, new_meta, points_hash, read_meta, write_meta, write_tables,
+    Counts,
 };
 use super::plan::Plan;
-use super::store::{load_failed, load_finished};
-use super::table::{Outcome, Table};
-use anyhow::{bail, Context, Result};
+use super::store::{load_failed, load_finished, Expected};
+use super::strategy::{drive_point, RunResultRef};
+use crate::io::{Error, Result};
+use crate::table::Table;
 use std::path::{Path, PathBuf};
 
 /// What a merge wrote and what it could not find.
 #[derive(Debug, Clone)]
 pub struct Merged {
-    /// The merged runs table (rows of the points that have a result).
+    /// The merged runs table (rows of the points that have every result).
     pub table: Table,
     /// The merged directory's `sweep.json`.
     pub meta: SweepMeta,
     /// The manifest the shards ran.
     pub manifest: PathBuf,
-    /// Indices of the points that have no result in any shard directory.
+    /// Indices of the points that lack a result in every shard directory.
     pub missing: Vec<usize>,
     /// The shards that hold the missing points (to rerun with `--shard I/N`).
     pub shards_to_rerun: Vec<Shard>,
 }
 
-/// Merges the sweep directories `dirs` into `out`.
+/// Merges the sweep directories `dirs` into `out`. Each point is driven by
+/// its strategy as the shard did, with each run looked up (by its id) in
+/// the shard directories instead of simulated.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged> {
     let layouts: Vec<Layout> = dirs.iter().map(|d| Layout::new(d, None)).collect();
     let metas = layouts.iter().map(read_meta).collect::<Result<Vec<_>>>()?;
     let (Some(first), Some(first_dir)) = (metas.first(), dirs.first()) else {
-        bail!("no directories to merge");
+        return Err(Error::invalid("no directories to merge"));
     };
     check_compatible(dirs, &metas)?;
     let version = env!("CARGO_PKG_VERSION");
     if first.version != version {
-        bail!(
+        return Err(Error::invalid(format!(
             "'{}' was written by inference-lab {}, this is {version}: merge with the version that ran the shards",
             first_dir.display(),
             first.version
-        );
+        )));
     }
     let manifest_path = PathBuf::from(&first.manifest);
-    let manifest = Manifest::load(&manifest_path).with_context(|| {
-        format!(
+    let manifest = Manifest::load(&manifest_path).map_err(|e| {
+        Error::from(e).context(format!(
             "cannot read the manifest the shards ran ('{}')",
             first.manifest
-        )
+        ))
     })?;
     if format!("{:016x}", manifest.text_hash) != first.manifest_hash {
-        bail!(
+        return Err(Error::invalid(format!(
             "{}: the manifest changed since the shards ran; rerun them or restore it",
             manifest_path.display()
-        );
+        )));
     }
     let plan = Plan::build(manifest)?;
     if points_hash(&plan) != first.points_hash {
-        bail!(
-            "{}: the sweep's points changed since the shards ran (its base config was edited?); rerun the shards",
+        return Err(Error::invalid(format!(
+            "{}: the sweep's points changed since the shards ran (its base config or an input file was edited?); rerun the shards",
             manifest_path.display()
-        );
+        )));
     }
     let template = metric_template(&plan)?;
     let mut rows = Vec::new();
     let mut missing = Vec::new();
     for point in &plan.points {
-        let found = match &point.config {
-            Err(error) => Some((
-                Outcome::Failed {
-                    error: error.clone(),
-                    wall_seconds: None,
-                },
-                None,
-            )),
-            Ok(config) => layouts.iter().find_map(|l| {
-                load_finished(l, point.run_id, config, false, &template)
-                    .map(|o| {
-                        let requests = l.run_requests(point.run_id);
-                        (o, requests.is_file().then_some(requests))
+        let runs = drive_point(&plan, point, &mut |spec| {
+            let expected = Expected {
+                config: &spec.config,
+                inputs: &point.inputs,
+                per_request: false,
+            };
+            layouts.iter().find_map(|l| {
+                load_finished(l, spec.run_id, expected, &template)
+                    .map(|outcome| {
+                        let requests = l.run_requests(spec.run_id);
+                        RunResultRef {
+                            outcome,
+                            requests: requests.is_file().then_some(requests),
+                        }
                     })
-                    .or_else(|| load_failed(l, point.run_id).map(|o| (o, None)))
-            }),
-        };
-        match found {
-            Some((outcome, requests)) => rows.push(Row {
-                point,
-                outcome,
-                requests,
-            }),
-            None => missing.push(point.index),
+                    .or_else(|| {
+                        load_failed(l, spec.run_id).map(|outcome| RunResultRef {
+                            outcome,
+                            requests: None,
+                        })
+                    })
+            })
+        });
+        if runs.complete {
+            rows.extend(runs.rows);
+        } else {
+            missing.push(point.index);
         }
     }
     let finished = rows.iter().filter(|r| !r.outcome.is_failed());
     let with_requests = finished.clone().filter(|r| r.requests.is_some()).count();
     let per_request = with_requests > 0;
     if per_request && with_requests != finished.count() {
-        bail!("some shards ran with --per-request and some without: rerun them alike");
+        return Err(Error::invalid(
+            "some shards ran with --per-request and some without: rerun them alike",
+        ));
     }
     let out_layout = Layout::new(out, None);
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("cannot create the output directory '{}'", out.display()))?;
+    std::fs::create_dir_all(out).map_err(|e| Error::create_dir(out, e))?;
     let table = write_tables(&plan, &template, &rows, &out_layout, per_request)?;
     let mut meta = new_meta(&plan, &manifest_path, None, plan.points.len());
     if let Some(started) = metas.iter().map(|m| &m.started).min() {
         meta.started = started.clone();
     }
-    finish_meta(&mut meta, &rows);
+    finish_meta(
+        &mut meta,
+        Counts::of(&rows, plan.points.len() - missing.len()),
+    );
     write_meta(&out_layout, &meta)?;
     let count = first.shard.map_or(1, |s| s.count);
     let mut shards_to_rerun: Vec<Shard> = missing
@@ -136,19 +147,20 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged> {
 
 /// Refuses directories of different sweeps or versions.
 fn check_compatible(dirs: &[PathBuf], metas: &[SweepMeta]) -> Result<()> {
+    let bail = |message: String| Err(Error::invalid(message));
     let (first, first_dir) = (&metas[0], &dirs[0]);
     for (dir, meta) in dirs.iter().zip(metas).skip(1) {
         if meta.version != first.version {
-            bail!(
+            return bail(format!(
                 "cannot merge '{}' (inference-lab {}) with '{}' (inference-lab {}): shards must come from one version",
                 dir.display(),
                 meta.version,
                 first_dir.display(),
                 first.version
-            );
+            ));
         }
         if meta.manifest_hash != first.manifest_hash || meta.points_hash != first.points_hash {
-            bail!(
+            return bail(format!(
                 "cannot merge '{}' (sweep '{}', manifest {}) with '{}' (sweep '{}', manifest {}): they are shards of different sweeps",
                 dir.display(),
                 meta.sweep,
@@ -156,14 +168,14 @@ fn check_compatible(dirs: &[PathBuf], metas: &[SweepMeta]) -> Result<()> {
                 first_dir.display(),
                 first.sweep,
                 first.manifest_hash
-            );
+            ));
         }
         if meta.shard.map(|s| s.count) != first.shard.map(|s| s.count) {
-            bail!(
+            return bail(format!(
                 "cannot merge '{}' and '{}': they cut the sweep into different numbers of shards",
                 dir.display(),
                 first_dir.display()
-            );
+            ));
         }
     }
     Ok(())

@@ -1,12 +1,14 @@
 //! Parameter sweeps (SPEC section 8): a manifest of keys and values expands
-//! into points, each point runs as one simulation on a thread pool, and the
-//! results land in typed tables (Parquet, CSV) and one JSON file per run.
+//! into points, each point asks its strategy for runs (one for a grid point),
+//! the runs go through a thread pool, and the results land in typed tables
+//! (Parquet, CSV) and one JSON file per run.
 //!
 //! Data flows one way: [`manifest::Manifest`] -> [`plan::Plan`] (points,
-//! resolved configs, run ids) -> [`runner`] (parallel runs, resume) ->
-//! [`table::Table`] -> [`sink`] writers.
+//! resolved configs, input digests, ids) -> [`runner`] (parallel runs,
+//! resume, progress callback) -> [`runs_table`] -> [`output`] (tables and
+//! `sweep.json` through [`crate::io`]). [`merge`] rebuilds the tables of
+//! sharded sweeps from their run files. Errors are [`crate::io::Error`].
 
-pub mod aggregate;
 pub mod layout;
 pub mod manifest;
 pub mod merge;
@@ -15,7 +17,6 @@ pub mod output;
 pub mod plan;
 pub mod run_id;
 pub mod runner;
-pub mod sink;
+pub mod runs_table;
 pub mod store;
-pub mod summary;
-pub mod table;
+pub mod strategy;

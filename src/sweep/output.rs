@@ -4,46 +4,62 @@
 
 use super::layout::{Layout, Shard};
 use super::meta::{now_rfc3339, SweepMeta};
-use super::plan::{Plan, Point};
-use super::run_id::fnv1a;
-use super::sink::{csv_table, parquet_table, requests};
-use super::table::{metric_columns, runs_table, Column, Outcome, Table};
+use super::plan::Plan;
+use super::runs_table::{runs_table, RunRow};
 use crate::config::Config;
-use crate::report::files::write_atomic;
-use anyhow::{Context, Result};
-use std::path::{Path, PathBuf};
+use crate::io::digest::fnv1a;
+use crate::io::files::write_atomic;
+use crate::io::{csv, parquet, requests, Error, Result};
+use crate::metrics::catalog::metric_columns;
+use crate::metrics::RunResult;
+use crate::table::summary::summarize;
+use crate::table::{Column, Table};
+use std::path::Path;
 
-/// One point's row: the point, what became of it, and (with per-request
-/// output) the file of its requests.
-#[derive(Debug, Clone)]
-pub struct Row<'a> {
-    /// The point.
-    pub point: &'a Point,
-    /// Its outcome.
-    pub outcome: Outcome,
-    /// Its per-request Parquet file, for finished runs with `--per-request`.
-    pub requests: Option<PathBuf>,
+/// What a sweep (or a merge) counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Points whose every run is in the tables.
+    pub points_done: usize,
+    /// Runs that finished.
+    pub ok: usize,
+    /// Runs that failed.
+    pub failed: usize,
+}
+
+impl Counts {
+    /// The counts of `rows`, of which `points_done` points are complete.
+    pub fn of(rows: &[RunRow<'_>], points_done: usize) -> Self {
+        let failed = rows.iter().filter(|r| r.outcome.is_failed()).count();
+        Self {
+            points_done,
+            ok: rows.len() - failed,
+            failed,
+        }
+    }
 }
 
 /// Writes `runs.parquet`, `runs.csv`, the seed-folded `summary.parquet` and
-/// `summary.csv`, and, when `per_request`, `requests.parquet`
-/// (each distinct run's requests once, in point order) into `layout`.
+/// `summary.csv`, and, when `per_request`, `requests.parquet` (each distinct
+/// run's requests once, in row order) into `layout`.
 pub fn write_tables(
     plan: &Plan,
     template: &[Column],
-    rows: &[Row],
+    rows: &[RunRow<'_>],
     layout: &Layout,
     per_request: bool,
 ) -> Result<Table> {
-    let table = runs_table(plan, template, rows.iter().map(|r| (r.point, &r.outcome)));
-    parquet_table::write(&table, &layout.runs_parquet())?;
-    csv_table::write(&table, &layout.runs_csv())?;
-    super::aggregate::write_summary(layout, &table)?;
+    let table = runs_table(plan, template, rows);
+    parquet::write(&table, &layout.runs_parquet())?;
+    csv::write(&table, &layout.runs_csv())?;
+    let summary = summarize(&table);
+    parquet::write(&summary, &layout.summary_parquet())?;
+    csv::write(&summary, &layout.summary_csv())?;
     if per_request {
         let mut seen = std::collections::HashSet::new();
         let parts: Vec<&Path> = rows
             .iter()
-            .filter(|r| seen.insert(r.point.run_id))
+            .filter(|r| seen.insert(r.run_id))
             .filter_map(|r| r.requests.as_deref())
             .collect();
         requests::concatenate(parts, &layout.requests_parquet())?;
@@ -57,7 +73,7 @@ pub fn metric_template(plan: &Plan) -> Result<Vec<Column>> {
         Some(c) => Config::clone(c),
         None => Config::builtin_default()?,
     };
-    Ok(metric_columns(&config))
+    Ok(metric_columns(&RunResult::zeroed(config)))
 }
 
 /// A `sweep.json` for `plan` as it starts: no run counted yet.
@@ -88,11 +104,11 @@ pub fn new_meta(
     }
 }
 
-/// Counts `rows` into `meta` and stamps the end time.
-pub fn finish_meta(meta: &mut SweepMeta, rows: &[Row]) {
-    meta.failed = rows.iter().filter(|r| r.outcome.is_failed()).count();
-    meta.ok = rows.len() - meta.failed;
-    meta.not_run = meta.points_here - rows.len();
+/// Records `counts` in `meta` and stamps the end time.
+pub fn finish_meta(meta: &mut SweepMeta, counts: Counts) {
+    meta.ok = counts.ok;
+    meta.failed = counts.failed;
+    meta.not_run = meta.points_here - counts.points_done;
     meta.finished = Some(now_rfc3339());
 }
 
@@ -109,20 +125,20 @@ pub fn points_hash(plan: &Plan) -> String {
 
 /// Writes `sweep.json`.
 pub fn write_meta(layout: &Layout, meta: &SweepMeta) -> Result<()> {
-    let json = serde_json::to_string_pretty(meta)?;
     let path = layout.sweep_json();
-    write_atomic(&path, format!("{json}\n").as_bytes())
-        .with_context(|| format!("cannot write '{}'", path.display()))
+    let json = serde_json::to_string_pretty(meta).map_err(|e| Error::write_with(&path, e))?;
+    write_atomic(&path, format!("{json}\n").as_bytes()).map_err(|e| Error::write(&path, e))
 }
 
 /// Reads a directory's `sweep.json`.
 pub fn read_meta(layout: &Layout) -> Result<SweepMeta> {
     let path = layout.sweep_json();
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "'{}' is not a sweep output directory (no readable sweep.json)",
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Error::invalid(format!(
+            "'{}' is not a sweep output directory (no readable sweep.json): {e}",
             layout.root().display()
-        )
+        ))
     })?;
-    serde_json::from_str(&text).with_context(|| format!("'{}' is not valid", path.display()))
+    serde_json::from_str(&text)
+        .map_err(|e| Error::invalid(format!("'{}' is not valid: {e}", path.display())))
 }

@@ -1,10 +1,15 @@
 //! The point list: the manifest's dimensions expanded in a stable order, each
-//! point's overrides applied to the base config and resolved, with its run id.
+//! point's overrides applied to the base config and resolved, with the
+//! digests of the files it reads and its id.
 
 use super::manifest::Manifest;
-use super::run_id::{fnv1a, RunId};
-use crate::config::Config;
-use anyhow::{anyhow, Context, Result};
+use super::run_id::{InputDigest, RunId};
+use super::strategy::Strategy;
+use crate::config::{apply_overrides, parse_toml, Config};
+use crate::io::config_file::config_from_doc;
+use crate::io::digest::{fnv1a, DigestCache};
+use crate::io::workload::{input_files, WorkloadSource};
+use crate::io::{Error, Result};
 use std::path::Path;
 use std::sync::Arc;
 use toml::{Table, Value};
@@ -16,10 +21,13 @@ pub struct Point {
     pub index: usize,
     /// The value of each swept key, in [`Manifest::keys`] order.
     pub values: Vec<Value>,
-    /// Hash of the resolved config (or of the overrides, for an invalid point).
+    /// The id of the point's run: the hash of its resolved config and
+    /// inputs (or of the overrides, for an invalid point).
     pub run_id: RunId,
     /// The resolved config, or why this combination of values is invalid.
-    pub config: Result<Arc<Config>, String>,
+    pub config: std::result::Result<Arc<Config>, String>,
+    /// The files its runs read, with their digests.
+    pub inputs: Arc<[InputDigest]>,
 }
 
 /// An expanded, resolved sweep.
@@ -29,6 +37,8 @@ pub struct Plan {
     pub manifest: Manifest,
     /// Every point, in index order.
     pub points: Vec<Point>,
+    /// How each point chooses its runs.
+    pub strategy: Strategy,
 }
 
 impl Plan {
@@ -40,16 +50,22 @@ impl Plan {
     /// stays in the plan, to be recorded as a failed run.
     pub fn build(manifest: Manifest) -> Result<Self> {
         let base_path = manifest.base.as_path();
-        let text = std::fs::read_to_string(base_path).with_context(|| {
-            format!(
-                "{}: sweep.base: cannot read the base config '{}'",
+        let text = std::fs::read_to_string(base_path).map_err(|e| {
+            Error::invalid(format!(
+                "{}: sweep.base: cannot read the base config '{}': {e}",
                 manifest.source,
                 base_path.display()
-            )
+            ))
         })?;
-        let base = crate::config::parse_toml(&text, &base_path.display().to_string())?;
+        let base = parse_toml(&text, &base_path.display().to_string())?;
         let base_hash = fnv1a(text.as_bytes());
         let keys: Vec<&str> = manifest.keys().collect();
+        let digests = DigestCache::default();
+        let source = WorkloadSource {
+            config_path: Some(base_path),
+            dataset: &manifest.dataset,
+            cache: None,
+        };
         let points = coordinates(&manifest)
             .enumerate()
             .map(|(index, coords)| {
@@ -58,20 +74,35 @@ impl Plan {
                     .zip(&manifest.dimensions)
                     .flat_map(|(&c, d)| d.rows[c].iter().cloned())
                     .collect();
-                let config = resolve(&base, base_path, &keys, &values).map(Arc::new);
-                let run_id = match &config {
-                    Ok(c) => RunId::of(c),
-                    Err(_) => RunId::of_invalid(base_hash, &describe(&keys, &values)),
+                let resolved = resolve(&base, base_path, &keys, &values).and_then(|config| {
+                    let inputs = digest_inputs(&config, &source, &digests)?;
+                    Ok((Arc::new(config), inputs))
+                });
+                let (config, inputs, run_id) = match resolved {
+                    Ok((config, inputs)) => {
+                        let id = RunId::of(&config, &inputs);
+                        (Ok(config), inputs.into(), id)
+                    }
+                    Err(e) => (
+                        Err(e),
+                        Arc::from([]),
+                        RunId::of_invalid(base_hash, &describe(&keys, &values)),
+                    ),
                 };
                 Point {
                     index,
                     values,
                     run_id,
                     config,
+                    inputs,
                 }
             })
             .collect();
-        let plan = Self { manifest, points };
+        let plan = Self {
+            manifest,
+            points,
+            strategy: Strategy::Grid,
+        };
         plan.check_every_value_is_usable()?;
         Ok(plan)
     }
@@ -102,10 +133,10 @@ impl Plan {
                         &dim.keys.iter().map(String::as_str).collect::<Vec<_>>(),
                         values,
                     );
-                    return Err(anyhow!(
+                    return Err(Error::invalid(format!(
                         "{}: {setting}: no point can run with this value: {error}",
                         self.manifest.source
-                    ));
+                    )));
                 }
             }
         }
@@ -150,56 +181,27 @@ fn resolve(
     base_path: &Path,
     keys: &[&str],
     values: &[Value],
-) -> Result<Config, String> {
+) -> std::result::Result<Config, String> {
     let mut doc = base.clone();
     apply_overrides(&mut doc, keys, values)?;
-    crate::cli::config_from_doc(doc, base_path).map_err(|e| crate::cli::render_error(&e))
+    config_from_doc(doc, base_path).map_err(|e| e.to_string())
 }
 
-/// Sets each dotted key to its value. Shorter keys go first, so a preset
-/// name (`hardware = "h200"`) replaces the whole section before a field of
-/// it (`hardware.kv_cache_capacity`) is set on top.
-pub fn apply_overrides(doc: &mut Table, keys: &[&str], values: &[Value]) -> Result<(), String> {
-    let mut order: Vec<usize> = (0..keys.len()).collect();
-    order.sort_by_key(|&i| keys[i].matches('.').count());
-    for i in order {
-        set(doc, keys[i], values[i].clone())?;
-    }
-    Ok(())
-}
-
-fn set(doc: &mut Table, key: &str, value: Value) -> Result<(), String> {
-    let mut parts: Vec<&str> = key.split('.').collect();
-    let last = parts.pop().unwrap_or(key);
-    let mut table = doc;
-    let mut path = String::new();
-    for part in parts {
-        if !path.is_empty() {
-            path.push('.');
-        }
-        path.push_str(part);
-        let entry = table
-            .entry(part.to_string())
-            .or_insert_with(|| Value::Table(Table::new()));
-        // A section given as a preset name becomes `{ preset = NAME }`, so
-        // fields can be set on top of the preset.
-        if let Value::String(name) = entry {
-            let mut preset = Table::new();
-            preset.insert("preset".into(), Value::String(name.clone()));
-            *entry = Value::Table(preset);
-        }
-        table = match entry {
-            Value::Table(t) => t,
-            other => {
-                return Err(format!(
-                    "cannot set {key}: {path} is {}, not a table",
-                    crate::config::describe(other)
-                ))
-            }
-        };
-    }
-    table.insert(last.to_string(), value);
-    Ok(())
+/// The digests of the files a run of `config` reads.
+fn digest_inputs(
+    config: &Config,
+    source: &WorkloadSource<'_>,
+    digests: &DigestCache,
+) -> std::result::Result<Vec<InputDigest>, String> {
+    input_files(config, source)
+        .into_iter()
+        .map(|(role, path)| {
+            let digest = digests
+                .digest(&path, role.name())
+                .map_err(|e| e.to_string())?;
+            Ok(InputDigest { role, path, digest })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -249,8 +251,8 @@ mod tests {
         ))
         .unwrap();
         let b200 = plan.points[1].config.as_ref().unwrap();
-        assert_eq!(b200.hardware.name, "B200-180GB");
-        assert_eq!(b200.hardware.kv_cache_capacity, 50_000_000_000);
+        assert_eq!(b200.server.hardware.name, "B200-180GB");
+        assert_eq!(b200.server.hardware.kv_cache_capacity, 50_000_000_000);
         assert!(
             plan.points[0].config.is_ok(),
             "the H100 gets the KV budget on top of its preset"
@@ -286,16 +288,5 @@ mod tests {
         assert_eq!(plan.invalid_points(), 1);
         let bad = &plan.points[2];
         assert!(bad.config.as_ref().unwrap_err().contains("input_len_dist"));
-    }
-
-    #[test]
-    fn overrides_refuse_to_descend_into_values() {
-        let mut doc: Table = "[workload]\nseed = 1\n".parse().unwrap();
-        let err =
-            apply_overrides(&mut doc, &["workload.seed.x"], &[Value::Integer(1)]).unwrap_err();
-        assert_eq!(
-            err,
-            "cannot set workload.seed.x: workload.seed is the integer 1, not a table"
-        );
     }
 }

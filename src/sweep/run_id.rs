@@ -1,17 +1,35 @@
-//! Run ids: a stable hash of a point's fully resolved config, so equal
-//! configs are equal runs (whatever the manifest that produced them) and a
-//! changed base config changes the ids.
+//! Run ids: a stable hash of everything a run reads: its fully resolved
+//! config and the content digests of the files it names (dataset,
+//! tokenizer, chat template). Equal inputs are equal runs, whatever the
+//! manifest that produced them; an edited base config, dataset or tokenizer
+//! gives new ids, so a resumed sweep never reuses a stale result.
 
 use crate::config::Config;
+use crate::io::digest::fnv1a;
+use crate::io::workload::InputRole;
+use serde::Serialize;
 use std::fmt;
+use std::path::PathBuf;
 
-/// FNV-1a, 64 bits: a stable, dependency-free hash (not for security; ids
-/// only need to tell configs apart, and they are checked against the stored
-/// config on resume).
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+/// A file a run reads, with the digest of its content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InputDigest {
+    /// What the file is to the run.
+    #[serde(serialize_with = "role_name")]
+    pub role: InputRole,
+    /// Where it was read from (for people; identity uses the digest).
+    pub path: PathBuf,
+    /// FNV-1a of its content, 16 hex digits.
+    #[serde(serialize_with = "hex")]
+    pub digest: u64,
+}
+
+fn role_name<S: serde::Serializer>(role: &InputRole, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(role.name())
+}
+
+fn hex<S: serde::Serializer>(digest: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{digest:016x}"))
 }
 
 /// The id of one run: 16 hex digits.
@@ -19,9 +37,15 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
 pub struct RunId(pub u64);
 
 impl RunId {
-    /// The id of a resolved config: a hash of its canonical JSON.
-    pub fn of(config: &Config) -> Self {
-        Self(fnv1a(canonical_json(config).as_bytes()))
+    /// The id of a run of `config` that reads the files `inputs`: a hash of
+    /// the config's canonical JSON followed by each input's role and digest.
+    /// (A run that reads no file hashes its config alone.)
+    pub fn of(config: &Config, inputs: &[InputDigest]) -> Self {
+        let mut text = canonical_json(config);
+        for input in inputs {
+            text.push_str(&format!("\n{}:{:016x}", input.role.name(), input.digest));
+        }
+        Self(fnv1a(text.as_bytes()))
     }
 
     /// The id of a point whose config could not be resolved: a hash of what
@@ -50,19 +74,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fnv1a_matches_the_reference_vectors() {
-        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
-    }
-
-    #[test]
-    fn ids_follow_the_resolved_config() {
+    fn ids_follow_the_resolved_config_and_the_inputs() {
         let a = Config::builtin_default().unwrap();
         let mut b = a.clone();
-        assert_eq!(RunId::of(&a), RunId::of(&b));
+        assert_eq!(RunId::of(&a, &[]), RunId::of(&b, &[]));
+        assert_eq!(RunId::of(&a, &[]).0, fnv1a(canonical_json(&a).as_bytes()));
         b.workload.seed += 1;
-        assert_ne!(RunId::of(&a), RunId::of(&b));
-        assert_eq!(RunId::of(&a).to_string().len(), 16);
+        assert_ne!(RunId::of(&a, &[]), RunId::of(&b, &[]));
+        assert_eq!(RunId::of(&a, &[]).to_string().len(), 16);
+        let input = |digest| InputDigest {
+            role: InputRole::Dataset,
+            path: "d.jsonl".into(),
+            digest,
+        };
+        assert_ne!(RunId::of(&a, &[input(1)]), RunId::of(&a, &[input(2)]));
+        assert_ne!(RunId::of(&a, &[input(1)]), RunId::of(&a, &[]));
+        let json = serde_json::to_string(&input(255)).unwrap();
+        assert_eq!(
+            json,
+            r#"{"role":"dataset","path":"d.jsonl","digest":"00000000000000ff"}"#
+        );
     }
 }

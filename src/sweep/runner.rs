@@ -1,28 +1,30 @@
-//! Runs a plan's points on a rayon pool: reuses finished runs, records each
-//! new run's result as soon as it ends, and writes the tables at the end.
+//! Runs a plan's points on a rayon pool: each point asks its strategy for
+//! runs, each run reuses a finished result when one is stored, records a new
+//! result as soon as it ends, and the tables are written at the end.
 //!
 //! Nothing is lost: every file is written atomically, each run's JSON lands
 //! the moment it finishes, and the tables are rebuilt from those files, so
 //! a sweep killed at any moment resumes without redoing finished runs.
+//! Progress reaches the caller through a callback; the runner draws nothing
+//! and leaves the process's panic hook alone.
 
 use super::layout::{Layout, Shard};
 use super::meta::SweepMeta;
-use super::output::{finish_meta, metric_template, new_meta, write_meta, write_tables, Row};
+use super::output::{finish_meta, metric_template, new_meta, write_meta, write_tables, Counts};
 use super::plan::{Plan, Point};
 use super::run_id::RunId;
-use super::store::{load_finished, record_failed, record_finished};
-use super::table::{Column, Outcome, Table};
-use crate::cli::dataset::{workload, DatasetInputs, PromptCache};
-use crate::config::Config;
+use super::runs_table::{Outcome, RunRow};
+use super::store::{load_finished, record_failed, record_finished, Expected};
+use super::strategy::{drive_point, RunResultRef, RunSpec};
 use crate::engine::{NoopObserver, RunOutput, SimOptions, Simulator};
-use crate::report::progress::stderr_bar;
-use crate::report::style::Style;
-use anyhow::{Context, Result};
+use crate::io::workload::{build_workload, PromptCache, WorkloadSource};
+use crate::io::{Error, Result};
+use crate::table::{Column, Table};
 use rayon::prelude::*;
-use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
 /// How to run a sweep.
@@ -36,12 +38,27 @@ pub struct RunnerOptions<'a> {
     pub per_request: bool,
     /// Which slice of the points to run (`--shard`).
     pub shard: Option<Shard>,
-    /// Show the progress bar (it hides itself when stderr is not a terminal).
-    pub show_progress: bool,
-    /// Colours of the bar.
-    pub style: Style,
     /// Set (by Ctrl-C) to start no new run; runs in progress finish.
     pub stop: &'a AtomicBool,
+}
+
+/// What the runner tells its caller as it goes (from worker threads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// The sweep starts: `points` points to go through in this directory.
+    Started {
+        /// Points in this directory (all, or the shard's).
+        points: usize,
+    },
+    /// One run is done.
+    Run {
+        /// Whether it failed.
+        failed: bool,
+        /// Whether its result was reused from an earlier invocation.
+        reused: bool,
+    },
+    /// Every run of one point is done.
+    Point,
 }
 
 /// What a sweep produced.
@@ -55,19 +72,16 @@ pub struct SweepOutcome {
     pub interrupted: bool,
 }
 
-/// Runs `plan` into `layout`; `manifest` is recorded in `sweep.json`.
+/// Runs `plan` into `layout`; `manifest` is recorded in `sweep.json`;
+/// `progress` hears of every run and point as it ends.
 pub fn run(
     plan: &Plan,
     layout: &Layout,
     manifest: &Path,
     opts: &RunnerOptions,
+    progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<SweepOutcome> {
-    std::fs::create_dir_all(layout.runs_dir()).with_context(|| {
-        format!(
-            "cannot create the output directory '{}'",
-            layout.root().display()
-        )
-    })?;
+    std::fs::create_dir_all(layout.runs_dir()).map_err(|e| Error::create_dir(layout.root(), e))?;
     let points: Vec<&Point> = plan
         .points
         .iter()
@@ -77,67 +91,54 @@ pub fn run(
     // even if the process dies, so `sweep merge` can name what is missing.
     let mut meta = new_meta(plan, manifest, opts.shard, points.len());
     write_meta(layout, &meta)?;
+    progress(Progress::Started {
+        points: points.len(),
+    });
     let template = metric_template(plan)?;
-
-    // Each distinct valid config runs once, even if several points share it.
-    let mut outcomes: HashMap<RunId, Outcome> = HashMap::new();
-    let mut pending: Vec<(&Point, &Config)> = Vec::new();
-    let mut seen: HashSet<RunId> = HashSet::new();
-    for point in &points {
-        let Ok(config) = &point.config else {
-            continue;
-        };
-        if !seen.insert(point.run_id) {
-            continue;
-        }
-        match (!opts.force)
-            .then(|| load_finished(layout, point.run_id, config, opts.per_request, &template))
-            .flatten()
-        {
-            Some(outcome) => {
-                meta.reused += 1;
-                outcomes.insert(point.run_id, outcome);
-            }
-            None => pending.push((point, config)),
-        }
-    }
-
     let prompt_cache = PromptCache::default();
     let context = RunContext {
         layout,
-        base: &plan.manifest.base,
-        dataset: DatasetInputs {
-            tokenizer: plan.manifest.tokenizer.as_deref(),
-            chat_template: plan.manifest.chat_template.as_deref(),
-            show_progress: false,
+        source: WorkloadSource {
+            config_path: Some(&plan.manifest.base),
+            dataset: &plan.manifest.dataset,
             cache: Some(&prompt_cache),
         },
-        per_request: opts.per_request,
+        opts,
         template: &template,
+        runs: Mutex::default(),
+        reused: Mutex::default(),
+        progress,
     };
-    outcomes.extend(execute_all(&pending, &context, opts)?);
-
-    let rows: Vec<Row> = points
-        .iter()
-        .filter_map(|point| {
-            let outcome = match &point.config {
-                Err(error) => Outcome::Failed {
-                    error: error.clone(),
-                    wall_seconds: None,
-                },
-                Ok(_) => outcomes.get(&point.run_id)?.clone(),
-            };
-            let requests = (opts.per_request && !outcome.is_failed())
-                .then(|| layout.run_requests(point.run_id));
-            Some(Row {
-                point,
-                outcome,
-                requests,
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs)
+        .build()
+        .map_err(|e| Error::invalid(format!("cannot start the worker threads: {e}")))?;
+    let results: Vec<_> = pool.install(|| {
+        points
+            .par_iter()
+            .with_max_len(1)
+            .map(|point| {
+                let runs = drive_point(plan, point, &mut |spec| context.run(point, spec));
+                if runs.complete {
+                    progress(Progress::Point);
+                }
+                runs
             })
-        })
+            .collect()
+    });
+    let points_done = results.iter().filter(|r| r.complete).count();
+    let rows: Vec<RunRow<'_>> = results
+        .into_iter()
+        .filter(|r| r.complete)
+        .flat_map(|r| r.rows)
         .collect();
     let table = write_tables(plan, &template, &rows, layout, opts.per_request)?;
-    finish_meta(&mut meta, &rows);
+    meta.reused = context
+        .reused
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .len();
+    finish_meta(&mut meta, Counts::of(&rows, points_done));
     write_meta(layout, &meta)?;
     Ok(SweepOutcome {
         table,
@@ -146,110 +147,103 @@ pub fn run(
     })
 }
 
+/// A run's outcome, computed once even when several points ask for it.
+type Memo = Arc<OnceLock<Option<RunResultRef>>>;
+
 /// What every run of a sweep shares.
 struct RunContext<'a> {
     layout: &'a Layout,
-    base: &'a Path,
-    dataset: DatasetInputs<'a>,
-    per_request: bool,
+    source: WorkloadSource<'a>,
+    opts: &'a RunnerOptions<'a>,
     template: &'a [Column],
+    /// Each distinct run once, even if several points ask for it.
+    runs: Mutex<HashMap<RunId, Memo>>,
+    /// The runs whose stored results were reused.
+    reused: Mutex<std::collections::HashSet<RunId>>,
+    progress: &'a (dyn Fn(Progress) + Sync),
 }
 
-/// Runs `pending` on a pool of `opts.jobs` threads with a progress bar.
-fn execute_all(
-    pending: &[(&Point, &Config)],
-    context: &RunContext,
-    opts: &RunnerOptions,
-) -> Result<Vec<(RunId, Outcome)>> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs)
-        .build()
-        .context("cannot start the worker threads")?;
-    let bar = stderr_bar(
-        pending.len() as u64,
-        opts.show_progress,
-        opts.style,
-        "{spinner:.cyan} [{elapsed_precise}] [{bar:30.cyan/blue}] {pos}/{len} runs, {msg}, ETA {eta}",
-        "[{elapsed_precise}] [{bar:30}] {pos}/{len} runs, {msg}, ETA {eta}",
-    );
-    let failures = AtomicUsize::new(0);
-    bar.set_message("0 failed");
-    let results = quiet_panics(|| {
-        pool.install(|| {
-            pending
-                .par_iter()
-                .with_max_len(1)
-                .filter_map(|&(point, config)| {
-                    if opts.stop.load(Ordering::Relaxed) {
-                        return None;
-                    }
-                    let outcome = execute(point, config, context);
-                    if outcome.is_failed() {
-                        let failed = failures.fetch_add(1, Ordering::Relaxed) + 1;
-                        bar.set_message(format!("{failed} failed"));
-                    }
-                    bar.inc(1);
-                    Some((point.run_id, outcome))
-                })
-                .collect()
+impl RunContext<'_> {
+    /// The result of `spec` for `point`: stored, or simulated now; `None`
+    /// once a stop was asked for and the run had not started.
+    fn run(&self, point: &Point, spec: &RunSpec) -> Option<RunResultRef> {
+        let memo = {
+            let mut runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(runs.entry(spec.run_id).or_default())
+        };
+        memo.get_or_init(|| {
+            let expected = Expected {
+                config: &spec.config,
+                inputs: &point.inputs,
+                per_request: self.opts.per_request,
+            };
+            let stored = (!self.opts.force)
+                .then(|| load_finished(self.layout, spec.run_id, expected, self.template))
+                .flatten();
+            let reused = stored.is_some();
+            let outcome = match stored {
+                Some(outcome) => {
+                    self.reused
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(spec.run_id);
+                    outcome
+                }
+                None if self.opts.stop.load(Ordering::Relaxed) => return None,
+                None => self.execute(point, spec),
+            };
+            (self.progress)(Progress::Run {
+                failed: outcome.is_failed(),
+                reused,
+            });
+            let requests = (self.opts.per_request && !outcome.is_failed())
+                .then(|| self.layout.run_requests(spec.run_id));
+            Some(RunResultRef { outcome, requests })
         })
-    });
-    bar.finish_and_clear();
-    Ok(results)
+        .clone()
+    }
+
+    /// Runs one simulation and records its result; never panics, never
+    /// fails the sweep.
+    fn execute(&self, point: &Point, spec: &RunSpec) -> Outcome {
+        let started = Instant::now();
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.simulate(spec)));
+        let wall_seconds = started.elapsed().as_secs_f64();
+        let recorded = match run {
+            Ok(Ok(output)) => record_finished(
+                self.layout,
+                spec.run_id,
+                output,
+                &point.inputs,
+                wall_seconds,
+                self.template,
+            ),
+            Ok(Err(err)) => Err(err),
+            Err(payload) => Err(Error::invalid(panic_message(payload.as_ref()))),
+        };
+        recorded.unwrap_or_else(|err| {
+            let error = err.to_string();
+            record_failed(self.layout, spec.run_id, &error, Some(wall_seconds));
+            Outcome::Failed {
+                error,
+                wall_seconds: Some(wall_seconds),
+            }
+        })
+    }
+
+    fn simulate(&self, spec: &RunSpec) -> Result<RunOutput> {
+        let workload = build_workload(&spec.config, &self.source, &mut |_| {})?;
+        let options = SimOptions::recording(self.opts.per_request);
+        Ok(Simulator::new(&spec.config, workload, options).run(&mut NoopObserver)?)
+    }
 }
 
-/// Runs one point and records its result; never panics, never fails the sweep.
-fn execute(point: &Point, config: &Config, context: &RunContext) -> Outcome {
-    let started = Instant::now();
-    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| simulate(config, context)));
-    let wall_seconds = started.elapsed().as_secs_f64();
-    let recorded = match run {
-        Ok(Ok(output)) => record_finished(
-            context.layout,
-            point.run_id,
-            output,
-            wall_seconds,
-            context.template,
-        ),
-        Ok(Err(err)) => Err(err),
-        Err(_) => Err(anyhow::anyhow!(
-            "{}",
-            LAST_PANIC
-                .with(|p| p.borrow_mut().take())
-                .unwrap_or_else(|| "the run panicked".into())
-        )),
-    };
-    recorded.unwrap_or_else(|err| {
-        let error = crate::cli::render_error(&err);
-        record_failed(context.layout, point.run_id, &error, Some(wall_seconds));
-        Outcome::Failed {
-            error,
-            wall_seconds: Some(wall_seconds),
-        }
-    })
-}
-
-fn simulate(config: &Config, context: &RunContext) -> Result<RunOutput> {
-    let workload = workload(config, Some(context.base), &context.dataset, Style::plain())?;
-    let options = SimOptions::recording(context.per_request);
-    Ok(Simulator::new(config, workload, options).run(&mut NoopObserver)?)
-}
-
-thread_local! {
-    /// The message of the last panic on this thread, caught by [`quiet_panics`].
-    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-/// Runs `f` with panics recorded for the run's error message instead of
-/// printed over the progress bar.
-fn quiet_panics<R>(f: impl FnOnce() -> R) -> R {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|info| {
-        let text = info.to_string().replace('\n', " ");
-        LAST_PANIC.with(|p| *p.borrow_mut() = Some(text));
-    }));
-    let result = f();
-    drop(std::panic::take_hook());
-    std::panic::set_hook(previous);
-    result
+/// The message of a caught panic.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown cause".into());
+    format!("the run panicked: {}", text.replace('\n', " "))
 }

@@ -3,47 +3,58 @@
 //! the moment the run ends and read back by resume and merge.
 
 use super::layout::Layout;
-use super::run_id::RunId;
-use super::sink::requests;
-use super::table::{Column, Outcome};
+use super::run_id::{InputDigest, RunId};
+use super::runs_table::Outcome;
 use crate::config::Config;
 use crate::engine::RunOutput;
-use crate::report::files::write_atomic_unsynced;
-use anyhow::{Context, Result};
+use crate::io::files::write_atomic_unsynced;
+use crate::io::requests;
+use crate::io::{Error, Result};
+use crate::table::Column;
 use serde_json::{json, Value as Json};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// `runs/<run_id>.failed.json`: why a run failed (kept for `sweep merge`;
-/// resume retries failed runs).
-fn failed_path(layout: &Layout, id: RunId) -> PathBuf {
-    layout.runs_dir().join(format!("{id}.failed.json"))
+/// Key of the run JSON that lists the files the run read, with their digests.
+const INPUTS_KEY: &str = "inputs";
+
+/// What a stored result must match to be reused.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    /// The run's config.
+    pub config: &'a Config,
+    /// The files it reads, with their digests.
+    pub inputs: &'a [InputDigest],
+    /// Whether its per-request file is wanted too.
+    pub per_request: bool,
 }
 
 /// The outcome of a run finished earlier, if its result is there, was made by
-/// this version from this very config, and has the per-request file when one
-/// is wanted. Anything else (missing, torn, stale) means: run it again.
+/// this version from this very config and these very input files, and has
+/// the per-request file when one is wanted. Anything else (missing, torn,
+/// stale) means: run it again.
 pub fn load_finished(
     layout: &Layout,
     id: RunId,
-    config: &Config,
-    per_request: bool,
+    expected: Expected<'_>,
     template: &[Column],
 ) -> Option<Outcome> {
-    if per_request && !layout.run_requests(id).is_file() {
+    if expected.per_request && !layout.run_requests(id).is_file() {
         return None;
     }
     let result = read_json(&layout.run_json(id))?;
     let same_version =
         result.pointer("/simulation/version").and_then(Json::as_str) == Some(VERSION);
-    let same_config = result.get("config") == serde_json::to_value(config).ok().as_ref();
-    (same_version && same_config).then(|| Outcome::finished(&result, template))
+    let same_config = result.get("config") == serde_json::to_value(expected.config).ok().as_ref();
+    let stored_inputs = result.get(INPUTS_KEY).cloned().unwrap_or(json!([]));
+    let same_inputs = serde_json::to_value(expected.inputs).ok() == Some(stored_inputs);
+    (same_version && same_config && same_inputs).then(|| Outcome::finished(&result, template))
 }
 
 /// The outcome of a run that failed earlier (same version), if recorded.
 pub fn load_failed(layout: &Layout, id: RunId) -> Option<Outcome> {
-    let record = read_json(&failed_path(layout, id))?;
+    let record = read_json(&layout.run_failed(id))?;
     if record.get("version").and_then(Json::as_str) != Some(VERSION) {
         return None;
     }
@@ -62,30 +73,36 @@ pub fn record_finished(
     layout: &Layout,
     id: RunId,
     output: RunOutput,
+    inputs: &[InputDigest],
     wall_seconds: f64,
     template: &[Column],
 ) -> Result<Outcome> {
     let mut result = output.result;
     result.simulation.wall_seconds = wall_seconds;
-    let json = serde_json::to_value(&result)?;
+    let path = layout.run_json(id);
+    let mut json = serde_json::to_value(&result).map_err(|e| Error::write_with(&path, e))?;
+    if !inputs.is_empty() {
+        if let (Json::Object(map), Ok(list)) = (&mut json, serde_json::to_value(inputs)) {
+            map.insert(INPUTS_KEY.into(), list);
+        }
+    }
     if let Some(records) = &output.requests {
         requests::write_run(&layout.run_requests(id), &id.to_string(), records)?;
     }
-    // Resume validates this file (JSON, config, version) before trusting it,
-    // so it skips the flush to disk.
-    write_json(&layout.run_json(id), &json)?;
-    let _ = std::fs::remove_file(failed_path(layout, id));
+    // Resume validates this file (JSON, config, inputs, version) before
+    // trusting it, so it skips the flush to disk.
+    write_json(&path, &json)?;
+    let _ = std::fs::remove_file(layout.run_failed(id));
     Ok(Outcome::finished(&json, template))
 }
 
 /// Records why a run failed (best effort: the row records it anyway).
 pub fn record_failed(layout: &Layout, id: RunId, error: &str, wall_seconds: Option<f64>) {
     let record = json!({ "version": VERSION, "error": error, "wall_seconds": wall_seconds });
-    let _ = write_json(&failed_path(layout, id), &record);
+    let _ = write_json(&layout.run_failed(id), &record);
 }
 
 fn write_json(path: &Path, json: &Json) -> Result<()> {
-    let text = serde_json::to_string_pretty(json)?;
-    write_atomic_unsynced(path, format!("{text}\n").as_bytes())
-        .with_context(|| format!("cannot write '{}'", path.display()))
+    let text = serde_json::to_string_pretty(json).map_err(|e| Error::write_with(path, e))?;
+    write_atomic_unsynced(path, format!("{text}\n").as_bytes()).map_err(|e| Error::write(path, e))
 }

@@ -15,9 +15,6 @@ import csv
 import sys
 from html.parser import HTMLParser
 
-KEY_METRICS = ["ttft_ms_p50", "ttft_ms_p99", "e2e_ms_p50", "e2e_ms_p99",
-               "per_token_ms_p50", "output_tokens_per_sec", "requests_per_sec",
-               "preemptions_per_request_mean"]
 
 
 class Dom(HTMLParser):
@@ -75,8 +72,12 @@ def main(dom_path, summary_path):
     numeric = [k for k in keys if all(is_number(r[k]) for r in rows)]
     x_keys = numeric or keys
 
+    # The key metrics are the summary's metrics: every column with a mean.
+    key_metrics = [c[:-len("_mean")] for c in header if c.endswith("_mean")]
+    if not key_metrics:
+        fail("the summary has no *_mean columns")
     expected = {}
-    for metric in KEY_METRICS:
+    for metric in key_metrics:
         for x in x_keys:
             present = [r for r in rows if r[metric + "_mean"] != ""]
             others = [k for k in keys if k != x]

@@ -1,6 +1,10 @@
 //! Helpers for integration tests that run the real `inference-lab` binary.
 #![allow(dead_code)]
 
+pub mod snapshot;
+
+use arrow_array::{Array, RecordBatch};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -50,9 +54,15 @@ pub fn run_quick(cwd: &Path, extra: &[&str]) -> Output {
     run(cwd, &args)
 }
 
-/// Asserts that the command failed with exit code 1 and said `text` on stderr.
+/// Asserts that the command failed with exit code 1 (a bad config or
+/// input) and said `text` on stderr.
 pub fn assert_error(o: &Output, text: &str) {
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(o));
+    assert_failure(o, 1, text);
+}
+
+/// Asserts that the command exited with `code` and said `text` on stderr.
+pub fn assert_failure(o: &Output, code: i32, text: &str) {
+    assert_eq!(o.status.code(), Some(code), "{}", stderr(o));
     assert!(
         stderr(o).contains(text),
         "expected {text:?} in: {}",
@@ -97,4 +107,38 @@ pub fn csv_without_wall_time(path: &Path) -> Vec<Vec<String>> {
             row
         })
         .collect()
+}
+
+/// A Parquet file written by the tool, read back whole as one batch.
+pub fn read_parquet(path: &Path) -> RecordBatch {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut batches: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .with_batch_size(1 << 20)
+        .build()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        batches.len(),
+        1,
+        "{}: one row group expected",
+        path.display()
+    );
+    batches.remove(0)
+}
+
+/// Column `name` of `batch` as the array type `T`.
+pub fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> &'a T {
+    batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .as_any()
+        .downcast_ref::<T>()
+        .unwrap_or_else(|| {
+            panic!(
+                "column {name} has type {}",
+                batch.column_by_name(name).unwrap().data_type()
+            )
+        })
 }

@@ -29,6 +29,7 @@ def main():
     expected_types = {
         "run_id": "string",
         "point": "int64",
+        "probe": "int64",
         "scheduler.policy": "string",
         "scheduler.max_num_batched_tokens": "int64",
         "workload.seed": "int64",
@@ -43,8 +44,8 @@ def main():
             fail(f"runs.parquet has no column {name!r}: {schema.names}")
         if str(schema.field(name).type) != ty:
             fail(f"{name}: type {schema.field(name).type}, expected {ty}")
-    if schema.names[3:6] != ["scheduler.policy", "scheduler.max_num_batched_tokens", "workload.seed"]:
-        fail(f"swept keys are not first after run_id, sweep, point: {schema.names[:8]}")
+    if schema.names[4:7] != ["scheduler.policy", "scheduler.max_num_batched_tokens", "workload.seed"]:
+        fail(f"swept keys are not first after run_id, sweep, point, probe: {schema.names[:8]}")
 
     # pandas: Parquet and CSV hold the same rows and values.
     frame = pd.read_parquet(runs_parquet)

@@ -84,15 +84,20 @@ mod tests {
             "quick.toml",
             "closed-loop.toml",
             "h200-llama-3.1-8b-calibrated.toml",
+            "bursty.toml",
+            "shared-prefix.toml",
+            "daily-cycle.toml",
         ] {
             assert!(names.contains(&name), "{name} missing from {names:?}");
         }
         for e in examples() {
             let problems = crate::validate(e.toml, e.name);
-            let dataset = e.name.starts_with("dataset");
-            assert_eq!(e.runs_here, !dataset, "{}: {problems:?}", e.name);
+            let reads_files = e.name.starts_with("dataset") || e.name == "trace.toml";
+            assert_eq!(e.runs_here, !reads_files, "{}: {problems:?}", e.name);
             assert!(
-                problems.iter().all(|p| p.field == "workload.dataset_path"),
+                problems.iter().all(
+                    |p| ["workload.dataset_path", "workload.trace"].contains(&p.field.as_str())
+                ),
                 "{problems:?}"
             );
         }

@@ -65,26 +65,43 @@ pub fn load(text: &str, source: &str) -> Result<Config, ConfigError> {
 }
 
 /// Everything wrong with a config that would stop it from running here:
-/// empty when it runs. Dataset mode is reported too, since its files
-/// (prompts, tokenizer) cannot be read in a browser.
+/// empty when it runs. Configs whose requests come from a file (a dataset's
+/// prompts and tokenizer, a trace) are reported too, since a browser cannot
+/// read them.
 pub fn validate(text: &str, source: &str) -> Vec<Problem> {
     match load(text, source) {
         Err(e) => vec![Problem::from(&e)],
-        Ok(_) => dataset_problem(text, source).into_iter().collect(),
+        Ok(_) => file_workload_problem(text, source).into_iter().collect(),
     }
 }
 
-/// The problem of a dataset-mode config (`workload.dataset_path` set), if it is one.
-fn dataset_problem(text: &str, source: &str) -> Option<Problem> {
+/// The workload settings that read files, with what to do instead.
+const FILE_WORKLOADS: &[(&str, &str)] = &[
+    (
+        "dataset_path",
+        "dataset mode reads a JSONL file and a tokenizer, which the browser cannot; run this config with the command line, or use sampled lengths (input_len_dist, output_len_dist)",
+    ),
+    (
+        "trace",
+        "trace replay reads a trace file, which the browser cannot; run this config with the command line, or use sampled arrivals and lengths (arrival_pattern, input_len_dist, output_len_dist)",
+    ),
+];
+
+/// The problem of a config whose workload reads a file
+/// (`workload.dataset_path` or `workload.trace`), if it is one.
+fn file_workload_problem(text: &str, source: &str) -> Option<Problem> {
     let doc = parse_toml(text, source).ok()?;
     let workload = doc.get("workload").and_then(Value::as_table)?;
-    workload.contains_key("dataset_path").then(|| {
-        Problem::from(&ConfigError::new(
-            source,
-            "workload.dataset_path",
-            "dataset mode reads a JSONL file and a tokenizer, which the browser cannot; run this config with the command line, or use sampled lengths (input_len_dist, output_len_dist)",
-        ))
-    })
+    FILE_WORKLOADS
+        .iter()
+        .find(|(key, _)| workload.contains_key(*key))
+        .map(|(key, message)| {
+            Problem::from(&ConfigError::new(
+                source,
+                format!("workload.{key}"),
+                *message,
+            ))
+        })
 }
 
 /// Runs a config and returns its result as the command line's
@@ -214,6 +231,8 @@ mod tests {
         );
         let dataset = validate(bundled::example("dataset.toml").unwrap(), "dataset.toml");
         assert_eq!(dataset[0].field, "workload.dataset_path");
+        let trace = validate(bundled::example("trace.toml").unwrap(), "trace.toml");
+        assert_eq!(trace[0].field, "workload.trace");
     }
 
     #[test]

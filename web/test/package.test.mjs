@@ -75,7 +75,7 @@ test('shipped configs and presets are those of configs/', () => {
   }
   assert.equal(lab.defaultConfig, readFileSync(join(repo, 'configs/config.toml'), 'utf8'));
   assert.deepEqual(lab.examples.filter((e) => !e.runs_here).map((e) => e.name),
-    ['dataset-closed-loop.toml', 'dataset.toml']);
+    ['dataset-closed-loop.toml', 'dataset.toml', 'trace.toml']);
 });
 
 test('validation errors are the command line\'s, with the dotted path', () => {

@@ -2,9 +2,9 @@
 //! single-run plot (`--plot`). Charts are inline SVG drawn here; the only
 //! script is a few lines that sort the tables, so pages work offline.
 
-pub mod page;
 pub mod run_page;
 pub mod svg;
+pub mod sweep_page;
 pub mod timeline;
 
 /// Escapes text for HTML and SVG content and attribute values.

@@ -5,9 +5,9 @@
 use super::svg::{self, short_number, Chart, Mark, Point, Series, XAxis};
 use super::timeline::Sample;
 use super::{document, key_value_table};
+use crate::metrics::catalog::{key_metrics, metric_cells};
 use crate::metrics::RequestRecord;
-use crate::sweep::summary::KEY_METRICS;
-use crate::sweep::table::{metric_cells, Cell};
+use crate::table::Cell;
 use serde_json::Value as Json;
 
 /// Most points of a CDF.
@@ -140,15 +140,14 @@ pub fn run_page(
     records: &[RequestRecord],
 ) -> String {
     let cells = metric_cells(result);
-    let mut rows: Vec<(String, String)> = KEY_METRICS
-        .iter()
+    let mut rows: Vec<(String, String)> = key_metrics()
         .filter_map(|m| {
-            let (_, cell) = cells.iter().find(|(name, _)| name == m.column)?;
+            let (_, cell) = cells.iter().find(|(name, _)| name == &m.column)?;
             let text = match cell {
                 Cell::Float(x) => short_number(*x),
                 other => other.to_string(),
             };
-            Some((m.label.to_string(), text))
+            Some((m.label.clone(), text))
         })
         .collect();
     rows.push(("completed requests".into(), records.len().to_string()));
@@ -175,7 +174,7 @@ mod tests {
 
     fn record(i: u64) -> RequestRecord {
         RequestRecord {
-            request_id: i,
+            request_id: crate::workload::RequestId(i),
             arrival_secs: i as f64,
             first_token_secs: i as f64 + 0.1,
             finish_secs: i as f64 + 1.0,

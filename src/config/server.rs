@@ -1,0 +1,47 @@
+//! The server side of a configuration: what serves the requests (hardware,
+//! model, scheduler), apart from the traffic that arrives. An engine is built
+//! from a [`ServerConfig`] alone.
+
+use super::{format_bytes, ConfigError, HardwareConfig, ModelConfig, SchedulerConfig};
+use serde::Serialize;
+
+/// One server: the device, the model it serves and the engine's scheduler.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServerConfig {
+    /// The device.
+    pub hardware: HardwareConfig,
+    /// The served model.
+    pub model: ModelConfig,
+    /// The engine's scheduler.
+    pub scheduler: SchedulerConfig,
+}
+
+impl ServerConfig {
+    /// Bytes of K and V that one token occupies across all layers (sliding-window
+    /// layers included, as long as the token is inside their window).
+    pub fn kv_bytes_per_token(&self) -> u64 {
+        self.model.num_layers
+            * self
+                .model
+                .kv_bytes_per_token_per_layer(self.hardware.bytes_per_param)
+    }
+
+    /// Checks that the KV cache holds at least one block (`source` names the
+    /// document in the error).
+    pub(crate) fn check_kv_fits_a_block(&self, source: &str) -> Result<(), ConfigError> {
+        let block_bytes = self.scheduler.block_size * self.kv_bytes_per_token();
+        if self.hardware.kv_cache_capacity < block_bytes {
+            return Err(ConfigError::new(
+                source,
+                "hardware.kv_cache_capacity",
+                format!(
+                    "the KV cache ({}) cannot hold one block of {} tokens ({}); give it more memory or use a smaller scheduler.block_size",
+                    format_bytes(self.hardware.kv_cache_capacity),
+                    self.scheduler.block_size,
+                    format_bytes(block_bytes)
+                ),
+            ));
+        }
+        Ok(())
+    }
+}

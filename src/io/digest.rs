@@ -1,0 +1,99 @@
+//! Content digests of input files, so a run's identity changes when a file
+//! it reads changes (a dataset edited, a tokenizer swapped), and of text in
+//! memory (configs, manifests).
+
+use super::error::{Error, Result};
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// FNV-1a, 64 bits: a stable, dependency-free hash (not for security; ids
+/// only need to tell inputs apart, and resume checks what it reuses).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    fnv1a_extend(FNV_OFFSET, bytes)
+}
+
+fn fnv1a_extend(hash: u64, bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(hash, |h, &b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME))
+}
+
+/// The FNV-1a digest of a file's content, read in blocks (the file's size
+/// does not matter to memory). `what` names the file in messages.
+pub fn digest_file(path: &Path, what: &'static str) -> Result<u64> {
+    let mut file = std::fs::File::open(path).map_err(|e| Error::read(what, path, e))?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut hash = FNV_OFFSET;
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| Error::read(what, path, e))?;
+        if n == 0 {
+            return Ok(hash);
+        }
+        hash = fnv1a_extend(hash, &buf[..n]);
+    }
+}
+
+/// Digests already computed, so the points of a sweep that read the same
+/// file hash it once.
+#[derive(Debug, Default)]
+pub struct DigestCache {
+    digests: Mutex<HashMap<PathBuf, u64>>,
+}
+
+impl DigestCache {
+    /// The digest of `path`, computed on first use.
+    pub fn digest(&self, path: &Path, what: &'static str) -> Result<u64> {
+        if let Some(&d) = self
+            .digests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(path)
+        {
+            return Ok(d);
+        }
+        let d = digest_file(path, what)?;
+        self.digests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(path.to_path_buf(), d);
+        Ok(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a_matches_the_reference_vectors() {
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn a_file_digest_is_the_digest_of_its_bytes_and_follows_edits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.jsonl");
+        let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &big).unwrap();
+        assert_eq!(digest_file(&path, "dataset").unwrap(), fnv1a(&big));
+        let cache = DigestCache::default();
+        let first = cache.digest(&path, "dataset").unwrap();
+        std::fs::write(&path, b"other").unwrap();
+        assert_eq!(cache.digest(&path, "dataset").unwrap(), first, "cached");
+        assert_ne!(digest_file(&path, "dataset").unwrap(), first);
+        let missing = digest_file(&dir.path().join("none"), "dataset").unwrap_err();
+        assert!(
+            missing.to_string().starts_with("cannot read dataset '"),
+            "{missing}"
+        );
+    }
+}

@@ -1,0 +1,189 @@
+//! Tables as Parquet files: one Arrow record batch, typed columns (Int64,
+//! Float64, Utf8, Boolean), snappy-compressed, written atomically.
+
+use super::error::{Error, Result};
+use super::files::AtomicFile;
+use crate::table::{Cell, Column, ColumnType, Table};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Rows per Parquet row group: bounds the writer's memory on large tables.
+pub const ROW_GROUP_ROWS: usize = 64 * 1024;
+
+/// The writer settings every Parquet file of a sweep uses.
+pub fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_created_by(format!("inference-lab {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// The Arrow form of `table`.
+pub fn to_record_batch(
+    table: &Table,
+) -> std::result::Result<RecordBatch, arrow_schema::ArrowError> {
+    let fields: Vec<Field> = table
+        .columns
+        .iter()
+        .map(|c| Field::new(&c.name, data_type(c.kind), true))
+        .collect();
+    let arrays: Vec<ArrayRef> = table
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| column_array(table, i, c.kind))
+        .collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+}
+
+/// Writes `table` to `path` as Parquet, atomically.
+pub fn write(table: &Table, path: &Path) -> Result<()> {
+    let failed = |e: &dyn std::fmt::Display| Error::write_with(path, e);
+    let batch = to_record_batch(table).map_err(|e| failed(&e))?;
+    let file = AtomicFile::create(path).map_err(|e| Error::write(path, e))?;
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties()))
+        .map_err(|e| failed(&e))?;
+    writer.write(&batch).map_err(|e| failed(&e))?;
+    writer
+        .into_inner()
+        .map_err(|e| failed(&e))?
+        .commit()
+        .map_err(|e| Error::write(path, e))
+}
+
+/// Reads a Parquet file written by [`write()`] (or any file whose columns are
+/// Int64, Float64, Utf8 or Boolean) back into a [`Table`].
+pub fn read(path: &Path) -> Result<Table> {
+    let failed = |e: &dyn std::fmt::Display| Error::read_with(path, e);
+    let file = std::fs::File::open(path).map_err(|e| Error::read("", path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| failed(&e))?;
+    let mut columns = Vec::new();
+    for field in builder.schema().fields() {
+        let kind = match field.data_type() {
+            DataType::Int64 => ColumnType::Int,
+            DataType::Float64 => ColumnType::Float,
+            DataType::Utf8 => ColumnType::Text,
+            DataType::Boolean => ColumnType::Bool,
+            other => {
+                return Err(Error::invalid(format!(
+                    "'{}': column '{}' has type {other}; expected Int64, Float64, Utf8 or Boolean",
+                    path.display(),
+                    field.name()
+                )))
+            }
+        };
+        columns.push(Column {
+            name: field.name().clone(),
+            kind,
+        });
+    }
+    let mut rows = Vec::new();
+    for batch in builder.build().map_err(|e| failed(&e))? {
+        let batch = batch.map_err(|e| failed(&e))?;
+        let start = rows.len();
+        rows.resize(start + batch.num_rows(), Vec::with_capacity(columns.len()));
+        for (array, column) in batch.columns().iter().zip(&columns) {
+            for (i, row) in rows[start..].iter_mut().enumerate() {
+                row.push(cell(array.as_ref(), i, column.kind));
+            }
+        }
+    }
+    Ok(Table { columns, rows })
+}
+
+/// Cell `i` of an Arrow array of the column type `kind`.
+fn cell(array: &dyn Array, i: usize, kind: ColumnType) -> Cell {
+    if array.is_null(i) {
+        return Cell::Null;
+    }
+    let any = array.as_any();
+    let value = match kind {
+        ColumnType::Int => any
+            .downcast_ref::<Int64Array>()
+            .map(|a| Cell::Int(a.value(i))),
+        ColumnType::Float => any
+            .downcast_ref::<Float64Array>()
+            .map(|a| Cell::Float(a.value(i))),
+        ColumnType::Text => any
+            .downcast_ref::<StringArray>()
+            .map(|a| Cell::Text(a.value(i).to_string())),
+        ColumnType::Bool => any
+            .downcast_ref::<BooleanArray>()
+            .map(|a| Cell::Bool(a.value(i))),
+    };
+    value.unwrap_or(Cell::Null)
+}
+
+fn data_type(kind: ColumnType) -> DataType {
+    match kind {
+        ColumnType::Int => DataType::Int64,
+        ColumnType::Float => DataType::Float64,
+        ColumnType::Text => DataType::Utf8,
+        ColumnType::Bool => DataType::Boolean,
+    }
+}
+
+fn column_array(table: &Table, i: usize, kind: ColumnType) -> ArrayRef {
+    let cells = table.rows.iter().map(|r| &r[i]);
+    match kind {
+        ColumnType::Int => Arc::new(Int64Array::from_iter(cells.map(|c| match c {
+            Cell::Int(v) => Some(*v),
+            _ => None,
+        }))),
+        ColumnType::Float => Arc::new(Float64Array::from_iter(cells.map(|c| match c {
+            Cell::Float(v) => Some(*v),
+            Cell::Int(v) => Some(*v as f64),
+            _ => None,
+        }))),
+        ColumnType::Bool => Arc::new(BooleanArray::from_iter(cells.map(|c| match c {
+            Cell::Bool(v) => Some(*v),
+            _ => None,
+        }))),
+        ColumnType::Text => Arc::new(StringArray::from_iter(cells.map(|c| match c {
+            Cell::Text(v) => Some(v.as_str()),
+            _ => None,
+        }))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_written_table_reads_back_equal() {
+        let col = Column::new;
+        let table = Table {
+            columns: vec![
+                col("scheduler.policy", ColumnType::Text),
+                col("n", ColumnType::Int),
+                col("x", ColumnType::Float),
+                col("b", ColumnType::Bool),
+            ],
+            rows: vec![
+                vec![
+                    Cell::Text("fcfs".into()),
+                    Cell::Int(3),
+                    Cell::Float(0.1),
+                    Cell::Bool(true),
+                ],
+                vec![Cell::Null, Cell::Null, Cell::Null, Cell::Null],
+            ],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        write(&table, &path).unwrap();
+        assert_eq!(read(&path).unwrap(), table);
+        let missing = read(&dir.path().join("none.parquet")).unwrap_err();
+        assert!(missing.to_string().contains("none.parquet"), "{missing}");
+    }
+}

@@ -1,0 +1,219 @@
+//! The runs table: one typed row per run (a grid point's run, or each probe
+//! of a search), with the point's swept values and the run's metrics. The
+//! metric columns come from the metric catalog (derived from the run
+//! result), so Parquet, CSV and the JSON files never disagree.
+
+use super::plan::{Plan, Point};
+use super::run_id::RunId;
+use crate::metrics::catalog::metric_cells;
+use crate::table::schema::{
+    ERROR, POINT, PROBE, RUN_ID, STATUS, STATUS_FAILED, STATUS_OK, SWEEP, WALL_SECONDS,
+};
+use crate::table::{Cell, Column, ColumnType, Table};
+use serde_json::Value as Json;
+use toml::Value;
+
+/// The type of a swept key's column, from all its values: integers stay
+/// integers, integers mixed with floats become floats, strings and booleans
+/// keep their type, and anything else (tables, mixed types) is written as
+/// its TOML text.
+pub fn swept_type<'a>(values: impl IntoIterator<Item = &'a Value>) -> ColumnType {
+    let mut kind: Option<ColumnType> = None;
+    for v in values {
+        let this = match v {
+            Value::Integer(_) => ColumnType::Int,
+            Value::Float(_) => ColumnType::Float,
+            Value::String(_) => ColumnType::Text,
+            Value::Boolean(_) => ColumnType::Bool,
+            _ => return ColumnType::Text,
+        };
+        kind = Some(match (kind, this) {
+            (None, t) => t,
+            (Some(a), b) if a == b => a,
+            (Some(ColumnType::Int), ColumnType::Float)
+            | (Some(ColumnType::Float), ColumnType::Int) => ColumnType::Float,
+            _ => return ColumnType::Text,
+        });
+    }
+    kind.unwrap_or(ColumnType::Text)
+}
+
+/// The column type of each of `plan`'s swept keys, in key order.
+pub fn swept_types(plan: &Plan) -> Vec<ColumnType> {
+    (0..plan.keys().len())
+        .map(|k| swept_type(plan.points.iter().map(|p| &p.values[k])))
+        .collect()
+}
+
+/// A swept value as a cell of a column of type `kind`.
+pub fn swept_cell(value: &Value, kind: ColumnType) -> Cell {
+    match (kind, value) {
+        (ColumnType::Int, Value::Integer(i)) => Cell::Int(*i),
+        (ColumnType::Float, Value::Integer(i)) => Cell::Float(*i as f64),
+        (ColumnType::Float, Value::Float(f)) => Cell::Float(*f),
+        (ColumnType::Bool, Value::Boolean(b)) => Cell::Bool(*b),
+        (_, Value::String(s)) => Cell::Text(s.clone()),
+        (_, other) => Cell::Text(other.to_string()),
+    }
+}
+
+/// What became of one point: only what its table row needs, so a runner
+/// holds a few hundred bytes per point whatever the size of the runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The run finished.
+    Finished {
+        /// Wall seconds the run took.
+        wall_seconds: Option<f64>,
+        /// One cell per metric column of the table's template.
+        metrics: Vec<Cell>,
+    },
+    /// The run failed (or its config was invalid).
+    Failed {
+        /// Why.
+        error: String,
+        /// Wall seconds spent before it failed.
+        wall_seconds: Option<f64>,
+    },
+}
+
+impl Outcome {
+    /// The outcome of a finished run, from its result JSON, with one metric
+    /// cell per column of `template`.
+    pub fn finished(result: &Json, template: &[Column]) -> Self {
+        let cells = metric_cells(result);
+        Self::Finished {
+            wall_seconds: result
+                .pointer("/simulation/wall_seconds")
+                .and_then(Json::as_f64),
+            metrics: template
+                .iter()
+                .map(|col| {
+                    cells
+                        .iter()
+                        .find(|(name, _)| *name == col.name)
+                        .map_or(Cell::Null, |(_, c)| conform(c, col.kind))
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether the run failed.
+    pub fn is_failed(&self) -> bool {
+        matches!(self, Self::Failed { .. })
+    }
+}
+
+/// One run of a point, as its row of the runs table needs it.
+#[derive(Debug, Clone)]
+pub struct RunRow<'a> {
+    /// The point the run belongs to.
+    pub point: &'a Point,
+    /// Which probe of the point's search it is (`None` for a grid point's run).
+    pub probe: Option<u32>,
+    /// The run's id.
+    pub run_id: RunId,
+    /// What became of it.
+    pub outcome: Outcome,
+    /// Its per-request Parquet file, for finished runs with `--per-request`.
+    pub requests: Option<std::path::PathBuf>,
+}
+
+/// The runs table of `rows` (in point order, a point's probes in probe
+/// order). `metric_template` fixes the metric columns (see
+/// [`metric_columns`](crate::metrics::catalog::metric_columns)).
+pub fn runs_table(plan: &Plan, metric_template: &[Column], rows: &[RunRow<'_>]) -> Table {
+    let swept = swept_types(plan);
+    let mut columns = vec![
+        Column::new(RUN_ID, ColumnType::Text),
+        Column::new(SWEEP, ColumnType::Text),
+        Column::new(POINT, ColumnType::Int),
+        Column::new(PROBE, ColumnType::Int),
+    ];
+    columns.extend(
+        plan.keys()
+            .iter()
+            .zip(&swept)
+            .map(|(k, kind)| Column::new(k, *kind)),
+    );
+    columns.extend([
+        Column::new(STATUS, ColumnType::Text),
+        Column::new(ERROR, ColumnType::Text),
+        Column::new(WALL_SECONDS, ColumnType::Float),
+    ]);
+    columns.extend(metric_template.iter().cloned());
+    let table_rows = rows
+        .iter()
+        .map(|r| {
+            let mut row = vec![
+                Cell::Text(r.run_id.to_string()),
+                Cell::Text(plan.manifest.name.clone()),
+                Cell::Int(r.point.index as i64),
+                r.probe.map_or(Cell::Null, |p| Cell::Int(i64::from(p))),
+            ];
+            row.extend(
+                r.point
+                    .values
+                    .iter()
+                    .zip(&swept)
+                    .map(|(v, kind)| swept_cell(v, *kind)),
+            );
+            let (status, error, wall, metrics) = match &r.outcome {
+                Outcome::Finished {
+                    wall_seconds,
+                    metrics,
+                } => (STATUS_OK, Cell::Null, wall_seconds, metrics.clone()),
+                Outcome::Failed {
+                    error,
+                    wall_seconds,
+                } => (
+                    STATUS_FAILED,
+                    Cell::Text(error.clone()),
+                    wall_seconds,
+                    vec![Cell::Null; metric_template.len()],
+                ),
+            };
+            row.extend([
+                Cell::Text(status.into()),
+                error,
+                wall.map_or(Cell::Null, Cell::Float),
+            ]);
+            row.extend(metrics);
+            row
+        })
+        .collect();
+    Table {
+        columns,
+        rows: table_rows,
+    }
+}
+
+/// A cell converted to the column's type (a float metric that happened to be
+/// written as a whole number stays a float).
+fn conform(cell: &Cell, kind: ColumnType) -> Cell {
+    match (cell, kind) {
+        (Cell::Int(i), ColumnType::Float) => Cell::Float(*i as f64),
+        (c, _) => c.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swept_columns_take_the_narrowest_type_of_their_values() {
+        let v = |s: &str| -> Value { s.parse::<toml::Table>().unwrap()["x"].clone() };
+        assert_eq!(swept_type(&[v("x = 1"), v("x = 2")]), ColumnType::Int);
+        assert_eq!(swept_type(&[v("x = 1"), v("x = 2.5")]), ColumnType::Float);
+        assert_eq!(swept_type(&[v("x = 'a'")]), ColumnType::Text);
+        assert_eq!(swept_type(&[v("x = true")]), ColumnType::Bool);
+        assert_eq!(swept_type(&[v("x = 1"), v("x = 'a'")]), ColumnType::Text);
+        assert_eq!(swept_type(&[v("x = { a = 1 }")]), ColumnType::Text);
+        assert_eq!(swept_cell(&v("x = 3"), ColumnType::Float), Cell::Float(3.0));
+        assert_eq!(
+            swept_cell(&v("x = 3"), ColumnType::Text),
+            Cell::Text("3".into())
+        );
+    }
+}
