@@ -20,13 +20,14 @@ mod predict_steps;
 mod progress;
 mod run;
 mod shard;
+mod shell;
 mod sweep;
 mod sweep_report;
 mod validate;
 
 pub use args::{
-    CalibrateArgs, Cli, Command, MergeArgs, PredictStepsArgs, ReportArgs, RunArgs, ShardSpec,
-    SweepArgs, SweepCommand, ValidateArgs,
+    CalibrateArgs, Cli, Command, CompletionsArgs, ManArgs, MergeArgs, PredictStepsArgs, ReportArgs,
+    RunArgs, ShardSpec, SweepArgs, SweepCommand, ValidateArgs,
 };
 
 use crate::config::ConfigError;
@@ -107,6 +108,8 @@ pub fn main() -> ExitCode {
         Some(Command::PredictSteps(args)) => predict_steps::predict_steps(&args),
         Some(Command::Calibrate(args)) => calibrate::calibrate(&args),
         Some(Command::Sweep(args)) => sweep::sweep(&args),
+        Some(Command::Completions(args)) => shell::completions(&args),
+        Some(Command::Man(args)) => shell::man(&args),
         Some(Command::Schema(args)) => schema(&args),
         None => run::run(&cli.run),
     };

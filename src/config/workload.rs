@@ -100,7 +100,7 @@ impl LengthDist {
             LengthDist::Fixed { value } => value as f64,
             LengthDist::Uniform { min, max } => (min + max) as f64 / 2.0,
             LengthDist::Normal { mean, .. } => mean,
-            LengthDist::Lognormal { mean, std_dev } => (mean + std_dev * std_dev / 2.0).exp(),
+            LengthDist::Lognormal { mean, std_dev } => libm::exp(mean + std_dev * std_dev / 2.0),
         }
     }
 
