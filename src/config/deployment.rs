@@ -5,6 +5,7 @@
 //! router. Without the section a deployment is one replica of one GPU.
 
 use super::error::ConfigError;
+use super::fields::{choice_names, Field, FieldDefault, FieldKind};
 use super::model::ModelConfig;
 use super::reader::Section;
 use serde::Serialize;
@@ -63,14 +64,37 @@ pub const MAX_TENSOR_PARALLEL_SIZE: u64 = 72;
 /// The most replicas a deployment may have (bounds the engines one run builds).
 pub const MAX_REPLICAS: u64 = 1024;
 
-/// The field names of `[deployment]`, in documentation order: the one list
-/// the parser checks keys against.
-pub(crate) const FIELDS: &[&str] = &[
+const TENSOR_PARALLEL_SIZE: Field = Field::new(
     "tensor_parallel_size",
+    FieldKind::Integer { min: 1 },
+    "GPUs per replica, every layer split across them (vLLM's --tensor-parallel-size); a divisor of model.num_heads",
+)
+.default(FieldDefault::Integer(1))
+.unit("GPUs");
+const EXPERT_PARALLEL: Field = Field::new(
     "expert_parallel",
+    FieldKind::Bool,
+    "MoE: experts spread across the replica's GPUs (vLLM's --enable-expert-parallel)",
+)
+.default(FieldDefault::Bool(false));
+const REPLICAS: Field = Field::new(
     "replicas",
+    FieldKind::Integer { min: 1 },
+    "independent engines behind one router (data parallel)",
+)
+.default(FieldDefault::Integer(1));
+const ROUTER: Field = Field::new(
     "router",
-];
+    FieldKind::Choice(&ROUTER_NAMES),
+    "how the router assigns each arriving request to a replica",
+)
+.default(FieldDefault::Name("round_robin"));
+
+/// The `[deployment]` fields, in documentation order: the one list the
+/// parser checks keys against.
+pub const FIELDS: &[Field] = &[TENSOR_PARALLEL_SIZE, EXPERT_PARALLEL, REPLICAS, ROUTER];
+
+const ROUTER_NAMES: [&str; RouterPolicy::ALL.len()] = choice_names(RouterPolicy::ALL);
 
 impl Default for DeploymentConfig {
     /// One replica of one GPU: what a config without `[deployment]` runs.
@@ -87,34 +111,27 @@ impl Default for DeploymentConfig {
 impl DeploymentConfig {
     /// Reads and validates a `[deployment]` table.
     pub(crate) fn parse(s: &Section<'_>) -> Result<Self, ConfigError> {
-        let defaults = Self::default();
-        let tensor_parallel_size = s.int_at_least(
-            "tensor_parallel_size",
-            1,
-            Some(defaults.tensor_parallel_size),
-        )?;
+        let tensor_parallel_size = s.int(&TENSOR_PARALLEL_SIZE)?;
         if tensor_parallel_size > MAX_TENSOR_PARALLEL_SIZE {
             return Err(s.error(
-                "tensor_parallel_size",
+                TENSOR_PARALLEL_SIZE.name,
                 format!(
                     "expected at most {MAX_TENSOR_PARALLEL_SIZE} GPUs per replica, got {tensor_parallel_size}"
                 ),
             ));
         }
-        let replicas = s.int_at_least("replicas", 1, Some(defaults.replicas))?;
+        let replicas = s.int(&REPLICAS)?;
         if replicas > MAX_REPLICAS {
             return Err(s.error(
-                "replicas",
+                REPLICAS.name,
                 format!("expected at most {MAX_REPLICAS} replicas, got {replicas}"),
             ));
         }
         Ok(Self {
             tensor_parallel_size,
-            expert_parallel: s
-                .opt("expert_parallel")?
-                .unwrap_or(defaults.expert_parallel),
+            expert_parallel: s.flag(&EXPERT_PARALLEL)?,
             replicas,
-            router: s.choice("router", &RouterPolicy::ALL, Some(defaults.router))?,
+            router: s.pick(&ROUTER, &RouterPolicy::ALL)?,
         })
     }
 
@@ -199,7 +216,7 @@ mod tests {
 
     fn parse(text: &str) -> Result<DeploymentConfig, ConfigError> {
         let table: toml::Table = toml::from_str(text).unwrap();
-        DeploymentConfig::parse(&Section::new(&table, "deployment", "d.toml", FIELDS)?)
+        DeploymentConfig::parse(&Section::checked(&table, "deployment", "d.toml", FIELDS)?)
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! `[hardware]`: one GPU's datasheet figures, its link to the other GPUs of
 //! a replica, and how much of its memory the KV cache gets.
 
-use super::calibration::Calibration;
-use super::deployment::DeploymentConfig;
+use super::calibration::{Calibration, CALIBRATION_FIELDS};
 use super::error::ConfigError;
-use super::model::ModelConfig;
+use super::fields::{Field, FieldDefault, FieldKind};
+use super::presets::{preset_names, HARDWARE_PRESETS};
 use super::reader::Section;
+use super::resolve::Unresolved;
 use serde::Serialize;
 
 /// One GPU, resolved. A replica of `tensor_parallel_size` GPUs has this many
@@ -22,8 +23,7 @@ pub struct HardwareConfig {
     pub memory_capacity: u64,
     /// Bytes per weight (and per KV element): 2 for bf16/fp16, 1 for fp8.
     pub bytes_per_param: u64,
-    /// Bytes of this GPU available to the KV cache (given, or computed from
-    /// the memory its share of the weights leaves).
+    /// Bytes available to the KV cache (given, or computed from the memory left after weights).
     pub kv_cache_capacity: u64,
     /// Fraction of device memory the engine may use.
     pub gpu_memory_utilization: f64,
@@ -37,106 +37,123 @@ pub struct HardwareConfig {
     pub interconnect_latency: Option<f64>,
 }
 
-const FIELDS: &[&str] = &[
+const PRESET: Field = Field::new(
     "preset",
-    "name",
+    FieldKind::Choice(&HARDWARE_PRESET_NAMES),
+    "a shipped GPU whose fields this table starts from (fields given here override it)",
+)
+.default(FieldDefault::Absent);
+const NAME: Field = Field::new("name", FieldKind::Text, "label shown in reports");
+const COMPUTE_FLOPS: Field = Field::new(
     "compute_flops",
+    FieldKind::Positive,
+    "peak dense FLOP/s at the model's precision (datasheet)",
+)
+.unit("FLOP/s");
+const MEMORY_BANDWIDTH: Field = Field::new(
     "memory_bandwidth",
+    FieldKind::Positive,
+    "device memory bandwidth (datasheet)",
+)
+.unit("bytes/s");
+const MEMORY_CAPACITY: Field = Field::new(
     "memory_capacity",
+    FieldKind::Integer { min: 1 },
+    "device memory",
+)
+.unit("bytes");
+const BYTES_PER_PARAM: Field = Field::new(
     "bytes_per_param",
+    FieldKind::Integer { min: 1 },
+    "bytes per weight and per KV element: 2 for bf16/fp16, 1 for fp8",
+)
+.unit("bytes");
+const KV_CACHE_CAPACITY: Field = Field::new(
     "kv_cache_capacity",
+    FieldKind::Integer { min: 1 },
+    "bytes the KV cache gets",
+)
+.default(FieldDefault::Derived(
+    "memory_capacity x gpu_memory_utilization - the weights one GPU holds",
+))
+.unit("bytes");
+const GPU_MEMORY_UTILIZATION: Field = Field::new(
     "gpu_memory_utilization",
+    FieldKind::Fraction,
+    "fraction of device memory the engine may use (vLLM's --gpu-memory-utilization)",
+)
+.default(FieldDefault::Number(0.9));
+const CALIBRATION: Field = Field::new(
     "calibration",
+    FieldKind::PathOrTable(CALIBRATION_FIELDS),
+    "how far a real engine falls short of the datasheet: a calibration file (inference-lab calibrate -o) or its table",
+)
+.default(FieldDefault::Derived("the datasheet roofline"));
+
+const INTERCONNECT_BANDWIDTH: Field = Field::new(
     "interconnect_bandwidth",
+    FieldKind::Positive,
+    "bytes/s per GPU per direction to the other GPUs of a replica (NVLink); the presets carry it",
+)
+.default(FieldDefault::Depends(
+    "required when deployment.tensor_parallel_size is above 1",
+))
+.unit("bytes/s");
+const INTERCONNECT_LATENCY: Field = Field::new(
     "interconnect_latency",
+    FieldKind::Number {
+        min: 0.0,
+        max: f64::MAX,
+    },
+    "time per step of a collective between the GPUs of a replica; the presets carry it",
+)
+.default(FieldDefault::Depends(
+    "required when deployment.tensor_parallel_size is above 1",
+))
+.unit("s");
+
+/// The `[hardware]` fields.
+pub const FIELDS: &[Field] = &[
+    PRESET,
+    NAME,
+    COMPUTE_FLOPS,
+    MEMORY_BANDWIDTH,
+    MEMORY_CAPACITY,
+    BYTES_PER_PARAM,
+    KV_CACHE_CAPACITY,
+    GPU_MEMORY_UTILIZATION,
+    CALIBRATION,
+    INTERCONNECT_BANDWIDTH,
+    INTERCONNECT_LATENCY,
 ];
 
-impl HardwareConfig {
-    /// Reads and validates a `[hardware]` table for `model` served by
-    /// `deployment`: the share of the weights one GPU holds sizes the
-    /// computed KV cache capacity, and tensor parallelism needs the interconnect.
-    pub(crate) fn parse(
-        s: &Section<'_>,
-        model: &ModelConfig,
-        deployment: &DeploymentConfig,
-    ) -> Result<Self, ConfigError> {
-        let memory_capacity = s.int_at_least("memory_capacity", 1, None)?;
-        let bytes_per_param = s.int_at_least("bytes_per_param", 1, None)?;
-        let gpu_memory_utilization: f64 = s.opt("gpu_memory_utilization")?.unwrap_or(0.9);
-        if !(gpu_memory_utilization > 0.0 && gpu_memory_utilization <= 1.0) {
-            return Err(s.error(
-                "gpu_memory_utilization",
-                format!("expected a fraction in (0, 1], got {gpu_memory_utilization}"),
-            ));
-        }
-        let usable = (memory_capacity as f64 * gpu_memory_utilization) as u64;
-        let weights_at = |t: u64| {
-            let d = DeploymentConfig {
-                tensor_parallel_size: t,
-                ..*deployment
-            };
-            model.params_per_gpu(&d).saturating_mul(bytes_per_param)
-        };
-        let kv_cache_capacity = match s.opt_int_at_least("kv_cache_capacity", 1)? {
-            Some(bytes) => bytes,
-            None => {
-                let t = deployment.tensor_parallel_size;
-                let weights = weights_at(t);
-                if weights >= usable {
-                    let hint = match model
-                        .tensor_parallel_sizes()
-                        .find(|&t| weights_at(t) < usable)
-                    {
-                        Some(fits) => format!("the smallest deployment.tensor_parallel_size that fits is {fits}; or use more memory, fewer bytes_per_param, or set kv_cache_capacity"),
-                        None => "no tensor_parallel_size fits; use more memory, fewer bytes_per_param, or set kv_cache_capacity".to_string(),
-                    };
-                    return Err(s.error(
-                        "memory_capacity",
-                        format!(
-                            "the model does not fit: at tensor_parallel_size = {t} each GPU holds {} of weights but {:.0}% of memory_capacity is {}; {hint}",
-                            format_bytes(weights),
-                            gpu_memory_utilization * 100.0,
-                            format_bytes(usable)
-                        ),
-                    ));
-                }
-                usable - weights
-            }
-        };
-        let interconnect_bandwidth = s.opt_positive_float("interconnect_bandwidth")?;
-        let interconnect_latency = match s.raw("interconnect_latency") {
-            Some(_) => Some(s.non_negative_float("interconnect_latency", None)?),
-            None => None,
-        };
-        let t = deployment.tensor_parallel_size;
-        for (key, given) in [
-            ("interconnect_bandwidth", interconnect_bandwidth.is_some()),
-            ("interconnect_latency", interconnect_latency.is_some()),
-        ] {
-            if !given && t > 1 {
-                return Err(s.error(
-                    key,
-                    format!("missing: required when deployment.tensor_parallel_size is above 1 ({t} here); the hardware presets carry it"),
-                ));
-            }
-        }
-        Ok(Self {
-            name: s.req("name")?,
-            compute_flops: s.positive_float("compute_flops")?,
-            memory_bandwidth: s.positive_float("memory_bandwidth")?,
-            memory_capacity,
-            bytes_per_param,
-            kv_cache_capacity,
-            gpu_memory_utilization,
-            calibration: Calibration::from_hardware(s)?,
-            interconnect_bandwidth,
-            interconnect_latency,
-        })
-    }
+const HARDWARE_PRESET_NAMES: [&str; HARDWARE_PRESETS.len()] = preset_names(HARDWARE_PRESETS);
 
-    /// Field names a `[hardware]` table may hold.
-    pub(crate) fn fields() -> &'static [&'static str] {
-        FIELDS
+impl HardwareConfig {
+    /// Reads and validates a `[hardware]` table. The KV cache capacity, when
+    /// not given, depends on the model and the deployment, and the
+    /// interconnect is required by tensor parallelism: [`super::resolve`]
+    /// derives and checks them.
+    pub(crate) fn parse(s: &Section<'_>) -> Result<Unresolved<Self>, ConfigError> {
+        let kv_cache_capacity = s.opt_int(&KV_CACHE_CAPACITY)?;
+        Ok(Unresolved {
+            section: Self {
+                name: s.text(&NAME)?,
+                compute_flops: s.positive(&COMPUTE_FLOPS)?,
+                memory_bandwidth: s.positive(&MEMORY_BANDWIDTH)?,
+                memory_capacity: s.int(&MEMORY_CAPACITY)?,
+                bytes_per_param: s.int(&BYTES_PER_PARAM)?,
+                kv_cache_capacity: kv_cache_capacity.unwrap_or(0),
+                gpu_memory_utilization: s.fraction(&GPU_MEMORY_UTILIZATION)?,
+                calibration: Calibration::from_hardware(s)?,
+                interconnect_bandwidth: s.opt_positive(&INTERCONNECT_BANDWIDTH)?,
+                interconnect_latency: match s.raw(INTERCONNECT_LATENCY.name) {
+                    Some(_) => Some(s.non_negative(&INTERCONNECT_LATENCY)?),
+                    None => None,
+                },
+            },
+            given: kv_cache_capacity,
+        })
     }
 }
 

@@ -26,9 +26,9 @@ fn configs_without_the_new_fields_serialise_as_before() {
         .collect();
     // Every field but the optional traffic ones, absent here, in field order.
     let traffic = ["arrival_cv", "rate_schedule", "shared_prefix", "trace"];
-    let before: Vec<&str> = WorkloadConfig::fields()
+    let before: Vec<&str> = super::workload::FIELDS
         .iter()
-        .copied()
+        .map(|f| f.name)
         .filter(|f| !traffic.contains(f))
         .collect();
     assert_eq!(keys, before);

@@ -1,16 +1,18 @@
 //! Sampling of token counts from a [`LengthDist`].
 
+use super::variate::standard_normal;
 use crate::config::LengthDist;
 use rand::Rng;
-use rand_distr::{Distribution, LogNormal, Normal};
 
 /// A ready-to-sample length distribution.
 #[derive(Debug, Clone)]
 pub(crate) enum LengthSampler {
     Fixed(u64),
     Uniform(u64, u64),
-    Normal(Normal<f64>),
-    LogNormal(LogNormal<f64>),
+    /// Mean and standard deviation.
+    Normal(f64, f64),
+    /// Mean and standard deviation of the logarithm.
+    LogNormal(f64, f64),
 }
 
 impl LengthSampler {
@@ -19,14 +21,9 @@ impl LengthSampler {
         match *dist {
             LengthDist::Fixed { value } => LengthSampler::Fixed(value),
             LengthDist::Uniform { min, max } => LengthSampler::Uniform(min, max),
-            // std_dev >= 0 and finite was checked by the config, so these cannot fail;
-            // fall back to a point mass rather than panic if they ever did.
-            LengthDist::Normal { mean, std_dev } => Normal::new(mean, std_dev)
-                .map(LengthSampler::Normal)
-                .unwrap_or(LengthSampler::Fixed(mean.max(1.0) as u64)),
-            LengthDist::Lognormal { mean, std_dev } => LogNormal::new(mean, std_dev)
-                .map(LengthSampler::LogNormal)
-                .unwrap_or(LengthSampler::Fixed(mean.exp().max(1.0) as u64)),
+            // Finite parameters and std_dev >= 0 were checked by the config.
+            LengthDist::Normal { mean, std_dev } => LengthSampler::Normal(mean, std_dev),
+            LengthDist::Lognormal { mean, std_dev } => LengthSampler::LogNormal(mean, std_dev),
         }
     }
 
@@ -35,8 +32,10 @@ impl LengthSampler {
         let value = match self {
             LengthSampler::Fixed(v) => *v as f64,
             LengthSampler::Uniform(lo, hi) => rng.random_range(*lo..=*hi) as f64,
-            LengthSampler::Normal(d) => d.sample(rng).round(),
-            LengthSampler::LogNormal(d) => d.sample(rng).round(),
+            LengthSampler::Normal(mean, std_dev) => (mean + std_dev * standard_normal(rng)).round(),
+            LengthSampler::LogNormal(mean, std_dev) => {
+                libm::exp(mean + std_dev * standard_normal(rng)).round()
+            }
         };
         value.clamp(f64::from(floor), f64::from(u32::MAX)) as u32
     }

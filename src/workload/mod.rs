@@ -14,6 +14,7 @@ mod dist;
 mod schedule;
 mod shared_prefix;
 mod trace;
+mod variate;
 
 pub use dataset::{DatasetPrompt, PromptSet, WorkloadError};
 pub use trace::{TraceContent, TraceError, TraceRecord, TraceRecords};
