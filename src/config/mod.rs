@@ -14,6 +14,7 @@ mod rate_schedule;
 mod reader;
 mod scheduler;
 mod server;
+mod sessions;
 mod shared_prefix;
 mod trace;
 mod workload;
@@ -25,6 +26,7 @@ pub use model::ModelConfig;
 pub use rate_schedule::{RatePiece, RateSchedule};
 pub use scheduler::{Policy, SchedulerConfig};
 pub use server::ServerConfig;
+pub use sessions::{DurationDist, SessionsConfig, MAX_SYSTEM_PROMPT_LEN};
 pub use shared_prefix::{
     PromptOrder, SharedPrefixConfig, MAX_SHARED_PROMPTS, MAX_SHARED_PROMPT_TOKENS,
 };

@@ -187,6 +187,30 @@ impl<'a> Section<'a> {
         Err(self.error(key, message))
     }
 
+    /// The `type` of a tagged table (`{ type = "fixed", value = 10 }`): one
+    /// of `variants` (each a name with its fields), after checking that the
+    /// table holds no field that variant does not take.
+    pub fn variant(
+        &self,
+        variants: &[(&'static str, &'static [&'static str])],
+    ) -> Result<&'static str, ConfigError> {
+        let names: Vec<(&str, usize)> = variants
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| (*name, i))
+            .collect();
+        let (name, fields) = variants[self.choice("type", &names, None)?];
+        let allowed = [&["type"], fields].concat();
+        if let Some(key) = self.unknown_key(&allowed) {
+            let message = format!(
+                "unknown field '{key}' for this distribution (expected {})",
+                fields.join(", ")
+            );
+            return Err(self.error(key, with_hint(message, key, &allowed)));
+        }
+        Ok(name)
+    }
+
     /// The nested table at `key`, if present; an error if it is not a table.
     pub fn table(&self, key: &str) -> Result<Option<&'a Table>, ConfigError> {
         match self.raw(key) {

@@ -25,7 +25,7 @@ fn configs_without_the_new_fields_serialise_as_before() {
         .map(String::as_str)
         .collect();
     // Every field but the optional traffic ones, absent here, in field order.
-    let traffic = ["arrival_cv", "rate_schedule", "shared_prefix", "trace"];
+    let traffic = ["arrival_cv", "rate_schedule", "shared_prefix", "trace", "sessions"];
     let before: Vec<&str> = WorkloadConfig::fields()
         .iter()
         .copied()
@@ -194,7 +194,7 @@ fn a_trace_brings_times_lengths_and_its_own_window() {
 fn a_workload_has_one_source_of_prompts() {
     let shared = "shared_prefix = { num_groups = 1, prompts_per_group = 1, system_prompt_len = 1, question_len = 1 }";
     for (workload, expected) in [
-        (format!("dataset_path = 'd.jsonl'\n{LENGTHS}"), "workload.dataset_path: cannot be combined with workload.input_len_dist: a workload takes its prompts from one of input_len_dist, dataset_path, shared_prefix, trace"),
+        (format!("dataset_path = 'd.jsonl'\n{LENGTHS}"), "workload.dataset_path: cannot be combined with workload.input_len_dist: a workload takes its prompts from one of input_len_dist, dataset_path, shared_prefix, trace, sessions"),
         (format!("{shared}\n{LENGTHS}"), "workload.shared_prefix: cannot be combined with workload.input_len_dist"),
         ("dataset_path = 'd.jsonl'\ntrace = { path = 't.csv' }".to_string(), "workload.trace: cannot be combined with workload.dataset_path"),
         (format!("{shared}\ntrace = {{ path = 't.csv' }}"), "workload.trace: cannot be combined with workload.shared_prefix"),
@@ -204,7 +204,7 @@ fn a_workload_has_one_source_of_prompts() {
     }
     let e = error_of("arrival_pattern = 'poisson'\narrival_rate = 1\nnum_requests = 5\n");
     assert!(
-        e.contains("workload.input_len_dist: missing: synthetic workloads (no dataset_path, shared_prefix or trace) need both length distributions"),
+        e.contains("workload.input_len_dist: missing: synthetic workloads (no dataset_path, shared_prefix, trace or sessions) need both length distributions"),
         "{e}"
     );
 }

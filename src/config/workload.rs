@@ -1,8 +1,9 @@
 //! `[workload]`: how requests arrive and how long their prompts and outputs are.
 
-use super::error::{with_hint, ConfigError};
+use super::error::ConfigError;
 use super::rate_schedule::RateSchedule;
 use super::reader::Section;
+use super::sessions::SessionsConfig;
 use super::shared_prefix::SharedPrefixConfig;
 use super::trace::TraceConfig;
 use serde::Serialize;
@@ -111,37 +112,23 @@ impl LengthDist {
         }
     }
 
+    /// Every distribution's `type` name with its fields.
+    const VARIANTS: &'static [(&'static str, &'static [&'static str])] = &[
+        ("fixed", &["value"]),
+        ("uniform", &["min", "max"]),
+        ("normal", &["mean", "std_dev"]),
+        ("lognormal", &["mean", "std_dev"]),
+    ];
+
     /// Reads a distribution table (`{ type = "...", ... }`) at `s`; `floor` is
     /// the smallest value a fixed or uniform distribution may name.
     pub(crate) fn parse(s: &Section<'_>, floor: u64) -> Result<Self, ConfigError> {
-        let kind = s.choice(
-            "type",
-            &[
-                ("fixed", 0),
-                ("uniform", 1),
-                ("normal", 2),
-                ("lognormal", 3),
-            ],
-            None,
-        )?;
-        let fields: &[&str] = match kind {
-            0 => &["type", "value"],
-            1 => &["type", "min", "max"],
-            _ => &["type", "mean", "std_dev"],
-        };
-        if let Some(key) = s.unknown_key(fields) {
-            let message = format!(
-                "unknown field '{key}' for this distribution (expected {})",
-                fields[1..].join(", ")
-            );
-            return Err(s.error(key, with_hint(message, key, fields)));
-        }
         let std_dev = || s.non_negative_float("std_dev", None);
-        Ok(match kind {
-            0 => LengthDist::Fixed {
+        Ok(match s.variant(Self::VARIANTS)? {
+            "fixed" => LengthDist::Fixed {
                 value: s.int_at_least("value", floor, None)?,
             },
-            1 => {
+            "uniform" => {
                 let min = s.int_at_least("min", floor, None)?;
                 let max = s.int_at_least("max", floor, None)?;
                 if min > max {
@@ -149,7 +136,7 @@ impl LengthDist {
                 }
                 LengthDist::Uniform { min, max }
             }
-            2 => LengthDist::Normal {
+            "normal" => LengthDist::Normal {
                 mean: s.req("mean")?,
                 std_dev: std_dev()?,
             },
@@ -211,6 +198,11 @@ pub struct WorkloadConfig {
     /// A trace to replay: its arrival times, lengths and shared content.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace: Option<TraceConfig>,
+    /// Multi-turn conversations (instead of `input_len_dist`): sessions
+    /// start by the arrival pattern, each turn's prompt is the conversation
+    /// so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<SessionsConfig>,
 }
 
 /// Default group size of the `burst` pattern.
@@ -235,6 +227,7 @@ const FIELDS: &[&str] = &[
     "rate_schedule",
     "shared_prefix",
     "trace",
+    "sessions",
 ];
 
 /// Where prompts come from; a workload has exactly one.
@@ -248,15 +241,18 @@ enum Source {
     SharedPrefix,
     /// `workload.trace`.
     Trace,
+    /// `[workload.sessions]`.
+    Sessions,
 }
 
 impl Source {
     /// Every source with the field that selects it.
-    const ALL: [(&'static str, Source); 4] = [
+    const ALL: [(&'static str, Source); 5] = [
         ("input_len_dist", Source::Lengths),
         ("dataset_path", Source::Dataset),
         ("shared_prefix", Source::SharedPrefix),
         ("trace", Source::Trace),
+        ("sessions", Source::Sessions),
     ];
 
     /// The source `s` names; an error when it names more than one.
@@ -286,6 +282,10 @@ impl WorkloadConfig {
         let trace = s
             .sub_section("trace")?
             .map(|t| TraceConfig::parse(&t))
+            .transpose()?;
+        let sessions = s
+            .sub_section("sessions")?
+            .map(|t| SessionsConfig::parse(&t))
             .transpose()?;
         let default_pattern = trace.as_ref().map(|_| ArrivalPattern::Trace);
         let arrival_pattern = s.choice("arrival_pattern", &ArrivalPattern::ALL, default_pattern)?;
@@ -328,9 +328,11 @@ impl WorkloadConfig {
             s.opt_int_at_least("num_concurrent_users", 1)?
         };
         let dataset_path: Option<String> = s.opt("dataset_path")?;
-        // Datasets and traces end when their requests run out, and a
-        // piecewise schedule with its last piece; anything else needs a limit.
+        // Datasets and traces end when their requests run out, sessions
+        // after num_sessions, and a piecewise schedule with its last piece;
+        // anything else needs a limit.
         let ends_by_itself = matches!(source, Some(Source::Dataset | Source::Trace))
+            || sessions.is_some_and(|c| c.num_sessions.is_some())
             || rate_schedule
                 .as_ref()
                 .is_some_and(|r| r.end_secs().is_some());
@@ -356,15 +358,21 @@ impl WorkloadConfig {
                     if d.is_none() {
                         return Err(s.error(
                             key,
-                            "missing: synthetic workloads (no dataset_path, shared_prefix or trace) need both length distributions",
+                            "missing: synthetic workloads (no dataset_path, shared_prefix, trace or sessions) need both length distributions",
                         ));
                     }
                 }
             }
-            Some(Source::SharedPrefix) if output_len_dist.is_none() => {
+            Some(source @ (Source::SharedPrefix | Source::Sessions))
+                if output_len_dist.is_none() =>
+            {
+                let name = Source::ALL
+                    .iter()
+                    .find(|(_, s)| *s == source)
+                    .map_or("", |(n, _)| n);
                 return Err(s.error(
                     "output_len_dist",
-                    "missing: a shared_prefix workload samples its output lengths from output_len_dist",
+                    format!("missing: a {name} workload samples its output lengths from output_len_dist"),
                 ));
             }
             Some(Source::Trace) if output_len_dist.is_some() => {
@@ -396,6 +404,7 @@ impl WorkloadConfig {
             rate_schedule,
             shared_prefix,
             trace,
+            sessions,
         })
     }
 

@@ -73,7 +73,7 @@ impl<'c> Simulator<'c> {
         }
         if let Advance::StepEnded { finished } = self.engine.advance(obs)? {
             for c in finished {
-                self.traffic.on_completed(c.finish_secs);
+                self.traffic.on_completed(c.request_id, c.finish_secs);
             }
         }
         Ok(true)
@@ -87,7 +87,7 @@ impl<'c> Simulator<'c> {
             let arrival_secs = spec.arrival_secs;
             let outcome = self.engine.submit(id, spec, obs);
             self.traffic
-                .on_submitted(outcome, arrival_secs.max(self.engine.now_secs()))?;
+                .on_submitted(id, outcome, arrival_secs.max(self.engine.now_secs()))?;
         }
         self.traffic.check()
     }
