@@ -347,13 +347,13 @@ fn the_new_knobs_sweep_as_dotted_keys() {
         &shipped("configs/conversations.toml"),
         "\"workload.sessions.num_sessions\" = [50]\n\"workload.sessions.turns_dist\" = [{ type = \"fixed\", value = 1 }, { type = \"fixed\", value = 3 }]\n\"workload.sessions.think_time_dist.mean\" = [2.0]",
     );
-    let totals: Vec<&str> = talks
-        .iter()
-        .map(|r| r["requests_total"].as_str())
-        .collect();
+    let totals: Vec<&str> = talks.iter().map(|r| r["requests_total"].as_str()).collect();
     assert_eq!(totals, ["50", "150"], "50 sessions of 1 and of 3 turns");
     let hits = |r: &HashMap<String, String>| r["prefix_cache_hits"].parse::<u64>().unwrap();
-    assert!(hits(&talks[1]) > hits(&talks[0]) + 90, "later turns hit: {talks:?}");
+    assert!(
+        hits(&talks[1]) > hits(&talks[0]) + 90,
+        "later turns hit: {talks:?}"
+    );
 
     let traced = sweep(
         d,
@@ -464,11 +464,19 @@ const SESSIONS: &str = "arrival_pattern = 'fixed_rate'\narrival_rate = 0.0009765
 
 #[test]
 fn every_turn_prompts_with_the_conversation_so_far_and_hits_its_blocks() {
-    let config = Config::from_toml_str(&format!("{SERVER}[workload]\n{SESSIONS}"), "c.toml").unwrap();
+    let config =
+        Config::from_toml_str(&format!("{SERVER}[workload]\n{SESSIONS}"), "c.toml").unwrap();
     let records = simulate(&config, Workload::from_config(&config).unwrap());
-    let starts = records.iter().filter(|r| r.arrival_secs % 1024.0 == 0.0).count();
+    let starts = records
+        .iter()
+        .filter(|r| r.arrival_secs % 1024.0 == 0.0)
+        .count();
     assert_eq!(starts, 12, "every session started");
-    assert!(records.len() > 40, "sessions of several turns: {}", records.len());
+    assert!(
+        records.len() > 40,
+        "sessions of several turns: {}",
+        records.len()
+    );
     let mut first_turns = 0;
     for (i, r) in records.iter().enumerate() {
         let cached = u64::from(r.cached_tokens);
@@ -490,7 +498,11 @@ fn every_turn_prompts_with_the_conversation_so_far_and_hits_its_blocks() {
             "{prev:?} then {r:?}"
         );
         assert_eq!(r.arrival_secs, prev.finish_secs + 1.5, "{r:?}");
-        assert_eq!(cached, u64::from(conversation - 1) / 16 * 16, "{prev:?} then {r:?}");
+        assert_eq!(
+            cached,
+            u64::from(conversation - 1) / 16 * 16,
+            "{prev:?} then {r:?}"
+        );
     }
 }
 
@@ -518,8 +530,14 @@ fn the_conversations_config_reuses_its_history() {
     let r = results(dir.path(), &shipped("configs/conversations.toml"));
     let (hits, _, cached) = prefix_cache(&r);
     let completed = r["requests"]["completed"].as_u64().unwrap();
-    assert!(completed > 600, "300 sessions of 2 to 10 turns: {completed}");
-    assert!(hits > completed * 9 / 10, "later turns and the system prompt hit: {hits} of {completed}");
+    assert!(
+        completed > 600,
+        "300 sessions of 2 to 10 turns: {completed}"
+    );
+    assert!(
+        hits > completed * 9 / 10,
+        "later turns and the system prompt hit: {hits} of {completed}"
+    );
     assert!(cached > 0);
 }
 
@@ -543,18 +561,33 @@ fn every_trace_request_is_simulated_exactly_once_through_sharded_sweeps() {
     let d = dir.path();
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = |n: u64| {
-        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (state >> 33) % n
     };
     let rows: Vec<(f64, u32, u32, u8)> = (0..300)
         .map(|_| {
-            let gap = if next(3) == 0 { 0.0 } else { next(2000) as f64 / 1000.0 };
-            (gap, 1 + next(3000) as u32, 1 + next(200) as u32, next(4) as u8)
+            let gap = if next(3) == 0 {
+                0.0
+            } else {
+                next(2000) as f64 / 1000.0
+            };
+            (
+                gap,
+                1 + next(3000) as u32,
+                1 + next(200) as u32,
+                next(4) as u8,
+            )
         })
         .collect();
     let (text, requests) = plain_trace(&rows);
     std::fs::write(d.join("t.csv"), text).unwrap();
-    std::fs::write(d.join("base.toml"), format!("{SERVER}[workload]\ntrace = {{ path = 't.csv' }}\n")).unwrap();
+    std::fs::write(
+        d.join("base.toml"),
+        format!("{SERVER}[workload]\ntrace = {{ path = 't.csv' }}\n"),
+    )
+    .unwrap();
     std::fs::write(
         d.join("m.toml"),
         "[sweep]\nname = \"t\"\nbase = \"base.toml\"\noutput = \"out\"\n[grid]\n\"workload.trace.time_scale\" = [1.0, 2.5]\n\"workload.trace.start_secs\" = [0.0, 40.5]\n\"workload.trace.duration_secs\" = [60.0, 1000.0]\n\"workload.trace.max_requests\" = [75, 1000]\n",
@@ -562,12 +595,23 @@ fn every_trace_request_is_simulated_exactly_once_through_sharded_sweeps() {
     .unwrap();
     for i in 0..3 {
         let shard = format!("{i}/3");
-        let o = run(d, &["sweep", "m.toml", "-q", "--per-request", "--shard", &shard]);
+        let o = run(
+            d,
+            &["sweep", "m.toml", "-q", "--per-request", "--shard", &shard],
+        );
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     }
     let o = run(
         d,
-        &["sweep", "merge", "out/shard-0-of-3", "out/shard-1-of-3", "out/shard-2-of-3", "-o", "merged"],
+        &[
+            "sweep",
+            "merge",
+            "out/shard-0-of-3",
+            "out/shard-1-of-3",
+            "out/shard-2-of-3",
+            "-o",
+            "merged",
+        ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 
@@ -593,8 +637,14 @@ fn every_trace_request_is_simulated_exactly_once_through_sharded_sweeps() {
     let origin = requests[0].0;
     for row in &runs[1..] {
         let num = |name: &str| row[col(name)].parse::<f64>().unwrap();
-        let (scale, start) = (num("workload.trace.time_scale"), num("workload.trace.start_secs"));
-        let (duration, max) = (num("workload.trace.duration_secs"), num("workload.trace.max_requests"));
+        let (scale, start) = (
+            num("workload.trace.time_scale"),
+            num("workload.trace.start_secs"),
+        );
+        let (duration, max) = (
+            num("workload.trace.duration_secs"),
+            num("workload.trace.max_requests"),
+        );
         let expected: Vec<(i64, f64, i64, i64)> = requests
             .iter()
             .map(|&(t, i, o)| (t - origin, i, o))

@@ -156,7 +156,10 @@ mod tests {
         let (m, cv) = duration_mean_and_cv(DurationDist::Exponential { mean: 4.0 });
         assert!(close(m, 4.0) && close(cv, 1.0), "exponential {m} {cv}");
         let (m, cv) = duration_mean_and_cv(DurationDist::Uniform { min: 1.0, max: 3.0 });
-        assert!(close(m, 2.0) && close(cv, 1.0 / 3f64.sqrt() / 2.0), "uniform {m} {cv}");
+        assert!(
+            close(m, 2.0) && close(cv, 1.0 / 3f64.sqrt() / 2.0),
+            "uniform {m} {cv}"
+        );
         let (m, cv) = duration_mean_and_cv(DurationDist::Normal {
             mean: 10.0,
             std_dev: 2.0,
@@ -168,7 +171,10 @@ mod tests {
             std_dev: 0.5,
         });
         assert!(close(m, libm::exp(1.125)), "lognormal mean {m}");
-        assert!(close(cv, libm::sqrt(libm::exp(0.25) - 1.0)), "lognormal cv {cv}");
+        assert!(
+            close(cv, libm::sqrt(libm::exp(0.25) - 1.0)),
+            "lognormal cv {cv}"
+        );
         assert_eq!(
             duration_mean_and_cv(DurationDist::Fixed { value: 2.5 }),
             (2.5, 0.0)

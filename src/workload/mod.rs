@@ -174,8 +174,9 @@ impl Arrivals {
                 process,
                 clock,
                 next,
-            } => std::mem::replace(next, Arrivals::advance(process, clock))
-                .unwrap_or(f64::INFINITY),
+            } => {
+                std::mem::replace(next, Arrivals::advance(process, clock)).unwrap_or(f64::INFINITY)
+            }
             Arrivals::Closed { ready } => ready.pop_front().unwrap_or(0.0),
             // These bring whole requests (see Workload::next_request).
             Arrivals::Trace(_) | Arrivals::Sessions { .. } => f64::INFINITY,
@@ -299,10 +300,10 @@ impl Workload {
     /// the sessions.
     fn conversations(config: &Config, sessions: &SessionsConfig) -> Self {
         let cfg = &config.workload;
-        let output = cfg
-            .output_len_dist
-            .as_ref()
-            .map_or(LengthSampler::new(&LengthDist::Fixed { value: 1 }), LengthSampler::new);
+        let output = cfg.output_len_dist.as_ref().map_or(
+            LengthSampler::new(&LengthDist::Fixed { value: 1 }),
+            LengthSampler::new,
+        );
         let conversations = Box::new(Conversations::new(
             sessions,
             output,

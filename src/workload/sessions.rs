@@ -240,14 +240,22 @@ mod tests {
             assert!((context + 5..=context + 50).contains(&input), "turn {turn}");
             let hashes = spec.prompt_block_hashes.clone().unwrap();
             assert_eq!(hashes.len() as u64, (input + output - 1) / 16);
-            let ended = c.on_done(RequestId(turn - 1), RequestEnd::Completed, 10.0 * turn as f64);
+            let ended = c.on_done(
+                RequestId(turn - 1),
+                RequestEnd::Completed,
+                10.0 * turn as f64,
+            );
             assert_eq!(ended, turn == 4);
             context = input + output;
             if turn < 4 {
                 assert_eq!(c.next_turn_secs(), Some(10.0 * turn as f64 + 2.0));
                 let next = c.next_turn(RequestId(turn)).unwrap();
                 let next_hashes = next.prompt_block_hashes.clone().unwrap();
-                assert_eq!(next_hashes[..hashes.len()], hashes[..], "a prefix of the next turn");
+                assert_eq!(
+                    next_hashes[..hashes.len()],
+                    hashes[..],
+                    "a prefix of the next turn"
+                );
                 spec = next;
             }
         }
