@@ -10,7 +10,7 @@
 mod common;
 use arrow_array::{Float64Array, Int64Array};
 use arrow_schema::{DataType, SchemaRef};
-use common::snapshot::{assert_snapshot, diff};
+use common::snapshot::{assert_committed, assert_snapshot, diff};
 use common::*;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
@@ -111,6 +111,58 @@ fn the_key_paths_of_the_json_result() {
     leaf_paths("", &v, &mut paths);
     let text: String = paths.iter().map(|p| format!("{p}\n")).collect();
     assert_snapshot("quick-json-paths.txt", &text);
+}
+
+/// The JSON Schemas under `schemas/` are what `inference-lab schema` prints
+/// from the parser's field tables: a field added, renamed or re-documented
+/// without regenerating them fails here (bless to regenerate).
+#[test]
+fn the_committed_json_schemas() {
+    for kind in ["config", "sweep"] {
+        let o = run(&repo(), &["schema", kind]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let text = stdout(&o);
+        let schema: Value = serde_json::from_str(&text).expect("the schema is JSON");
+        assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+        assert_committed(&format!("schemas/{kind}.schema.json"), &text);
+    }
+    // Every shipped config and manifest points editors at its schema.
+    for (dir, schema) in [("configs", "config"), ("sweeps", "sweep")] {
+        for path in toml_files(&repo().join(dir)) {
+            let rel = path.strip_prefix(repo()).unwrap();
+            if rel.starts_with("configs/hardware")
+                || rel.starts_with("configs/models")
+                || rel.starts_with("configs/calibration")
+            {
+                continue;
+            }
+            let depth = rel.components().count() - 1;
+            let directive = format!(
+                "#:schema {}schemas/{schema}.schema.json",
+                "../".repeat(depth)
+            );
+            let first = fs::read_to_string(&path).unwrap();
+            assert_eq!(
+                first.lines().next(),
+                Some(directive.as_str()),
+                "{}",
+                rel.display()
+            );
+        }
+    }
+}
+
+fn toml_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(toml_files(&path));
+        } else if path.extension().is_some_and(|e| e == "toml") {
+            out.push(path);
+        }
+    }
+    out
 }
 
 #[test]

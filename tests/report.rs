@@ -70,7 +70,7 @@ fn the_summary_folds_the_seeds_of_each_configuration() {
         .collect();
     assert_eq!(values.len(), 3);
     let mean = values.iter().sum::<f64>() / 3.0;
-    let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
+    let std = (values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / 2.0).sqrt();
     let row = &summary[0];
     let get = |n: &str| row[sc(n)].parse::<f64>().unwrap();
     assert_eq!(row[sc("seeds")], "3");

@@ -89,7 +89,7 @@ fn best_floor(model: &CostModel, samples: &[Sample], calibration: &Calibration) 
     let mut base = 0.0;
     for s in samples {
         let t = model.time(&s.work, &unfloored);
-        base += (t / s.measured_secs - 1.0).powi(2);
+        base += squared_error(t, s.measured_secs);
         if s.work.eager {
             eager.push((t, s.measured_secs));
         }
@@ -100,7 +100,7 @@ fn best_floor(model: &CostModel, samples: &[Sample], calibration: &Calibration) 
     let (mut error_below, mut inv, mut inv_sq) = (base, 0.0, 0.0);
     for k in 0..eager.len() {
         let (t, m) = eager[k];
-        error_below -= (t / m - 1.0).powi(2);
+        error_below -= squared_error(t, m);
         inv += 1.0 / m;
         inv_sq += 1.0 / (m * m);
         let upper = eager.get(k + 1).map_or(f64::INFINITY, |e| e.0);
@@ -108,13 +108,25 @@ fn best_floor(model: &CostModel, samples: &[Sample], calibration: &Calibration) 
         let error = error_below
             + eager[..=k]
                 .iter()
-                .map(|(_, m)| (floor / m - 1.0).powi(2))
+                .map(|(_, m)| squared_error(floor, *m))
                 .sum::<f64>();
-        if error < best_error {
+        // A floor must improve on more than rounding: on exact data every
+        // error is ~1e-32, and which of two such sums is smaller is noise.
+        if error < best_error - ROUNDING_NOISE {
             (best_floor, best_error) = (floor, error);
         }
     }
     (best_floor / model.num_layers(), best_error)
+}
+
+/// A sum of squared relative errors below which differences are rounding
+/// noise (relative errors of 1e-12), not a better fit.
+const ROUNDING_NOISE: f64 = 1e-24;
+
+/// `(predicted / measured - 1)^2`, the squared relative error the fit minimises.
+fn squared_error(predicted: f64, measured: f64) -> f64 {
+    let e = predicted / measured - 1.0;
+    e * e
 }
 
 /// Leave-one-out: each sample's relative error under the calibration fitted
@@ -136,7 +148,7 @@ pub fn leave_one_out(model: &CostModel, samples: &[Sample]) -> Vec<f64> {
 
 /// Search coordinates -> calibration without an eager floor.
 fn decode(p: &[f64; 3]) -> Calibration {
-    let efficiency = |x: f64| MAX_EFFICIENCY / (1.0 + (-x).exp());
+    let efficiency = |x: f64| MAX_EFFICIENCY / (1.0 + libm::exp(-x));
     Calibration {
         compute_efficiency: efficiency(p[0]),
         bandwidth_efficiency: efficiency(p[1]),
@@ -149,7 +161,7 @@ fn decode(p: &[f64; 3]) -> Calibration {
 fn encode(c: &Calibration) -> [f64; 3] {
     let logit = |e: f64| {
         let x = e / MAX_EFFICIENCY;
-        (x / (1.0 - x)).ln()
+        libm::log(x / (1.0 - x))
     };
     [
         logit(c.compute_efficiency),

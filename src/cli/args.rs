@@ -32,6 +32,29 @@ pub enum Command {
     Calibrate(CalibrateArgs),
     /// Run every point of a sweep manifest in parallel into Parquet and CSV tables.
     Sweep(SweepArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
+    Completions(CompletionsArgs),
+    /// Write a man page for every command (inference-lab.1, inference-lab-sweep.1, ...) into a directory.
+    Man(ManArgs),
+    /// Print the JSON Schema of config files or sweep manifests, for editors (schemas/).
+    Schema(SchemaArgs),
+}
+
+/// Options of `schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Which file kind: `config` (configs/*.toml) or `sweep` (sweeps/*.toml).
+    #[arg(value_enum)]
+    pub kind: SchemaKind,
+}
+
+/// The file kinds `schema` describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemaKind {
+    /// A config file.
+    Config,
+    /// A sweep manifest.
+    Sweep,
 }
 
 /// Options of a single simulation.
@@ -198,6 +221,22 @@ pub struct ValidateArgs {
     /// Config files or sweep manifests to check.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+}
+
+/// Options of `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// Options of `man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The directory to write the pages into (created if missing), for example ~/.local/share/man/man1.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 /// Options of `predict-steps`.

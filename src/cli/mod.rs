@@ -20,13 +20,14 @@ mod predict_steps;
 mod progress;
 mod run;
 mod shard;
+mod shell;
 mod sweep;
 mod sweep_report;
 mod validate;
 
 pub use args::{
-    CalibrateArgs, Cli, Command, MergeArgs, PredictStepsArgs, ReportArgs, RunArgs, ShardSpec,
-    SweepArgs, SweepCommand, ValidateArgs,
+    CalibrateArgs, Cli, Command, CompletionsArgs, ManArgs, MergeArgs, PredictStepsArgs, ReportArgs,
+    RunArgs, ShardSpec, SweepArgs, SweepCommand, ValidateArgs,
 };
 
 use crate::config::ConfigError;
@@ -107,6 +108,9 @@ pub fn main() -> ExitCode {
         Some(Command::PredictSteps(args)) => predict_steps::predict_steps(&args),
         Some(Command::Calibrate(args)) => calibrate::calibrate(&args),
         Some(Command::Sweep(args)) => sweep::sweep(&args),
+        Some(Command::Completions(args)) => shell::completions(&args),
+        Some(Command::Man(args)) => shell::man(&args),
+        Some(Command::Schema(args)) => schema(&args),
         None => run::run(&cli.run),
     };
     ExitCode::from(outcome.unwrap_or_else(|failure| report(&failure)))
@@ -129,6 +133,16 @@ fn report(failure: &Failure) -> u8 {
 
 /// Writes `text` to stdout. A reader that went away (`| head`) ends the
 /// output quietly instead of failing the command.
+/// `inference-lab schema KIND`: the JSON Schema, generated from the field
+/// tables the parser reads, as committed under `schemas/`.
+fn schema(args: &args::SchemaArgs) -> Result<u8, Failure> {
+    let schema = match args.kind {
+        args::SchemaKind::Config => crate::config::schema::config_schema(),
+        args::SchemaKind::Sweep => crate::sweep::schema::sweep_schema(),
+    };
+    print_stdout(&format!("{schema:#}\n")).map(|()| 0)
+}
+
 pub(crate) fn print_stdout(text: &str) -> Result<(), Failure> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();

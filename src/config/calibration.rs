@@ -9,6 +9,7 @@
 //! read and inlined by the command line before the config is validated.
 
 use super::error::ConfigError;
+use super::fields::{Field, FieldDefault, FieldKind};
 use super::reader::{describe, Section};
 use serde::Serialize;
 use toml::{Table, Value};
@@ -34,12 +35,51 @@ pub struct Calibration {
     pub eager_floor_per_layer: f64,
 }
 
-/// The keys of a calibration table (and file).
-pub const CALIBRATION_FIELDS: &[&str] = &[
+const COMPUTE_EFFICIENCY: Field = Field::new(
     "compute_efficiency",
+    FieldKind::Number {
+        min: 0.0,
+        max: MAX_EFFICIENCY,
+    },
+    "fraction of compute_flops that matrix multiplications and attention achieve (above 0)",
+)
+.default(FieldDefault::Number(1.0));
+const BANDWIDTH_EFFICIENCY: Field = Field::new(
     "bandwidth_efficiency",
+    FieldKind::Number {
+        min: 0.0,
+        max: MAX_EFFICIENCY,
+    },
+    "fraction of memory_bandwidth that weight and KV-cache reads achieve (above 0)",
+)
+.default(FieldDefault::Number(1.0));
+const STEP_OVERHEAD_PER_LAYER: Field = Field::new(
     "step_overhead_per_layer",
+    FieldKind::Number {
+        min: 0.0,
+        max: f64::MAX,
+    },
+    "time added to every step per layer: launches, synchronisation, the small kernels the roofline does not price",
+)
+.default(FieldDefault::Number(0.0))
+.unit("s");
+const EAGER_FLOOR_PER_LAYER: Field = Field::new(
     "eager_floor_per_layer",
+    FieldKind::Number {
+        min: 0.0,
+        max: f64::MAX,
+    },
+    "least time per layer of a step with prompt tokens (run eagerly, outside CUDA graphs)",
+)
+.default(FieldDefault::Number(0.0))
+.unit("s");
+
+/// The fields of a calibration table (and file).
+pub const CALIBRATION_FIELDS: &[Field] = &[
+    COMPUTE_EFFICIENCY,
+    BANDWIDTH_EFFICIENCY,
+    STEP_OVERHEAD_PER_LAYER,
+    EAGER_FLOOR_PER_LAYER,
 ];
 
 impl Default for Calibration {
@@ -61,7 +101,7 @@ impl Calibration {
     /// (`hardware.calibration` in a config, empty for a calibration file) and
     /// `source` names the document in errors. Absent keys keep the datasheet values.
     pub fn from_table(table: &Table, path: &str, source: &str) -> Result<Self, ConfigError> {
-        Self::parse(&Section::new(table, path, source, CALIBRATION_FIELDS)?)
+        Self::parse(&Section::checked(table, path, source, CALIBRATION_FIELDS)?)
     }
 
     /// Reads the `calibration` value of a `[hardware]` section, if present.
@@ -84,11 +124,11 @@ impl Calibration {
     }
 
     fn parse(s: &Section<'_>) -> Result<Self, ConfigError> {
-        let efficiency = |key: &str| -> Result<f64, ConfigError> {
-            let value = s.opt_positive_float(key)?.unwrap_or(1.0);
+        let efficiency = |f: &Field| -> Result<f64, ConfigError> {
+            let value = s.positive(f)?;
             if value > MAX_EFFICIENCY {
                 return Err(s.error(
-                    key,
+                    f.name,
                     format!(
                         "expected a fraction of the datasheet figure, in (0, {MAX_EFFICIENCY}], got {value}"
                     ),
@@ -96,18 +136,18 @@ impl Calibration {
             }
             Ok(value)
         };
-        let seconds = |key: &str| -> Result<f64, ConfigError> {
-            let value: f64 = s.opt(key)?.unwrap_or(0.0);
+        let seconds = |f: &Field| -> Result<f64, ConfigError> {
+            let value = s.number(f)?;
             if value < 0.0 {
-                return Err(s.error(key, format!("expected seconds, at least 0, got {value}")));
+                return Err(s.error(f.name, format!("expected seconds, at least 0, got {value}")));
             }
             Ok(value)
         };
         Ok(Self {
-            compute_efficiency: efficiency("compute_efficiency")?,
-            bandwidth_efficiency: efficiency("bandwidth_efficiency")?,
-            step_overhead_per_layer: seconds("step_overhead_per_layer")?,
-            eager_floor_per_layer: seconds("eager_floor_per_layer")?,
+            compute_efficiency: efficiency(&COMPUTE_EFFICIENCY)?,
+            bandwidth_efficiency: efficiency(&BANDWIDTH_EFFICIENCY)?,
+            step_overhead_per_layer: seconds(&STEP_OVERHEAD_PER_LAYER)?,
+            eager_floor_per_layer: seconds(&EAGER_FLOOR_PER_LAYER)?,
         })
     }
 

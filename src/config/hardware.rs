@@ -1,8 +1,11 @@
 //! `[hardware]`: the device's datasheet figures and how much memory the KV cache gets.
 
-use super::calibration::Calibration;
+use super::calibration::{Calibration, CALIBRATION_FIELDS};
 use super::error::ConfigError;
+use super::fields::{Field, FieldDefault, FieldKind};
+use super::presets::{preset_names, HARDWARE_PRESETS};
 use super::reader::Section;
+use super::resolve::Unresolved;
 use serde::Serialize;
 
 /// The GPU (or tensor-parallel group treated as one device), resolved.
@@ -26,65 +29,92 @@ pub struct HardwareConfig {
     pub calibration: Calibration,
 }
 
-const FIELDS: &[&str] = &[
+const PRESET: Field = Field::new(
     "preset",
-    "name",
+    FieldKind::Choice(&HARDWARE_PRESET_NAMES),
+    "a shipped GPU whose fields this table starts from (fields given here override it)",
+)
+.default(FieldDefault::Absent);
+const NAME: Field = Field::new("name", FieldKind::Text, "label shown in reports");
+const COMPUTE_FLOPS: Field = Field::new(
     "compute_flops",
+    FieldKind::Positive,
+    "peak dense FLOP/s at the model's precision (datasheet)",
+)
+.unit("FLOP/s");
+const MEMORY_BANDWIDTH: Field = Field::new(
     "memory_bandwidth",
+    FieldKind::Positive,
+    "device memory bandwidth (datasheet)",
+)
+.unit("bytes/s");
+const MEMORY_CAPACITY: Field = Field::new(
     "memory_capacity",
+    FieldKind::Integer { min: 1 },
+    "device memory",
+)
+.unit("bytes");
+const BYTES_PER_PARAM: Field = Field::new(
     "bytes_per_param",
+    FieldKind::Integer { min: 1 },
+    "bytes per weight and per KV element: 2 for bf16/fp16, 1 for fp8",
+)
+.unit("bytes");
+const KV_CACHE_CAPACITY: Field = Field::new(
     "kv_cache_capacity",
+    FieldKind::Integer { min: 1 },
+    "bytes the KV cache gets",
+)
+.default(FieldDefault::Derived(
+    "memory_capacity x gpu_memory_utilization - the weights",
+))
+.unit("bytes");
+const GPU_MEMORY_UTILIZATION: Field = Field::new(
     "gpu_memory_utilization",
+    FieldKind::Fraction,
+    "fraction of device memory the engine may use (vLLM's --gpu-memory-utilization)",
+)
+.default(FieldDefault::Number(0.9));
+const CALIBRATION: Field = Field::new(
     "calibration",
+    FieldKind::PathOrTable(CALIBRATION_FIELDS),
+    "how far a real engine falls short of the datasheet: a calibration file (inference-lab calibrate -o) or its table",
+)
+.default(FieldDefault::Derived("the datasheet roofline"));
+
+/// The `[hardware]` fields.
+pub const FIELDS: &[Field] = &[
+    PRESET,
+    NAME,
+    COMPUTE_FLOPS,
+    MEMORY_BANDWIDTH,
+    MEMORY_CAPACITY,
+    BYTES_PER_PARAM,
+    KV_CACHE_CAPACITY,
+    GPU_MEMORY_UTILIZATION,
+    CALIBRATION,
 ];
 
-impl HardwareConfig {
-    /// Reads and validates a `[hardware]` table; `weight_params` sizes the
-    /// computed KV cache capacity.
-    pub(crate) fn parse(s: &Section<'_>, weight_params: u64) -> Result<Self, ConfigError> {
-        let memory_capacity = s.int_at_least("memory_capacity", 1, None)?;
-        let bytes_per_param = s.int_at_least("bytes_per_param", 1, None)?;
-        let gpu_memory_utilization: f64 = s.opt("gpu_memory_utilization")?.unwrap_or(0.9);
-        if !(gpu_memory_utilization > 0.0 && gpu_memory_utilization <= 1.0) {
-            return Err(s.error(
-                "gpu_memory_utilization",
-                format!("expected a fraction in (0, 1], got {gpu_memory_utilization}"),
-            ));
-        }
-        let kv_cache_capacity = match s.opt_int_at_least("kv_cache_capacity", 1)? {
-            Some(bytes) => bytes,
-            None => {
-                let usable = (memory_capacity as f64 * gpu_memory_utilization) as u64;
-                let weights = weight_params.saturating_mul(bytes_per_param);
-                if weights >= usable {
-                    return Err(s.error(
-                        "memory_capacity",
-                        format!(
-                            "the model does not fit: its weights need {} but {:.0}% of memory_capacity is {}; use more memory, fewer bytes_per_param, or set kv_cache_capacity",
-                            format_bytes(weights),
-                            gpu_memory_utilization * 100.0,
-                            format_bytes(usable)
-                        ),
-                    ));
-                }
-                usable - weights
-            }
-        };
-        Ok(Self {
-            name: s.req("name")?,
-            compute_flops: s.positive_float("compute_flops")?,
-            memory_bandwidth: s.positive_float("memory_bandwidth")?,
-            memory_capacity,
-            bytes_per_param,
-            kv_cache_capacity,
-            gpu_memory_utilization,
-            calibration: Calibration::from_hardware(s)?,
-        })
-    }
+const HARDWARE_PRESET_NAMES: [&str; HARDWARE_PRESETS.len()] = preset_names(HARDWARE_PRESETS);
 
-    /// Field names a `[hardware]` table may hold.
-    pub(crate) fn fields() -> &'static [&'static str] {
-        FIELDS
+impl HardwareConfig {
+    /// Reads and validates a `[hardware]` table. The KV cache capacity, when
+    /// not given, depends on the model: [`super::resolve`] derives it.
+    pub(crate) fn parse(s: &Section<'_>) -> Result<Unresolved<Self>, ConfigError> {
+        let kv_cache_capacity = s.opt_int(&KV_CACHE_CAPACITY)?;
+        Ok(Unresolved {
+            section: Self {
+                name: s.text(&NAME)?,
+                compute_flops: s.positive(&COMPUTE_FLOPS)?,
+                memory_bandwidth: s.positive(&MEMORY_BANDWIDTH)?,
+                memory_capacity: s.int(&MEMORY_CAPACITY)?,
+                bytes_per_param: s.int(&BYTES_PER_PARAM)?,
+                kv_cache_capacity: kv_cache_capacity.unwrap_or(0),
+                gpu_memory_utilization: s.fraction(&GPU_MEMORY_UTILIZATION)?,
+                calibration: Calibration::from_hardware(s)?,
+            },
+            given: kv_cache_capacity,
+        })
     }
 }
 

@@ -6,13 +6,16 @@
 
 mod calibration;
 mod error;
+pub mod fields;
 mod hardware;
 mod model;
 mod overrides;
 pub mod presets;
 mod rate_schedule;
 mod reader;
+mod resolve;
 mod scheduler;
+pub mod schema;
 mod server;
 mod sessions;
 mod shared_prefix;
@@ -33,12 +36,13 @@ pub use shared_prefix::{
 pub use trace::{TraceConfig, TraceFormat};
 pub use workload::{
     ArrivalLimit, ArrivalPattern, LengthDist, SimulationConfig, WorkloadConfig, DEFAULT_BATCH_SIZE,
-    DEFAULT_BURST_SIZE, MAX_ARRIVAL_CV, MIN_ARRIVAL_CV,
+    DEFAULT_BURST_SIZE, MAX_ARRIVAL_CV, MIN_ARRIVAL_CV, SIMULATION_FIELDS,
 };
 
 pub use overrides::{apply_overrides, parse_assignment};
 
 pub(crate) use error::with_hint;
+use fields::{Field, FieldDefault, FieldKind};
 use presets::PresetKind;
 pub use reader::describe;
 pub(crate) use reader::Section;
@@ -51,7 +55,35 @@ pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../configs/config.toml");
 /// Name used as the source of the built-in default in messages.
 pub const DEFAULT_CONFIG_SOURCE: &str = "<built-in default config>";
 
-const SECTIONS: &[&str] = &["hardware", "model", "scheduler", "workload", "simulation"];
+/// The sections of a config file: the top of its field tables.
+pub const SECTIONS: &[Field] = &[
+    Field::new(
+        "hardware",
+        FieldKind::PresetOrTable(hardware::FIELDS),
+        "the GPU: a preset name or its datasheet figures",
+    ),
+    Field::new(
+        "model",
+        FieldKind::PresetOrTable(model::FIELDS),
+        "the served model's shape: a preset name or its fields",
+    ),
+    Field::new(
+        "scheduler",
+        FieldKind::Table(scheduler::FIELDS),
+        "the engine's batching budget, queue policy and KV cache layout",
+    ),
+    Field::new(
+        "workload",
+        FieldKind::Table(workload::FIELDS),
+        "the offered traffic: arrivals, lengths, prompts",
+    ),
+    Field::new(
+        "simulation",
+        FieldKind::Table(SIMULATION_FIELDS),
+        "settings of the run that do not change its results",
+    )
+    .default(FieldDefault::Derived("every field at its default")),
+];
 
 /// A fully resolved, validated configuration: every default filled in, every
 /// preset expanded. Immutable input to a simulation.
@@ -78,8 +110,9 @@ impl Config {
 
     /// Validates an already parsed TOML document.
     pub fn from_table(doc: &Table, source: &str) -> Result<Self, ConfigError> {
-        if let Some(key) = doc.keys().find(|k| !SECTIONS.contains(&k.as_str())) {
-            let message = with_hint(format!("unknown section '{key}'"), key, SECTIONS);
+        let sections = fields::names(SECTIONS);
+        if let Some(key) = doc.keys().find(|k| !sections.contains(&k.as_str())) {
+            let message = with_hint(format!("unknown section '{key}'"), key, &sections);
             return Err(ConfigError::new(source, key.as_str(), message));
         }
         let required = |name: &str| {
@@ -88,41 +121,32 @@ impl Config {
             })
         };
         let model_table = presets::resolve(PresetKind::Model, required("model")?, source)?;
-        let model = ModelConfig::parse(&Section::new(
+        let model = ModelConfig::parse(&Section::checked(
             &model_table,
             "model",
             source,
-            ModelConfig::fields(),
+            model::FIELDS,
         )?)?;
         let hardware_table = presets::resolve(PresetKind::Hardware, required("hardware")?, source)?;
-        let hardware = HardwareConfig::parse(
-            &Section::new(
-                &hardware_table,
-                "hardware",
-                source,
-                HardwareConfig::fields(),
-            )?,
-            model.num_parameters,
-        )?;
+        let hardware = HardwareConfig::parse(&Section::checked(
+            &hardware_table,
+            "hardware",
+            source,
+            hardware::FIELDS,
+        )?)?;
         let scheduler = SchedulerConfig::parse(
-            &section(doc, "scheduler", source, SchedulerConfig::fields())?
+            &section(doc, "scheduler", source, scheduler::FIELDS)?
                 .ok_or_else(|| missing_section(source, "scheduler"))?,
-            model.max_seq_len,
         )?;
         let workload = WorkloadConfig::parse(
-            &section(doc, "workload", source, WorkloadConfig::fields())?
+            &section(doc, "workload", source, workload::FIELDS)?
                 .ok_or_else(|| missing_section(source, "workload"))?,
         )?;
-        let simulation = match section(doc, "simulation", source, SimulationConfig::fields())? {
+        let simulation = match section(doc, "simulation", source, SIMULATION_FIELDS)? {
             Some(s) => SimulationConfig::parse(&s)?,
             None => SimulationConfig::default(),
         };
-        let server = ServerConfig {
-            hardware,
-            model,
-            scheduler,
-        };
-        server.check_kv_fits_a_block(source)?;
+        let server = resolve::server(model, hardware, scheduler, source)?;
         Ok(Self {
             server,
             workload,
@@ -162,11 +186,11 @@ fn section<'a>(
     doc: &'a Table,
     name: &str,
     source: &'a str,
-    fields: &[&str],
+    fields: &[Field],
 ) -> Result<Option<Section<'a>>, ConfigError> {
     match doc.get(name) {
         None => Ok(None),
-        Some(toml::Value::Table(t)) => Section::new(t, name, source, fields).map(Some),
+        Some(toml::Value::Table(t)) => Section::checked(t, name, source, fields).map(Some),
         Some(other) => Err(ConfigError::new(
             source,
             name,

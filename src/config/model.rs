@@ -1,7 +1,10 @@
 //! `[model]`: the transformer's shape, which prices every step and sizes the KV cache.
 
 use super::error::ConfigError;
+use super::fields::{Field, FieldDefault, FieldKind};
+use super::presets::{preset_names, MODEL_PRESETS};
 use super::reader::Section;
+use super::resolve;
 use serde::Serialize;
 
 /// The served model's architecture, resolved (all defaults filled in).
@@ -44,31 +47,123 @@ pub struct ModelConfig {
     pub tie_word_embeddings: bool,
 }
 
-const FIELDS: &[&str] = &[
+const PRESET: Field = Field::new(
     "preset",
-    "name",
+    FieldKind::Choice(&MODEL_PRESET_NAMES),
+    "a shipped model whose fields this table starts from (fields given here override it)",
+)
+.default(FieldDefault::Absent);
+const NAME: Field = Field::new("name", FieldKind::Text, "label shown in reports");
+const NUM_PARAMETERS: Field = Field::new(
     "num_parameters",
+    FieldKind::Integer { min: 1 },
+    "all parameters, every expert included for MoE models",
+)
+.unit("parameters");
+const NUM_ACTIVE_PARAMETERS: Field = Field::new(
     "num_active_parameters",
+    FieldKind::Integer { min: 1 },
+    "parameters one token passes through (MoE: the routed experts only)",
+)
+.default(FieldDefault::Derived("num_parameters"))
+.unit("parameters");
+const NUM_LAYERS: Field = Field::new(
     "num_layers",
-    "hidden_dim",
+    FieldKind::Integer { min: 1 },
+    "transformer layers",
+);
+const HIDDEN_DIM: Field = Field::new("hidden_dim", FieldKind::Integer { min: 1 }, "model width");
+const NUM_HEADS: Field = Field::new(
     "num_heads",
+    FieldKind::Integer { min: 1 },
+    "attention (query) heads",
+);
+const NUM_KV_HEADS: Field = Field::new(
     "num_kv_heads",
+    FieldKind::Integer { min: 1 },
+    "key/value heads, a divisor of num_heads (fewer under GQA/MQA)",
+)
+.default(FieldDefault::Derived("num_heads"));
+const HEAD_DIM: Field = Field::new(
     "head_dim",
+    FieldKind::Integer { min: 1 },
+    "width of one head",
+)
+.default(FieldDefault::Derived("hidden_dim / num_heads"));
+const MAX_SEQ_LEN: Field = Field::new(
     "max_seq_len",
+    FieldKind::Integer { min: 2 },
+    "longest context (prompt plus output) a request may have",
+)
+.unit("tokens");
+const SLIDING_WINDOW: Field = Field::new(
     "sliding_window",
+    FieldKind::Integer { min: 1 },
+    "window of the sliding-window layers",
+)
+.default(FieldDefault::Depends(
+    "required when num_sliding_layers > 0",
+))
+.unit("tokens");
+const NUM_SLIDING_LAYERS: Field = Field::new(
     "num_sliding_layers",
+    FieldKind::Integer { min: 0 },
+    "layers that attend only to the last sliding_window tokens (fewer than num_layers)",
+)
+.default(FieldDefault::Integer(0));
+const NUM_EXPERTS: Field = Field::new(
     "num_experts",
+    FieldKind::Integer { min: 1 },
+    "MoE: routed experts per layer (with experts_per_token)",
+)
+.default(FieldDefault::Absent);
+const EXPERTS_PER_TOKEN: Field = Field::new(
     "experts_per_token",
+    FieldKind::Integer { min: 1 },
+    "MoE: experts each token is routed to (with num_experts)",
+)
+.default(FieldDefault::Absent);
+const VOCAB_SIZE: Field = Field::new(
     "vocab_size",
+    FieldKind::Integer { min: 1 },
+    "vocabulary size: prices the embedding (a lookup) and the LM head (sampling sequences only) apart from the layers",
+)
+.default(FieldDefault::Absent)
+.unit("tokens");
+const TIE_WORD_EMBEDDINGS: Field = Field::new(
     "tie_word_embeddings",
+    FieldKind::Bool,
+    "whether the LM head shares the embedding's weights (counted once in num_parameters)",
+)
+.default(FieldDefault::Bool(false));
+
+/// The `[model]` fields.
+pub const FIELDS: &[Field] = &[
+    PRESET,
+    NAME,
+    NUM_PARAMETERS,
+    NUM_ACTIVE_PARAMETERS,
+    NUM_LAYERS,
+    HIDDEN_DIM,
+    NUM_HEADS,
+    NUM_KV_HEADS,
+    HEAD_DIM,
+    MAX_SEQ_LEN,
+    SLIDING_WINDOW,
+    NUM_SLIDING_LAYERS,
+    NUM_EXPERTS,
+    EXPERTS_PER_TOKEN,
+    VOCAB_SIZE,
+    TIE_WORD_EMBEDDINGS,
 ];
+
+const MODEL_PRESET_NAMES: [&str; MODEL_PRESETS.len()] = preset_names(MODEL_PRESETS);
 
 impl ModelConfig {
     /// Reads and validates a `[model]` table.
     pub(crate) fn parse(s: &Section<'_>) -> Result<Self, ConfigError> {
-        let num_parameters = s.int_at_least("num_parameters", 1, None)?;
-        let num_active_parameters =
-            s.int_at_least("num_active_parameters", 1, Some(num_parameters))?;
+        let num_parameters = s.int(&NUM_PARAMETERS)?;
+        let num_active_parameters = s.int_or(&NUM_ACTIVE_PARAMETERS, num_parameters)?;
         if num_active_parameters > num_parameters {
             return Err(s.error(
                 "num_active_parameters",
@@ -77,21 +172,20 @@ impl ModelConfig {
                 ),
             ));
         }
-        let num_layers = s.int_at_least("num_layers", 1, None)?;
-        let hidden_dim = s.int_at_least("hidden_dim", 1, None)?;
-        let num_heads = s.int_at_least("num_heads", 1, None)?;
-        let num_kv_heads = s.int_at_least("num_kv_heads", 1, Some(num_heads))?;
+        let num_layers = s.int(&NUM_LAYERS)?;
+        let hidden_dim = s.int(&HIDDEN_DIM)?;
+        let num_heads = s.int(&NUM_HEADS)?;
+        let num_kv_heads = s.int_or(&NUM_KV_HEADS, num_heads)?;
         if num_heads % num_kv_heads != 0 {
             return Err(s.error(
                 "num_kv_heads",
                 format!("expected a divisor of num_heads ({num_heads}), got {num_kv_heads}"),
             ));
         }
-        let default_head_dim = hidden_dim / num_heads;
-        let head_dim = s.int_at_least("head_dim", 1, Some(default_head_dim.max(1)))?;
-        let max_seq_len = s.int_at_least("max_seq_len", 2, None)?;
-        let sliding_window = s.opt_int_at_least("sliding_window", 1)?;
-        let num_sliding_layers = s.int_at_least("num_sliding_layers", 0, Some(0))?;
+        let head_dim = s.int_or(&HEAD_DIM, resolve::head_dim(hidden_dim, num_heads))?;
+        let max_seq_len = s.int(&MAX_SEQ_LEN)?;
+        let sliding_window = s.opt_int(&SLIDING_WINDOW)?;
+        let num_sliding_layers = s.int(&NUM_SLIDING_LAYERS)?;
         if num_sliding_layers > 0 && sliding_window.is_none() {
             return Err(s.error(
                 "sliding_window",
@@ -106,8 +200,8 @@ impl ModelConfig {
                 ),
             ));
         }
-        let num_experts = s.opt_int_at_least("num_experts", 1)?;
-        let experts_per_token = s.opt_int_at_least("experts_per_token", 1)?;
+        let num_experts = s.opt_int(&NUM_EXPERTS)?;
+        let experts_per_token = s.opt_int(&EXPERTS_PER_TOKEN)?;
         match (num_experts, experts_per_token) {
             (Some(e), Some(k)) if k > e => {
                 return Err(s.error(
@@ -129,8 +223,8 @@ impl ModelConfig {
             }
             _ => {}
         }
-        let vocab_size = s.opt_int_at_least("vocab_size", 1)?;
-        let tie_word_embeddings = s.opt("tie_word_embeddings")?.unwrap_or(false);
+        let vocab_size = s.opt_int(&VOCAB_SIZE)?;
+        let tie_word_embeddings = s.flag(&TIE_WORD_EMBEDDINGS)?;
         if let Some(vocab) = vocab_size {
             let copies = if tie_word_embeddings { 1 } else { 2 };
             let embedding = vocab.saturating_mul(hidden_dim).saturating_mul(copies);
@@ -144,7 +238,7 @@ impl ModelConfig {
             }
         }
         Ok(Self {
-            name: s.req("name")?,
+            name: s.text(&NAME)?,
             num_parameters,
             num_active_parameters,
             num_layers,
@@ -160,11 +254,6 @@ impl ModelConfig {
             vocab_size,
             tie_word_embeddings,
         })
-    }
-
-    /// Field names a `[model]` table may hold.
-    pub(crate) fn fields() -> &'static [&'static str] {
-        FIELDS
     }
 
     /// Layers that attend to the whole context.

@@ -35,6 +35,18 @@ pub const MODEL_PRESETS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The names of a preset list, for the `preset` field tables (their
+/// choices are the presets compiled in).
+pub const fn preset_names<const N: usize>(presets: &[(&'static str, &str)]) -> [&'static str; N] {
+    let mut names = [""; N];
+    let mut i = 0;
+    while i < N {
+        names[i] = presets[i].0;
+        i += 1;
+    }
+    names
+}
+
 /// The section kinds that accept presets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PresetKind {

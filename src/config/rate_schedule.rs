@@ -7,9 +7,71 @@
 //! `workload.arrival_rate` therefore scales the whole schedule.
 
 use super::error::ConfigError;
+use super::fields::{Field, FieldDefault, FieldKind, Variant};
 use super::reader::{describe, Section};
 use serde::Serialize;
 use toml::Value;
+
+const UNTIL_SECS: Field = Field::new(
+    "until_secs",
+    FieldKind::Positive,
+    "end of the piece; it starts where the previous one ends (or at 0)",
+)
+.unit("s");
+const RATE: Field = Field::new(
+    "rate",
+    FieldKind::Number {
+        min: 0.0,
+        max: f64::MAX,
+    },
+    "requests/s during the piece, times workload.arrival_rate; 0 is a pause",
+)
+.unit("requests/s");
+const TYPE: Field = Field::new("type", FieldKind::Text, "the schedule's kind");
+const MEAN: Field = Field::new(
+    "mean",
+    FieldKind::Positive,
+    "mean rate, times workload.arrival_rate",
+)
+.unit("requests/s");
+const AMPLITUDE: Field = Field::new(
+    "amplitude",
+    FieldKind::Number {
+        min: 0.0,
+        max: f64::MAX,
+    },
+    "swing around the mean, at most the mean",
+)
+.unit("requests/s");
+const PERIOD_SECS: Field = Field::new(
+    "period_secs",
+    FieldKind::Positive,
+    "length of one cycle (86400 for a day)",
+)
+.unit("s");
+const PHASE_SECS: Field = Field::new(
+    "phase_secs",
+    FieldKind::Number {
+        min: 0.0,
+        max: f64::MAX,
+    },
+    "shift of the cycle: the rate at t = 0 is the rate at phase_secs of the cycle",
+)
+.default(FieldDefault::Number(0.0))
+.unit("s");
+
+/// The fields of one piece of a piecewise schedule.
+const PIECE_FIELDS: &[Field] = &[UNTIL_SECS, RATE];
+/// The fields of a sine schedule (its `type` is `"sine"`).
+const SINE_FIELDS: &[Field] = &[MEAN, AMPLITUDE, PERIOD_SECS, PHASE_SECS];
+/// The single-table schedules.
+const VARIANTS: &[Variant] = &[("sine", SINE_FIELDS)];
+
+/// The shape of `workload.rate_schedule` in a field table.
+pub(crate) const RATE_SCHEDULE_KIND: FieldKind = FieldKind::ListOrTagged {
+    items: PIECE_FIELDS,
+    tagged: VARIANTS,
+};
 
 /// One level of a piecewise schedule: `rate` until `until_secs`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -58,15 +120,9 @@ impl RateSchedule {
         match value {
             Value::Array(items) => Self::parse_pieces(s, &path, items),
             Value::Table(t) => {
-                let t = Section::new(
-                    t,
-                    path,
-                    s.source(),
-                    &["type", "mean", "amplitude", "period_secs", "phase_secs"],
-                )?;
-                t.choice("type", &[("sine", ())], None)?;
-                let mean = t.positive_float("mean")?;
-                let amplitude = t.non_negative_float("amplitude", None)?;
+                let (t, _) = Section::tagged(t, path, s.source(), &TYPE, VARIANTS, "schedule")?;
+                let mean = t.positive(&MEAN)?;
+                let amplitude = t.non_negative(&AMPLITUDE)?;
                 if amplitude > mean {
                     return Err(t.error(
                         "amplitude",
@@ -76,8 +132,8 @@ impl RateSchedule {
                 Ok(RateSchedule::Sine {
                     mean,
                     amplitude,
-                    period_secs: t.positive_float("period_secs")?,
-                    phase_secs: t.non_negative_float("phase_secs", Some(0.0))?,
+                    period_secs: t.positive(&PERIOD_SECS)?,
+                    phase_secs: t.non_negative(&PHASE_SECS)?,
                 })
             }
             other => Err(s.error(
@@ -111,8 +167,8 @@ impl RateSchedule {
                     ),
                 ));
             };
-            let t = Section::new(t, item_path, s.source(), &["until_secs", "rate"])?;
-            let until_secs = t.positive_float("until_secs")?;
+            let t = Section::checked(t, item_path, s.source(), PIECE_FIELDS)?;
+            let until_secs = t.positive(&UNTIL_SECS)?;
             if let Some(prev) = pieces.last() {
                 if until_secs <= prev.until_secs {
                     return Err(t.error(
@@ -126,7 +182,7 @@ impl RateSchedule {
             }
             pieces.push(RatePiece {
                 until_secs,
-                rate: t.non_negative_float("rate", None)?,
+                rate: t.non_negative(&RATE)?,
             });
         }
         if pieces.iter().all(|p| p.rate == 0.0) {

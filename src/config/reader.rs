@@ -2,6 +2,7 @@
 //! every error names the field, and rejects keys that no field claims.
 
 use super::error::{with_hint, ConfigError};
+use super::fields::{names, Field, FieldDefault, Variant};
 use toml::{Table, Value};
 
 /// One TOML table being read as a config section (or a nested table such as a
@@ -23,6 +24,130 @@ impl<'a> Section<'a> {
         let section = Self::open(table, path, source);
         section.check_fields(fields)?;
         Ok(section)
+    }
+
+    /// Starts reading `table` at `path`, failing on any key that is not a
+    /// field of the table `fields`.
+    pub fn checked(
+        table: &'a Table,
+        path: impl Into<String>,
+        source: &'a str,
+        fields: &[Field],
+    ) -> Result<Self, ConfigError> {
+        Self::new(table, path, source, &names(fields))
+    }
+
+    /// Starts reading `table` at `path` as one of the `variants` that its
+    /// `tag` key names, failing on any key that variant does not take;
+    /// `noun` names the kind of table in that error. Returns the section
+    /// and the index of the variant.
+    pub fn tagged(
+        table: &'a Table,
+        path: impl Into<String>,
+        source: &'a str,
+        tag: &Field,
+        variants: &[Variant],
+        noun: &str,
+    ) -> Result<(Self, usize), ConfigError> {
+        let section = Self::open(table, path, source);
+        let choices: Vec<(&str, usize)> = variants
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| (*name, i))
+            .collect();
+        let index = section.choice(tag.name, &choices, None)?;
+        let fields: Vec<&str> = std::iter::once(tag.name)
+            .chain(variants[index].1.iter().map(|f| f.name))
+            .collect();
+        if let Some(key) = section.unknown_key(&fields) {
+            let message = format!(
+                "unknown field '{key}' for this {noun} (expected {})",
+                fields[1..].join(", ")
+            );
+            return Err(section.error(key, with_hint(message, key, &fields)));
+        }
+        Ok((section, index))
+    }
+
+    /// `f` as an integer of at least its minimum, or its default when
+    /// absent (a field without an integer default is required).
+    pub fn int(&self, f: &Field) -> Result<u64, ConfigError> {
+        self.int_at_least(f.name, f.min_integer(), f.default_integer())
+    }
+
+    /// `f` as an integer of at least its minimum, or `derived` when absent
+    /// (a default computed from other fields).
+    pub fn int_or(&self, f: &Field, derived: u64) -> Result<u64, ConfigError> {
+        self.int_at_least(f.name, f.min_integer(), Some(derived))
+    }
+
+    /// `f` as an optional integer of at least its minimum.
+    pub fn opt_int(&self, f: &Field) -> Result<Option<u64>, ConfigError> {
+        self.opt_int_at_least(f.name, f.min_integer())
+    }
+
+    /// `f` as a boolean, or its default when absent.
+    pub fn flag(&self, f: &Field) -> Result<bool, ConfigError> {
+        Ok(self
+            .opt(f.name)?
+            .unwrap_or(f.default == FieldDefault::Bool(true)))
+    }
+
+    /// `f` as one of `choices` (an enum's `ALL` table), or its default name
+    /// when absent.
+    pub fn pick<T: Copy>(&self, f: &Field, choices: &[(&str, T)]) -> Result<T, ConfigError> {
+        let default = match f.default {
+            FieldDefault::Name(name) => choices.iter().find(|(n, _)| *n == name).map(|(_, v)| *v),
+            _ => None,
+        };
+        self.choice(f.name, choices, default)
+    }
+
+    /// `f` as a number, or its numeric default when absent.
+    pub fn number(&self, f: &Field) -> Result<f64, ConfigError> {
+        match (self.opt::<f64>(f.name)?, f.default) {
+            (Some(v), _) | (None, FieldDefault::Number(v)) => Ok(v),
+            _ => self.req(f.name),
+        }
+    }
+
+    /// `f` as a number strictly above 0, or its numeric default when absent.
+    pub fn positive(&self, f: &Field) -> Result<f64, ConfigError> {
+        match (self.raw(f.name), f.default) {
+            (None, FieldDefault::Number(v)) => Ok(v),
+            _ => self.positive_float(f.name),
+        }
+    }
+
+    /// `f` as an optional number strictly above 0.
+    pub fn opt_positive(&self, f: &Field) -> Result<Option<f64>, ConfigError> {
+        self.opt_positive_float(f.name)
+    }
+
+    /// `f` as a number of at least 0, or its numeric default when absent.
+    pub fn non_negative(&self, f: &Field) -> Result<f64, ConfigError> {
+        let default = match f.default {
+            FieldDefault::Number(v) => Some(v),
+            _ => None,
+        };
+        self.non_negative_float(f.name, default)
+    }
+
+    /// `f` as a fraction in (0, 1], or its numeric default when absent.
+    pub fn fraction(&self, f: &Field) -> Result<f64, ConfigError> {
+        let value = self.number(f)?;
+        if !(value > 0.0 && value <= 1.0) {
+            return Err(self.error(
+                f.name,
+                format!("expected a fraction in (0, 1], got {value}"),
+            ));
+        }
+        Ok(value)
+    }
+
+    /// `f` as a string (required).
+    pub fn text(&self, f: &Field) -> Result<String, ConfigError> {
+        self.req(f.name)
     }
 
     /// Fails on the first key of the table that is not one of `fields`.
@@ -185,30 +310,6 @@ impl<'a> Section<'a> {
             &names,
         );
         Err(self.error(key, message))
-    }
-
-    /// The `type` of a tagged table (`{ type = "fixed", value = 10 }`): one
-    /// of `variants` (each a name with its fields), after checking that the
-    /// table holds no field that variant does not take.
-    pub fn variant(
-        &self,
-        variants: &[(&'static str, &'static [&'static str])],
-    ) -> Result<&'static str, ConfigError> {
-        let names: Vec<(&str, usize)> = variants
-            .iter()
-            .enumerate()
-            .map(|(i, (name, _))| (*name, i))
-            .collect();
-        let (name, fields) = variants[self.choice("type", &names, None)?];
-        let allowed = [&["type"], fields].concat();
-        if let Some(key) = self.unknown_key(&allowed) {
-            let message = format!(
-                "unknown field '{key}' for this distribution (expected {})",
-                fields.join(", ")
-            );
-            return Err(self.error(key, with_hint(message, key, &allowed)));
-        }
-        Ok(name)
     }
 
     /// The nested table at `key`, if present; an error if it is not a table.

@@ -1,7 +1,9 @@
 //! `[scheduler]`: the engine's batching budget, queue policy and KV cache layout.
 
 use super::error::ConfigError;
+use super::fields::{choice_names, Field, FieldDefault, FieldKind};
 use super::reader::Section;
+use super::resolve::Unresolved;
 use serde::Serialize;
 
 /// Order in which waiting requests are admitted (and whom to preempt first).
@@ -90,48 +92,98 @@ pub struct SchedulerConfig {
     pub enable_prefix_caching: bool,
 }
 
-const FIELDS: &[&str] = &[
+const MAX_NUM_BATCHED_TOKENS: Field = Field::new(
     "max_num_batched_tokens",
+    FieldKind::Integer { min: 1 },
+    "token budget of one engine step (vLLM's --max-num-batched-tokens)",
+)
+.unit("tokens");
+const MAX_NUM_SEQS: Field = Field::new(
     "max_num_seqs",
+    FieldKind::Integer { min: 1 },
+    "most requests running at once (vLLM's --max-num-seqs)",
+);
+const POLICY: Field = Field::new(
     "policy",
+    FieldKind::Choice(&POLICY_NAMES),
+    "admission (and preemption) order",
+)
+.default(FieldDefault::Name("fcfs"));
+const ENABLE_CHUNKED_PREFILL: Field = Field::new(
     "enable_chunked_prefill",
+    FieldKind::Bool,
+    "whether long prompts may be split across steps",
+)
+.default(FieldDefault::Bool(true));
+const BLOCK_SIZE: Field = Field::new(
     "block_size",
+    FieldKind::Integer { min: 1 },
+    "tokens per KV cache block",
+)
+.default(FieldDefault::Integer(16))
+.unit("tokens");
+const LONG_PREFILL_TOKEN_THRESHOLD: Field = Field::new(
     "long_prefill_token_threshold",
+    FieldKind::Integer { min: 0 },
+    "most prompt tokens one request may take in one step (0: no cap)",
+)
+.default(FieldDefault::Derived(
+    "4% of model.max_seq_len when max_num_partial_prefills > 1, else 0",
+))
+.unit("tokens");
+const MAX_NUM_PARTIAL_PREFILLS: Field = Field::new(
     "max_num_partial_prefills",
+    FieldKind::Integer { min: 1 },
+    "most requests in an unfinished (partial) prefill at once",
+)
+.default(FieldDefault::Integer(1));
+const ENABLE_PREEMPTION_FREE: Field = Field::new(
     "enable_preemption_free",
+    FieldKind::Bool,
+    "admit only requests whose whole future KV fits, so nothing is ever preempted",
+)
+.default(FieldDefault::Bool(false));
+const ENABLE_PREFIX_CACHING: Field = Field::new(
     "enable_prefix_caching",
+    FieldKind::Bool,
+    "reuse cached full blocks with equal content",
+)
+.default(FieldDefault::Bool(true));
+
+/// The `[scheduler]` fields.
+pub const FIELDS: &[Field] = &[
+    MAX_NUM_BATCHED_TOKENS,
+    MAX_NUM_SEQS,
+    POLICY,
+    ENABLE_CHUNKED_PREFILL,
+    BLOCK_SIZE,
+    LONG_PREFILL_TOKEN_THRESHOLD,
+    MAX_NUM_PARTIAL_PREFILLS,
+    ENABLE_PREEMPTION_FREE,
+    ENABLE_PREFIX_CACHING,
 ];
 
-impl SchedulerConfig {
-    /// Reads and validates a `[scheduler]` table; `max_seq_len` sets the default
-    /// long-prefill threshold.
-    pub(crate) fn parse(s: &Section<'_>, max_seq_len: u64) -> Result<Self, ConfigError> {
-        let max_num_partial_prefills = s.int_at_least("max_num_partial_prefills", 1, Some(1))?;
-        let default_threshold = if max_num_partial_prefills > 1 {
-            (max_seq_len * 4 / 100).max(1)
-        } else {
-            0
-        };
-        Ok(Self {
-            max_num_batched_tokens: s.int_at_least("max_num_batched_tokens", 1, None)?,
-            max_num_seqs: s.int_at_least("max_num_seqs", 1, None)?,
-            policy: s.choice("policy", &Policy::ALL, Some(Policy::Fcfs))?,
-            enable_chunked_prefill: s.opt("enable_chunked_prefill")?.unwrap_or(true),
-            block_size: s.int_at_least("block_size", 1, Some(16))?,
-            long_prefill_token_threshold: s.int_at_least(
-                "long_prefill_token_threshold",
-                0,
-                Some(default_threshold),
-            )?,
-            max_num_partial_prefills,
-            enable_preemption_free: s.opt("enable_preemption_free")?.unwrap_or(false),
-            enable_prefix_caching: s.opt("enable_prefix_caching")?.unwrap_or(true),
-        })
-    }
+const POLICY_NAMES: [&str; 8] = choice_names(Policy::ALL);
 
-    /// Field names a `[scheduler]` table may hold.
-    pub(crate) fn fields() -> &'static [&'static str] {
-        FIELDS
+impl SchedulerConfig {
+    /// Reads and validates a `[scheduler]` table. The long-prefill threshold,
+    /// when not given, depends on the model: [`super::resolve`] derives it.
+    pub(crate) fn parse(s: &Section<'_>) -> Result<Unresolved<Self>, ConfigError> {
+        let threshold = s.opt_int(&LONG_PREFILL_TOKEN_THRESHOLD)?;
+        Ok(Unresolved {
+            section: Self {
+                max_num_batched_tokens: s.int(&MAX_NUM_BATCHED_TOKENS)?,
+                max_num_seqs: s.int(&MAX_NUM_SEQS)?,
+                policy: s.pick(&POLICY, &Policy::ALL)?,
+                enable_chunked_prefill: s.flag(&ENABLE_CHUNKED_PREFILL)?,
+                block_size: s.int(&BLOCK_SIZE)?,
+                long_prefill_token_threshold: threshold.unwrap_or(0),
+                max_num_partial_prefills: s.int(&MAX_NUM_PARTIAL_PREFILLS)?,
+                enable_preemption_free: s.flag(&ENABLE_PREEMPTION_FREE)?,
+                enable_prefix_caching: s.flag(&ENABLE_PREFIX_CACHING)?,
+            },
+            given: threshold,
+        })
     }
 }
 

@@ -4,8 +4,9 @@
 //! far as its prompt.
 
 use super::error::ConfigError;
+use super::fields::{names, Field, FieldDefault, FieldKind, Variant};
 use super::reader::Section;
-use super::workload::LengthDist;
+use super::workload::{LengthDist, DISTRIBUTION, DIST_MEAN, DIST_STD_DEV, DIST_TYPE};
 use serde::Serialize;
 
 /// A distribution of durations in seconds. Samples are clamped to at least 0.
@@ -46,41 +47,70 @@ pub enum DurationDist {
     },
 }
 
-impl DurationDist {
-    /// Every distribution's `type` name with its fields.
-    const VARIANTS: &'static [(&'static str, &'static [&'static str])] = &[
-        ("fixed", &["value"]),
-        ("uniform", &["min", "max"]),
-        ("exponential", &["mean"]),
-        ("normal", &["mean", "std_dev"]),
-        ("lognormal", &["mean", "std_dev"]),
-    ];
+/// A duration in seconds, at least 0.
+const fn secs(name: &'static str, doc: &'static str) -> Field {
+    Field::new(
+        name,
+        FieldKind::Number {
+            min: 0.0,
+            max: f64::MAX,
+        },
+        doc,
+    )
+    .unit("s")
+}
+const SECS_VALUE: Field = secs("value", "the duration");
+const SECS_MIN: Field = secs("min", "shortest duration, at most max");
+const SECS_MAX: Field = secs("max", "longest duration");
+const SECS_MEAN: Field = secs("mean", "mean duration");
 
-    /// Reads a distribution table (`{ type = "...", ... }`) at `s`.
-    pub(crate) fn parse(s: &Section<'_>) -> Result<Self, ConfigError> {
-        let secs = |key: &str| s.non_negative_float(key, None);
-        let std_dev = || s.non_negative_float("std_dev", None);
-        Ok(match s.variant(Self::VARIANTS)? {
-            "fixed" => DurationDist::Fixed {
-                value: secs("value")?,
+/// Every duration distribution with its fields.
+const DURATION_DISTS: &[Variant] = &[
+    ("fixed", &[SECS_VALUE]),
+    ("uniform", &[SECS_MIN, SECS_MAX]),
+    ("exponential", &[SECS_MEAN]),
+    ("normal", &[DIST_MEAN, DIST_STD_DEV]),
+    ("lognormal", &[DIST_MEAN, DIST_STD_DEV]),
+];
+
+impl DurationDist {
+    /// Reads a distribution table (`{ type = "...", ... }`) at `key` of `s`.
+    fn parse(s: &Section<'_>, key: &str) -> Result<Self, ConfigError> {
+        let table = s.table(key)?.ok_or_else(|| {
+            s.error(
+                key,
+                "missing required field (expected a distribution table such as { type = \"fixed\", value = 4 })",
+            )
+        })?;
+        let (s, kind) = Section::tagged(
+            table,
+            s.field_path(key),
+            s.source(),
+            &DIST_TYPE,
+            DURATION_DISTS,
+            "distribution",
+        )?;
+        Ok(match kind {
+            0 => DurationDist::Fixed {
+                value: s.non_negative(&SECS_VALUE)?,
             },
-            "uniform" => {
-                let (min, max) = (secs("min")?, secs("max")?);
+            1 => {
+                let (min, max) = (s.non_negative(&SECS_MIN)?, s.non_negative(&SECS_MAX)?);
                 if min > max {
                     return Err(s.error("min", format!("expected min <= max ({max}), got {min}")));
                 }
                 DurationDist::Uniform { min, max }
             }
-            "exponential" => DurationDist::Exponential {
-                mean: secs("mean")?,
+            2 => DurationDist::Exponential {
+                mean: s.non_negative(&SECS_MEAN)?,
             },
-            "normal" => DurationDist::Normal {
-                mean: s.req("mean")?,
-                std_dev: std_dev()?,
+            3 => DurationDist::Normal {
+                mean: s.number(&DIST_MEAN)?,
+                std_dev: s.non_negative(&DIST_STD_DEV)?,
             },
             _ => DurationDist::Lognormal {
-                mean: s.req("mean")?,
-                std_dev: std_dev()?,
+                mean: s.number(&DIST_MEAN)?,
+                std_dev: s.non_negative(&DIST_STD_DEV)?,
             },
         })
     }
@@ -109,40 +139,70 @@ pub struct SessionsConfig {
     pub num_sessions: Option<u64>,
 }
 
-impl SessionsConfig {
-    /// Field names the table may hold.
-    const FIELDS: &'static [&'static str] = &[
-        "turns_dist",
-        "think_time_dist",
-        "user_len_dist",
-        "system_prompt_len",
-        "num_sessions",
-    ];
+const TURNS_DIST: Field =
+    Field::new("turns_dist", DISTRIBUTION, "turns (requests) per session").unit("turns");
+const THINK_TIME_DIST: Field = Field::new(
+    "think_time_dist",
+    FieldKind::Tagged(DURATION_DISTS),
+    "time from a turn's response to the session's next turn",
+)
+.unit("s");
+const USER_LEN_DIST: Field = Field::new(
+    "user_len_dist",
+    DISTRIBUTION,
+    "tokens of each turn's new user message",
+)
+.unit("tokens");
+const SYSTEM_PROMPT_LEN: Field = Field::new(
+    "system_prompt_len",
+    FieldKind::Integer { min: 0 },
+    "tokens every conversation starts with, shared by all sessions",
+)
+.default(FieldDefault::Integer(0))
+.unit("tokens");
+const NUM_SESSIONS: Field = Field::new(
+    "num_sessions",
+    FieldKind::Integer { min: 1 },
+    "start at most this many sessions (without it the run needs num_requests or duration_secs)",
+)
+.default(FieldDefault::Absent)
+.unit("sessions");
 
+/// The `[workload.sessions]` fields.
+pub const SESSIONS_FIELDS: &[Field] = &[
+    TURNS_DIST,
+    THINK_TIME_DIST,
+    USER_LEN_DIST,
+    SYSTEM_PROMPT_LEN,
+    NUM_SESSIONS,
+];
+
+impl SessionsConfig {
     /// Reads and validates the table at `s`.
     pub(crate) fn parse(s: &Section<'_>) -> Result<Self, ConfigError> {
-        s.check_fields(Self::FIELDS)?;
-        let table = |key: &str| {
-            s.sub_section(key)?.ok_or_else(|| {
+        s.check_fields(&names(SESSIONS_FIELDS))?;
+        let length = |f: &Field| {
+            let table = s.table(f.name)?.ok_or_else(|| {
                 s.error(
-                    key,
+                    f.name,
                     "missing required field (expected a distribution table such as { type = \"fixed\", value = 4 })",
                 )
-            })
+            })?;
+            LengthDist::parse(table, s.field_path(f.name), s.source(), 1)
         };
-        let system_prompt_len = s.int_at_least("system_prompt_len", 0, Some(0))?;
+        let system_prompt_len = s.int(&SYSTEM_PROMPT_LEN)?;
         if system_prompt_len > MAX_SYSTEM_PROMPT_LEN {
             return Err(s.error(
-                "system_prompt_len",
+                SYSTEM_PROMPT_LEN.name,
                 format!("expected at most {MAX_SYSTEM_PROMPT_LEN} tokens, got {system_prompt_len}"),
             ));
         }
         Ok(Self {
-            turns_dist: LengthDist::parse(&table("turns_dist")?, 1)?,
-            think_time_dist: DurationDist::parse(&table("think_time_dist")?)?,
-            user_len_dist: LengthDist::parse(&table("user_len_dist")?, 1)?,
+            turns_dist: length(&TURNS_DIST)?,
+            think_time_dist: DurationDist::parse(s, THINK_TIME_DIST.name)?,
+            user_len_dist: length(&USER_LEN_DIST)?,
             system_prompt_len,
-            num_sessions: s.opt_int_at_least("num_sessions", 1)?,
+            num_sessions: s.opt_int(&NUM_SESSIONS)?,
         })
     }
 }

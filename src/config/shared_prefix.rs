@@ -3,6 +3,7 @@
 //! (inference-perf) `shared_prefix` data.
 
 use super::error::ConfigError;
+use super::fields::{choice_names, names, Field, FieldDefault, FieldKind};
 use super::reader::Section;
 use serde::Serialize;
 
@@ -48,16 +49,47 @@ pub struct SharedPrefixConfig {
     pub question_len: u64,
 }
 
-impl SharedPrefixConfig {
-    /// Field names the table may hold.
-    const FIELDS: &'static [&'static str] = &[
-        "num_groups",
-        "prompts_per_group",
-        "order",
-        "system_prompt_len",
-        "question_len",
-    ];
+const NUM_GROUPS: Field = Field::new(
+    "num_groups",
+    FieldKind::Integer { min: 1 },
+    "groups of prompts; the prompts of a group start with the same system prompt",
+);
+const PROMPTS_PER_GROUP: Field = Field::new(
+    "prompts_per_group",
+    FieldKind::Integer { min: 1 },
+    "distinct prompts per group",
+);
+const ORDER: Field = Field::new(
+    "order",
+    FieldKind::Choice(&ORDER_NAMES),
+    "cycle: the groups x prompts shuffled once, then sent in turn (the llm-d harness); random: each request picks a prompt",
+)
+.default(FieldDefault::Name("cycle"));
+const SYSTEM_PROMPT_LEN: Field = Field::new(
+    "system_prompt_len",
+    FieldKind::Integer { min: 0 },
+    "tokens shared inside a group",
+)
+.unit("tokens");
+const QUESTION_LEN: Field = Field::new(
+    "question_len",
+    FieldKind::Integer { min: 0 },
+    "tokens of each prompt after its system prompt",
+)
+.unit("tokens");
 
+/// The `[workload.shared_prefix]` fields.
+pub const SHARED_PREFIX_FIELDS: &[Field] = &[
+    NUM_GROUPS,
+    PROMPTS_PER_GROUP,
+    ORDER,
+    SYSTEM_PROMPT_LEN,
+    QUESTION_LEN,
+];
+
+const ORDER_NAMES: [&str; PromptOrder::ALL.len()] = choice_names(PromptOrder::ALL);
+
+impl SharedPrefixConfig {
     /// Distinct prompts.
     pub fn num_prompts(&self) -> u64 {
         self.num_groups * self.prompts_per_group
@@ -70,13 +102,13 @@ impl SharedPrefixConfig {
 
     /// Reads and validates the table at `s`.
     pub(crate) fn parse(s: &Section<'_>) -> Result<Self, ConfigError> {
-        s.check_fields(Self::FIELDS)?;
+        s.check_fields(&names(SHARED_PREFIX_FIELDS))?;
         let config = Self {
-            num_groups: s.int_at_least("num_groups", 1, None)?,
-            prompts_per_group: s.int_at_least("prompts_per_group", 1, None)?,
-            order: s.choice("order", &PromptOrder::ALL, Some(PromptOrder::Cycle))?,
-            system_prompt_len: s.int_at_least("system_prompt_len", 0, None)?,
-            question_len: s.int_at_least("question_len", 0, None)?,
+            num_groups: s.int(&NUM_GROUPS)?,
+            prompts_per_group: s.int(&PROMPTS_PER_GROUP)?,
+            order: s.pick(&ORDER, &PromptOrder::ALL)?,
+            system_prompt_len: s.int(&SYSTEM_PROMPT_LEN)?,
+            question_len: s.int(&QUESTION_LEN)?,
         };
         if config.prompt_len() == 0 {
             return Err(s.error(

@@ -167,3 +167,106 @@ fn dataset_mode_needs_neither_length_distributions_nor_a_limit() {
         .to_string();
     assert!(e.contains("workload.num_requests: missing"), "{e}");
 }
+
+/// Checks that every field of `fields` left out of `given` resolves to the
+/// default its field table states (the tables feed the docs and the JSON
+/// Schemas, so they must tell the parser's truth).
+fn check_table_defaults(
+    fields: &[fields::Field],
+    given: &Table,
+    resolved: &serde_json::Value,
+    path: &str,
+) {
+    use fields::{FieldDefault, FieldKind};
+    for f in fields {
+        if given.contains_key(f.name) {
+            continue;
+        }
+        let value = &resolved[f.name];
+        let at = format!("{path}.{}", f.name);
+        match f.default {
+            FieldDefault::Integer(v) => assert_eq!(value.as_u64(), Some(v), "{at}"),
+            FieldDefault::Number(v) => assert_eq!(value.as_f64(), Some(v), "{at}"),
+            FieldDefault::Bool(v) => assert_eq!(value.as_bool(), Some(v), "{at}"),
+            FieldDefault::Name(v) => assert_eq!(value.as_str(), Some(v), "{at}"),
+            FieldDefault::Absent => assert!(value.is_null(), "{at}: {value}"),
+            FieldDefault::Required | FieldDefault::Derived(_) | FieldDefault::Depends(_) => {}
+        }
+        if let FieldKind::Table(inner) | FieldKind::PathOrTable(inner) = f.kind {
+            if value.is_object() {
+                check_table_defaults(inner, &Table::new(), value, &at);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_field_tables_state_the_parsers_defaults() {
+    let shared = MINIMAL.replace(
+        "input_len_dist = { type = \"fixed\", value = 100 }",
+        "shared_prefix = { num_groups = 2, prompts_per_group = 3, system_prompt_len = 10, question_len = 5 }",
+    );
+    let trace = "hardware = \"h100\"\nmodel = \"llama-3.1-8b\"\n[scheduler]\nmax_num_batched_tokens = 8192\nmax_num_seqs = 256\n[workload]\ntrace = { path = \"t.csv\" }\n";
+    for text in [MINIMAL, shared.as_str(), trace] {
+        let doc = parse_toml(text, "c.toml").unwrap();
+        let config = parse(text).unwrap();
+        let json = serde_json::to_value(&config).unwrap();
+        for section in SECTIONS {
+            let given = match doc.get(section.name) {
+                Some(value @ toml::Value::String(_)) | Some(value @ toml::Value::Table(_))
+                    if matches!(section.kind, fields::FieldKind::PresetOrTable(_)) =>
+                {
+                    let kind = if section.name == "hardware" {
+                        PresetKind::Hardware
+                    } else {
+                        PresetKind::Model
+                    };
+                    presets::resolve(kind, value, "c.toml").unwrap()
+                }
+                Some(toml::Value::Table(t)) => t.clone(),
+                _ => Table::new(),
+            };
+            let (fields::FieldKind::Table(inner) | fields::FieldKind::PresetOrTable(inner)) =
+                section.kind
+            else {
+                panic!("section {} is not a table", section.name);
+            };
+            check_table_defaults(inner, &given, &json[section.name], section.name);
+        }
+        // The nested tables of the workload, where this config has them.
+        for (key, inner) in [
+            ("shared_prefix", shared_prefix::SHARED_PREFIX_FIELDS),
+            ("trace", trace::TRACE_FIELDS),
+        ] {
+            if let Some(toml::Value::Table(t)) = doc["workload"].get(key) {
+                check_table_defaults(inner, t, &json["workload"][key], key);
+            }
+        }
+    }
+}
+
+/// Every field of every table appears in docs/configuration.md (as `name`,
+/// a section as [name]),
+/// so a new field cannot ship undocumented.
+#[test]
+fn every_field_is_documented() {
+    const DOCS: &str = include_str!("../../docs/configuration.md");
+    fn walk(fields: &[fields::Field], path: &str, missing: &mut Vec<String>) {
+        for f in fields {
+            let at = format!("{path}.{}", f.name);
+            let quoted = [format!("`{}`", f.name), format!("[{}]", f.name)];
+            if !quoted.iter().any(|q| DOCS.contains(q.as_str())) {
+                missing.push(at.clone());
+            }
+            match f.kind {
+                fields::FieldKind::Table(inner)
+                | fields::FieldKind::PresetOrTable(inner)
+                | fields::FieldKind::PathOrTable(inner) => walk(inner, &at, missing),
+                _ => {}
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    walk(SECTIONS, "", &mut missing);
+    assert!(missing.is_empty(), "undocumented fields: {missing:?}");
+}

@@ -2,6 +2,7 @@
 //! lengths, and for some formats what the prompts share).
 
 use super::error::ConfigError;
+use super::fields::{choice_names, names, Field, FieldDefault, FieldKind};
 use super::reader::Section;
 use serde::Serialize;
 
@@ -69,36 +70,87 @@ pub struct TraceConfig {
     pub sort: bool,
 }
 
-impl TraceConfig {
-    const FIELDS: &'static [&'static str] = &[
-        "path",
-        "format",
-        "time_scale",
-        "start_secs",
-        "duration_secs",
-        "max_requests",
-        "sort",
-    ];
+const PATH: Field = Field::new(
+    "path",
+    FieldKind::Path,
+    "the trace file; a relative path is relative to the config file",
+);
+const FORMAT: Field = Field::new(
+    "format",
+    FieldKind::Choice(&FORMAT_NAMES),
+    "the trace's format",
+)
+.default(FieldDefault::Derived("told from the file's first line"));
+const TIME_SCALE: Field = Field::new(
+    "time_scale",
+    FieldKind::Positive,
+    "arrival times are divided by it: 2 replays the trace twice as fast",
+)
+.default(FieldDefault::Number(1.0));
+const START_SECS: Field = Field::new(
+    "start_secs",
+    FieldKind::Number {
+        min: 0.0,
+        max: f64::MAX,
+    },
+    "start of the window, in trace seconds from the first record",
+)
+.default(FieldDefault::Number(0.0))
+.unit("s");
+const DURATION_SECS: Field = Field::new(
+    "duration_secs",
+    FieldKind::Positive,
+    "length of the window, in trace seconds (to the end of the trace when absent)",
+)
+.default(FieldDefault::Absent)
+.unit("s");
+const MAX_REQUESTS: Field = Field::new(
+    "max_requests",
+    FieldKind::Integer { min: 1 },
+    "replay at most this many requests of the window",
+)
+.default(FieldDefault::Absent)
+.unit("requests");
+const SORT: Field = Field::new(
+    "sort",
+    FieldKind::Bool,
+    "sort the records by time first (reads the whole trace into memory); without it a record out of time order is an error",
+)
+.default(FieldDefault::Bool(false));
 
+/// The `workload.trace` fields.
+pub const TRACE_FIELDS: &[Field] = &[
+    PATH,
+    FORMAT,
+    TIME_SCALE,
+    START_SECS,
+    DURATION_SECS,
+    MAX_REQUESTS,
+    SORT,
+];
+
+const FORMAT_NAMES: [&str; TraceFormat::ALL.len()] = choice_names(TraceFormat::ALL);
+
+impl TraceConfig {
     /// Reads and validates the table at `s`.
     pub(crate) fn parse(s: &Section<'_>) -> Result<Self, ConfigError> {
-        s.check_fields(Self::FIELDS)?;
-        let path: String = s.req("path")?;
+        s.check_fields(&names(TRACE_FIELDS))?;
+        let path = s.text(&PATH)?;
         if path.is_empty() {
             return Err(s.error("path", "expected a file path, got an empty string"));
         }
-        let format = match s.raw("format") {
+        let format = match s.raw(FORMAT.name) {
             None => None,
-            Some(_) => Some(s.choice("format", &TraceFormat::ALL, None)?),
+            Some(_) => Some(s.choice(FORMAT.name, &TraceFormat::ALL, None)?),
         };
         Ok(Self {
             path,
             format,
-            time_scale: s.opt_positive_float("time_scale")?.unwrap_or(1.0),
-            start_secs: s.non_negative_float("start_secs", Some(0.0))?,
-            duration_secs: s.opt_positive_float("duration_secs")?,
-            max_requests: s.opt_int_at_least("max_requests", 1)?,
-            sort: s.opt("sort")?.unwrap_or(false),
+            time_scale: s.positive(&TIME_SCALE)?,
+            start_secs: s.non_negative(&START_SECS)?,
+            duration_secs: s.opt_positive(&DURATION_SECS)?,
+            max_requests: s.opt_int(&MAX_REQUESTS)?,
+            sort: s.flag(&SORT)?,
         })
     }
 

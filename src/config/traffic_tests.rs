@@ -32,9 +32,9 @@ fn configs_without_the_new_fields_serialise_as_before() {
         "trace",
         "sessions",
     ];
-    let before: Vec<&str> = WorkloadConfig::fields()
+    let before: Vec<&str> = super::workload::FIELDS
         .iter()
-        .copied()
+        .map(|f| f.name)
         .filter(|f| !traffic.contains(f))
         .collect();
     assert_eq!(keys, before);
@@ -214,7 +214,6 @@ fn a_workload_has_one_source_of_prompts() {
         "{e}"
     );
 }
-
 const SESSIONS: &str = "output_len_dist = { type = 'fixed', value = 50 }\n[workload.sessions]\nturns_dist = { type = 'uniform', min = 1, max = 8 }\nthink_time_dist = { type = 'exponential', mean = 4.5 }\nuser_len_dist = { type = 'fixed', value = 60 }\nnum_sessions = 20\n";
 
 #[test]

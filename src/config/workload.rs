@@ -1,12 +1,14 @@
 //! `[workload]`: how requests arrive and how long their prompts and outputs are.
 
 use super::error::ConfigError;
-use super::rate_schedule::RateSchedule;
+use super::fields::{choice_names, Field, FieldDefault, FieldKind, Variant};
+use super::rate_schedule::{RateSchedule, RATE_SCHEDULE_KIND};
 use super::reader::Section;
-use super::sessions::SessionsConfig;
-use super::shared_prefix::SharedPrefixConfig;
-use super::trace::TraceConfig;
+use super::sessions::{SessionsConfig, SESSIONS_FIELDS};
+use super::shared_prefix::{SharedPrefixConfig, SHARED_PREFIX_FIELDS};
+use super::trace::{TraceConfig, TRACE_FIELDS};
 use serde::Serialize;
+use toml::Table;
 
 /// How request arrival times are generated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -99,7 +101,7 @@ impl LengthDist {
             LengthDist::Fixed { value } => value as f64,
             LengthDist::Uniform { min, max } => (min + max) as f64 / 2.0,
             LengthDist::Normal { mean, .. } => mean,
-            LengthDist::Lognormal { mean, std_dev } => (mean + std_dev * std_dev / 2.0).exp(),
+            LengthDist::Lognormal { mean, std_dev } => libm::exp(mean + std_dev * std_dev / 2.0),
         }
     }
 
@@ -112,41 +114,90 @@ impl LengthDist {
         }
     }
 
-    /// Every distribution's `type` name with its fields.
-    const VARIANTS: &'static [(&'static str, &'static [&'static str])] = &[
-        ("fixed", &["value"]),
-        ("uniform", &["min", "max"]),
-        ("normal", &["mean", "std_dev"]),
-        ("lognormal", &["mean", "std_dev"]),
-    ];
-
-    /// Reads a distribution table (`{ type = "...", ... }`) at `s`; `floor` is
+    /// Reads a distribution table (`{ type = "...", ... }`) at `path`; `floor` is
     /// the smallest value a fixed or uniform distribution may name.
-    pub(crate) fn parse(s: &Section<'_>, floor: u64) -> Result<Self, ConfigError> {
-        let std_dev = || s.non_negative_float("std_dev", None);
-        Ok(match s.variant(Self::VARIANTS)? {
-            "fixed" => LengthDist::Fixed {
-                value: s.int_at_least("value", floor, None)?,
+    pub(crate) fn parse(
+        table: &Table,
+        path: String,
+        source: &str,
+        floor: u64,
+    ) -> Result<Self, ConfigError> {
+        let (s, kind) = Section::tagged(
+            table,
+            path,
+            source,
+            &DIST_TYPE,
+            LENGTH_DISTS,
+            "distribution",
+        )?;
+        Ok(match kind {
+            0 => LengthDist::Fixed {
+                value: s.int_at_least(DIST_VALUE.name, floor, None)?,
             },
-            "uniform" => {
-                let min = s.int_at_least("min", floor, None)?;
-                let max = s.int_at_least("max", floor, None)?;
+            1 => {
+                let min = s.int_at_least(DIST_MIN.name, floor, None)?;
+                let max = s.int_at_least(DIST_MAX.name, floor, None)?;
                 if min > max {
                     return Err(s.error("min", format!("expected min <= max ({max}), got {min}")));
                 }
                 LengthDist::Uniform { min, max }
             }
-            "normal" => LengthDist::Normal {
-                mean: s.req("mean")?,
-                std_dev: std_dev()?,
+            2 => LengthDist::Normal {
+                mean: s.number(&DIST_MEAN)?,
+                std_dev: s.non_negative(&DIST_STD_DEV)?,
             },
             _ => LengthDist::Lognormal {
-                mean: s.req("mean")?,
-                std_dev: std_dev()?,
+                mean: s.number(&DIST_MEAN)?,
+                std_dev: s.non_negative(&DIST_STD_DEV)?,
             },
         })
     }
 }
+
+pub(super) const DIST_TYPE: Field = Field::new("type", FieldKind::Text, "the distribution's kind");
+const DIST_VALUE: Field = Field::new(
+    "value",
+    FieldKind::Integer { min: 0 },
+    "the value (lengths: at least 1)",
+);
+const DIST_MIN: Field = Field::new(
+    "min",
+    FieldKind::Integer { min: 0 },
+    "smallest value, at most max (lengths: at least 1)",
+);
+const DIST_MAX: Field = Field::new(
+    "max",
+    FieldKind::Integer { min: 0 },
+    "largest value (lengths: at least 1)",
+);
+pub(super) const DIST_MEAN: Field = Field::new(
+    "mean",
+    FieldKind::Number {
+        min: f64::MIN,
+        max: f64::MAX,
+    },
+    "mean (lognormal: of the underlying normal, in log space)",
+);
+pub(super) const DIST_STD_DEV: Field = Field::new(
+    "std_dev",
+    FieldKind::Number {
+        min: 0.0,
+        max: f64::MAX,
+    },
+    "standard deviation (lognormal: of the underlying normal, in log space)",
+);
+
+/// The kinds of a length distribution, in the order of [`LengthDist`]'s
+/// variants: samples are rounded and clamped to at least 1.
+const LENGTH_DISTS: &[Variant] = &[
+    ("fixed", &[DIST_VALUE]),
+    ("uniform", &[DIST_MIN, DIST_MAX]),
+    ("normal", &[DIST_MEAN, DIST_STD_DEV]),
+    ("lognormal", &[DIST_MEAN, DIST_STD_DEV]),
+];
+
+/// The shape of a length distribution in a field table.
+pub(super) const DISTRIBUTION: FieldKind = FieldKind::Tagged(LENGTH_DISTS);
 
 /// What stops new arrivals.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -210,25 +261,150 @@ pub const DEFAULT_BURST_SIZE: u64 = 10;
 /// Default batch size of the `batched` pattern.
 pub const DEFAULT_BATCH_SIZE: u64 = 32;
 
-const FIELDS: &[&str] = &[
+const ARRIVAL_PATTERN: Field = Field::new(
     "arrival_pattern",
+    FieldKind::Choice(&ARRIVAL_PATTERN_NAMES),
+    "how arrivals are spaced",
+)
+.default(FieldDefault::Depends(
+    "required, except \"trace\" when workload.trace is set",
+));
+const ARRIVAL_RATE: Field = Field::new(
     "arrival_rate",
+    FieldKind::Positive,
+    "mean requests per second (multiplies a rate_schedule; unused by closed_loop and traces)",
+)
+.default(FieldDefault::Depends(
+    "required for open-loop patterns without a rate_schedule; 1 otherwise",
+))
+.unit("requests/s");
+const NUM_REQUESTS: Field = Field::new(
     "num_requests",
+    FieldKind::Integer { min: 1 },
+    "stop after this many arrivals (dataset: this many lines)",
+)
+.default(FieldDefault::Depends(
+    "num_requests or duration_secs is required unless the prompts end by themselves (dataset, trace, piecewise schedule, sessions.num_sessions)",
+))
+.unit("requests");
+const DURATION_SECS: Field = Field::new(
     "duration_secs",
+    FieldKind::Positive,
+    "stop arrivals after this much simulated time",
+)
+.default(FieldDefault::Absent)
+.unit("s");
+const NUM_CONCURRENT_USERS: Field = Field::new(
     "num_concurrent_users",
+    FieldKind::Integer { min: 1 },
+    "closed loop: users, each sending its next request when its last one completes",
+)
+.default(FieldDefault::Depends("required by closed_loop"))
+.unit("users");
+const SEED: Field = Field::new(
     "seed",
+    FieldKind::Integer { min: 0 },
+    "seed of every random choice of the run",
+)
+.default(FieldDefault::Integer(42));
+const INPUT_LEN_DIST: Field = Field::new(
     "input_len_dist",
-    "output_len_dist",
+    DISTRIBUTION,
+    "prompt lengths of synthetic requests",
+)
+.default(FieldDefault::Depends(
+    "required unless dataset_path, shared_prefix, trace or sessions gives the prompts",
+))
+.unit("tokens");
+const OUTPUT_LEN_DIST: Field = Field::new("output_len_dist", DISTRIBUTION, "output lengths")
+    .default(FieldDefault::Depends(
+        "required for synthetic, shared_prefix and sessions prompts; refused with a trace",
+    ))
+    .unit("tokens");
+const PRIORITY_DIST: Field = Field::new(
     "priority_dist",
+    DISTRIBUTION,
+    "request priorities for the priority policy (lower runs first); all 0 when absent",
+)
+.default(FieldDefault::Absent);
+const DATASET_PATH: Field = Field::new(
     "dataset_path",
+    FieldKind::Path,
+    "JSONL dataset of prompts (needs --tokenizer and --chat-template)",
+)
+.default(FieldDefault::Absent);
+const BURST_SIZE: Field = Field::new(
     "burst_size",
+    FieldKind::Integer { min: 1 },
+    "requests per group of the burst pattern",
+)
+.default(FieldDefault::Integer(DEFAULT_BURST_SIZE))
+.unit("requests");
+const BATCH_SIZE: Field = Field::new(
     "batch_size",
+    FieldKind::Integer { min: 1 },
+    "requests per batch of the batched pattern",
+)
+.default(FieldDefault::Integer(DEFAULT_BATCH_SIZE))
+.unit("requests");
+const ARRIVAL_CV: Field = Field::new(
     "arrival_cv",
+    FieldKind::Number {
+        min: MIN_ARRIVAL_CV,
+        max: MAX_ARRIVAL_CV,
+    },
+    "coefficient of variation of the gaps (1 is Poisson; above 1 is bursty)",
+)
+.default(FieldDefault::Depends(
+    "required by gamma and weibull, refused by the others",
+));
+const RATE_SCHEDULE: Field = Field::new(
     "rate_schedule",
+    RATE_SCHEDULE_KIND,
+    "a rate that changes over time (open-loop patterns): [[workload.rate_schedule]] pieces with until_secs and rate, or { type = \"sine\", mean, amplitude, period_secs, phase_secs }; arrival_rate multiplies it",
+)
+.default(FieldDefault::Absent);
+const SHARED_PREFIX: Field = Field::new(
     "shared_prefix",
+    FieldKind::Table(SHARED_PREFIX_FIELDS),
+    "synthetic prompts in groups that share a system prompt (instead of input_len_dist)",
+)
+.default(FieldDefault::Absent);
+const TRACE: Field = Field::new(
     "trace",
+    FieldKind::Table(TRACE_FIELDS),
+    "a recorded trace to replay: its arrival times, lengths and shared content",
+)
+.default(FieldDefault::Absent);
+const SESSIONS: Field = Field::new(
     "sessions",
+    FieldKind::Table(SESSIONS_FIELDS),
+    "multi-turn conversations (instead of input_len_dist): each turn's prompt is the conversation so far",
+)
+.default(FieldDefault::Absent);
+
+/// The `[workload]` fields.
+pub const FIELDS: &[Field] = &[
+    ARRIVAL_PATTERN,
+    ARRIVAL_RATE,
+    NUM_REQUESTS,
+    DURATION_SECS,
+    NUM_CONCURRENT_USERS,
+    SEED,
+    INPUT_LEN_DIST,
+    OUTPUT_LEN_DIST,
+    PRIORITY_DIST,
+    DATASET_PATH,
+    BURST_SIZE,
+    BATCH_SIZE,
+    ARRIVAL_CV,
+    RATE_SCHEDULE,
+    SHARED_PREFIX,
+    TRACE,
+    SESSIONS,
 ];
+
+const ARRIVAL_PATTERN_NAMES: [&str; ArrivalPattern::ALL.len()] = choice_names(ArrivalPattern::ALL);
 
 /// Where prompts come from; a workload has exactly one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -288,7 +464,8 @@ impl WorkloadConfig {
             .map(|t| SessionsConfig::parse(&t))
             .transpose()?;
         let default_pattern = trace.as_ref().map(|_| ArrivalPattern::Trace);
-        let arrival_pattern = s.choice("arrival_pattern", &ArrivalPattern::ALL, default_pattern)?;
+        let arrival_pattern =
+            s.choice(ARRIVAL_PATTERN.name, &ArrivalPattern::ALL, default_pattern)?;
         check_trace_pattern(s, arrival_pattern, trace.is_some())?;
         let closed_loop = arrival_pattern == ArrivalPattern::ClosedLoop;
         let rate_schedule = s
@@ -320,17 +497,16 @@ impl WorkloadConfig {
             s.positive_float("arrival_rate")?
         };
         let arrival_cv = parse_cv(s, arrival_pattern)?;
-        let num_requests = s.opt_int_at_least("num_requests", 1)?;
-        let duration_secs = s.opt_positive_float("duration_secs")?;
+        let num_requests = s.opt_int(&NUM_REQUESTS)?;
+        let duration_secs = s.opt_positive(&DURATION_SECS)?;
         let num_concurrent_users = if closed_loop {
-            Some(s.int_at_least("num_concurrent_users", 1, None)?)
+            Some(s.int(&NUM_CONCURRENT_USERS)?)
         } else {
-            s.opt_int_at_least("num_concurrent_users", 1)?
+            s.opt_int(&NUM_CONCURRENT_USERS)?
         };
         let dataset_path: Option<String> = s.opt("dataset_path")?;
-        // Datasets and traces end when their requests run out, sessions
-        // after num_sessions, and a piecewise schedule with its last piece;
-        // anything else needs a limit.
+        // Datasets and traces end when their requests run out, and a
+        // piecewise schedule with its last piece; anything else needs a limit.
         let ends_by_itself = matches!(source, Some(Source::Dataset | Source::Trace))
             || sessions.is_some_and(|c| c.num_sessions.is_some())
             || rate_schedule
@@ -343,8 +519,8 @@ impl WorkloadConfig {
             ));
         }
         let dist = |key: &str, floor: u64| -> Result<Option<LengthDist>, ConfigError> {
-            s.sub_section(key)?
-                .map(|t| LengthDist::parse(&t, floor))
+            s.table(key)?
+                .map(|t| LengthDist::parse(t, s.field_path(key), s.source(), floor))
                 .transpose()
         };
         let input_len_dist = dist("input_len_dist", 1)?;
@@ -393,24 +569,19 @@ impl WorkloadConfig {
             num_requests,
             duration_secs,
             num_concurrent_users,
-            seed: s.opt("seed")?.unwrap_or(42),
+            seed: s.int(&SEED)?,
             input_len_dist,
             output_len_dist,
             priority_dist: dist("priority_dist", 0)?,
             dataset_path,
-            burst_size: s.int_at_least("burst_size", 1, Some(DEFAULT_BURST_SIZE))?,
-            batch_size: s.int_at_least("batch_size", 1, Some(DEFAULT_BATCH_SIZE))?,
+            burst_size: s.int(&BURST_SIZE)?,
+            batch_size: s.int(&BATCH_SIZE)?,
             arrival_cv,
             rate_schedule,
             shared_prefix,
             trace,
             sessions,
         })
-    }
-
-    /// Field names a `[workload]` table may hold.
-    pub(crate) fn fields() -> &'static [&'static str] {
-        FIELDS
     }
 
     /// What stops new arrivals.
@@ -469,22 +640,30 @@ pub struct SimulationConfig {
     pub log_interval: u64,
 }
 
-impl SimulationConfig {
-    /// Field names a `[simulation]` table may hold.
-    pub(crate) fn fields() -> &'static [&'static str] {
-        &["log_interval"]
-    }
+const LOG_INTERVAL: Field = Field::new(
+    "log_interval",
+    FieldKind::Integer { min: 1 },
+    "steps between verbose (-v) log lines",
+)
+.default(FieldDefault::Integer(100))
+.unit("steps");
 
+/// The `[simulation]` fields.
+pub const SIMULATION_FIELDS: &[Field] = &[LOG_INTERVAL];
+
+impl SimulationConfig {
     /// Reads and validates a `[simulation]` table.
     pub(crate) fn parse(s: &Section<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
-            log_interval: s.int_at_least("log_interval", 1, Some(100))?,
+            log_interval: s.int(&LOG_INTERVAL)?,
         })
     }
 }
 
 impl Default for SimulationConfig {
     fn default() -> Self {
-        Self { log_interval: 100 }
+        Self {
+            log_interval: LOG_INTERVAL.default_integer().unwrap_or(1),
+        }
     }
 }

@@ -253,7 +253,7 @@ impl CostModel {
             return 0.0;
         }
         let miss = 1.0 - self.experts_per_token / self.num_experts;
-        self.num_experts * (1.0 - miss.powf(tokens as f64))
+        self.num_experts * (1.0 - libm::pow(miss, tokens as f64))
     }
 
     /// Bytes of layer weights read by a step of `tokens` new tokens (the LM head aside).

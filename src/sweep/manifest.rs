@@ -1,6 +1,7 @@
 //! The sweep manifest (`sweeps/*.toml`): which base config, which keys vary
 //! and over which values. Parsing only; [`super::plan`] expands it into points.
 
+use crate::config::fields::{Field, FieldDefault, FieldKind};
 use crate::config::{describe, parse_toml, with_hint, ConfigError, Section};
 use crate::io::dataset::TemplateArg;
 use crate::io::digest::fnv1a;
@@ -9,7 +10,37 @@ use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
 const SECTIONS: &[&str] = &["sweep", "grid", "zip"];
-const SWEEP_FIELDS: &[&str] = &["name", "base", "output", "tokenizer", "chat_template"];
+/// The `[sweep]` fields of a manifest.
+pub const SWEEP_FIELDS: &[Field] = &[
+    Field::new(
+        "name",
+        FieldKind::Text,
+        "names the sweep in its tables (the sweep column)",
+    ),
+    Field::new(
+        "base",
+        FieldKind::Path,
+        "the config every point starts from, relative to the manifest",
+    ),
+    Field::new(
+        "output",
+        FieldKind::Path,
+        "the output directory, relative to the manifest (-o wins)",
+    )
+    .default(FieldDefault::Depends("required unless the command line gives -o")),
+    Field::new(
+        "tokenizer",
+        FieldKind::Path,
+        "tokenizer.json of dataset-mode points (--tokenizer wins)",
+    )
+    .default(FieldDefault::Absent),
+    Field::new(
+        "chat_template",
+        FieldKind::Text,
+        "chat template of dataset-mode points: a file relative to the manifest, or none (--chat-template wins)",
+    )
+    .default(FieldDefault::Absent),
+];
 const RANGE_FIELDS: &[&str] = &["range", "step"];
 
 /// A parsed, checked manifest. Paths in it are already resolved against the
@@ -76,7 +107,7 @@ impl Manifest {
             return Err(ConfigError::new(source, key.as_str(), message));
         }
         let sweep = match doc.get("sweep") {
-            Some(Value::Table(t)) => Section::new(t, "sweep", source, SWEEP_FIELDS)?,
+            Some(Value::Table(t)) => Section::checked(t, "sweep", source, SWEEP_FIELDS)?,
             Some(other) => {
                 return Err(ConfigError::new(
                     source,

@@ -30,9 +30,10 @@ pub fn t_975(df: u64) -> f64 {
         1..=30 => TABLE[df as usize - 1],
         _ => {
             let n = df as f64;
-            let z3 = Z.powi(3);
-            let z5 = Z.powi(5);
-            let z7 = Z.powi(7);
+            let z2 = Z * Z;
+            let z3 = z2 * Z;
+            let z5 = z3 * z2;
+            let z7 = z5 * z2;
             Z + (z3 + Z) / (4.0 * n)
                 + (5.0 * z5 + 16.0 * z3 + 3.0 * Z) / (96.0 * n * n)
                 + (3.0 * z7 + 19.0 * z5 + 17.0 * z3 - 15.0 * Z) / (384.0 * n * n * n)
@@ -64,7 +65,7 @@ impl SampleStats {
         }
         let mean = values.iter().sum::<f64>() / n as f64;
         let (std, ci95) = if n >= 2 {
-            let ss: f64 = values.iter().map(|v| (v - mean).powi(2)).sum();
+            let ss: f64 = values.iter().map(|v| (v - mean) * (v - mean)).sum();
             let std = (ss / (n - 1) as f64).sqrt();
             (
                 Some(std),

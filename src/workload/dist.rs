@@ -1,17 +1,19 @@
 //! Sampling of token counts from a [`LengthDist`] and of durations from a
 //! [`DurationDist`].
 
+use super::variate::{exponential, standard_normal};
 use crate::config::{DurationDist, LengthDist};
 use rand::Rng;
-use rand_distr::{Distribution, LogNormal, Normal};
 
 /// A ready-to-sample length distribution.
 #[derive(Debug, Clone)]
 pub(crate) enum LengthSampler {
     Fixed(u64),
     Uniform(u64, u64),
-    Normal(Normal<f64>),
-    LogNormal(LogNormal<f64>),
+    /// Mean and standard deviation.
+    Normal(f64, f64),
+    /// Mean and standard deviation of the logarithm.
+    LogNormal(f64, f64),
 }
 
 impl LengthSampler {
@@ -20,14 +22,9 @@ impl LengthSampler {
         match *dist {
             LengthDist::Fixed { value } => LengthSampler::Fixed(value),
             LengthDist::Uniform { min, max } => LengthSampler::Uniform(min, max),
-            // std_dev >= 0 and finite was checked by the config, so these cannot fail;
-            // fall back to a point mass rather than panic if they ever did.
-            LengthDist::Normal { mean, std_dev } => Normal::new(mean, std_dev)
-                .map(LengthSampler::Normal)
-                .unwrap_or(LengthSampler::Fixed(mean.max(1.0) as u64)),
-            LengthDist::Lognormal { mean, std_dev } => LogNormal::new(mean, std_dev)
-                .map(LengthSampler::LogNormal)
-                .unwrap_or(LengthSampler::Fixed(mean.exp().max(1.0) as u64)),
+            // Finite parameters and std_dev >= 0 were checked by the config.
+            LengthDist::Normal { mean, std_dev } => LengthSampler::Normal(mean, std_dev),
+            LengthDist::Lognormal { mean, std_dev } => LengthSampler::LogNormal(mean, std_dev),
         }
     }
 
@@ -36,15 +33,17 @@ impl LengthSampler {
         let value = match self {
             LengthSampler::Fixed(v) => *v as f64,
             LengthSampler::Uniform(lo, hi) => rng.random_range(*lo..=*hi) as f64,
-            LengthSampler::Normal(d) => d.sample(rng).round(),
-            LengthSampler::LogNormal(d) => d.sample(rng).round(),
+            LengthSampler::Normal(mean, std_dev) => (mean + std_dev * standard_normal(rng)).round(),
+            LengthSampler::LogNormal(mean, std_dev) => {
+                libm::exp(mean + std_dev * standard_normal(rng)).round()
+            }
         };
         value.clamp(f64::from(floor), f64::from(u32::MAX)) as u32
     }
 }
 
 /// A ready-to-sample duration distribution (seconds). Drawn by inversion
-/// and Box-Muller through `libm`, so every target gives the same samples.
+/// through `libm` (see `variate`), so every target gives the same samples.
 #[derive(Debug, Clone)]
 pub(crate) struct DurationSampler(DurationDist);
 
@@ -59,8 +58,8 @@ impl DurationSampler {
         let value = match self.0 {
             DurationDist::Fixed { value } => value,
             DurationDist::Uniform { min, max } => min + (max - min) * rng.random::<f64>(),
-            // 1 - u is in (0, 1]: the logarithm is finite.
-            DurationDist::Exponential { mean } => -mean * libm::log(1.0 - rng.random::<f64>()),
+            DurationDist::Exponential { mean } if mean > 0.0 => exponential(rng, 1.0 / mean),
+            DurationDist::Exponential { .. } => 0.0,
             DurationDist::Normal { mean, std_dev } => mean + std_dev * standard_normal(rng),
             DurationDist::Lognormal { mean, std_dev } => {
                 libm::exp(mean + std_dev * standard_normal(rng))
@@ -68,13 +67,6 @@ impl DurationSampler {
         };
         value.max(0.0)
     }
-}
-
-/// A standard normal draw (Box-Muller, one of the pair).
-fn standard_normal<R: Rng>(rng: &mut R) -> f64 {
-    let u = 1.0 - rng.random::<f64>();
-    let v = rng.random::<f64>();
-    libm::sqrt(-2.0 * libm::log(u)) * libm::cos(std::f64::consts::TAU * v)
 }
 
 #[cfg(test)]
@@ -139,7 +131,6 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         assert!((0..10_000).all(|_| s.sample(&mut rng, 1) >= 1));
     }
-
     fn duration_mean_and_cv(dist: DurationDist) -> (f64, f64) {
         let s = DurationSampler::new(&dist);
         let mut rng = ChaCha8Rng::seed_from_u64(11);

@@ -15,6 +15,7 @@ mod schedule;
 mod sessions;
 mod shared_prefix;
 mod trace;
+mod variate;
 
 pub use dataset::{DatasetPrompt, PromptSet, WorkloadError};
 pub use trace::{TraceContent, TraceError, TraceRecord, TraceRecords};

@@ -87,7 +87,7 @@ impl RateClock {
                 amplitude,
                 omega,
                 phase_secs,
-            } => mean + amplitude * (omega * (t + phase_secs)).sin(),
+            } => mean + amplitude * libm::sin(omega * (t + phase_secs)),
         }
     }
 
@@ -141,7 +141,7 @@ impl RateClock {
 
 /// `S(t)` of `mean + amplitude sin(omega (t + phase))`.
 fn sine_cumulative(mean: f64, amplitude: f64, omega: f64, phase: f64, t: f64) -> f64 {
-    mean * t + amplitude / omega * ((omega * phase).cos() - (omega * (t + phase)).cos())
+    mean * t + amplitude / omega * (libm::cos(omega * phase) - libm::cos(omega * (t + phase)))
 }
 
 /// The `t >= from` with `S(t) = v`: Newton steps kept inside a shrinking
@@ -165,7 +165,7 @@ fn invert_sine(mean: f64, amplitude: f64, omega: f64, phase: f64, v: f64, from: 
         if hi - lo <= f64::EPSILON * hi.max(1.0) {
             break;
         }
-        let rate = mean + amplitude * (omega * (t + phase)).sin();
+        let rate = mean + amplitude * libm::sin(omega * (t + phase));
         let newton = t - f / rate;
         t = if rate > 0.0 && newton > lo && newton < hi {
             newton
@@ -240,6 +240,6 @@ mod tests {
                 "u {u}: t {t}"
             );
         }
-        assert_eq!(c.rate_at(15.0), 3.0 + 3.0 * (TAU * 0.25).sin());
+        assert_eq!(c.rate_at(15.0), 3.0 + 3.0 * libm::sin(TAU * 0.25));
     }
 }

@@ -29,12 +29,18 @@ pub fn golden_path(name: &str) -> PathBuf {
 /// `INFERENCE_LAB_BLESS=1`, writes `actual` there instead and says so on the
 /// terminal when the file changed.
 pub fn assert_snapshot(name: &str, actual: &str) {
-    let path = golden_path(name);
+    assert_committed(&format!("tests/golden/{name}"), actual);
+}
+
+/// Asserts that `actual` equals the committed file `rel` (relative to the
+/// repository root); with `INFERENCE_LAB_BLESS=1`, writes it instead.
+pub fn assert_committed(rel: &str, actual: &str) {
+    let path = super::repo().join(rel);
     let committed = std::fs::read_to_string(&path).ok();
     if std::env::var(BLESS_VAR).is_ok_and(|v| v == "1") {
         if committed.as_deref() != Some(actual) {
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).expect("tests/golden can be created");
+                std::fs::create_dir_all(dir).expect("the golden file's directory can be created");
             }
             std::fs::write(&path, actual)
                 .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
@@ -44,21 +50,18 @@ pub fn assert_snapshot(name: &str, actual: &str) {
             } else {
                 "created"
             };
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "blessed: {verb} tests/golden/{name}"
-            );
+            let _ = writeln!(std::io::stderr().lock(), "blessed: {verb} {rel}");
         }
         return;
     }
     let Some(expected) = committed else {
         panic!(
-            "no golden file tests/golden/{name}; create it with {BLESS_VAR}=1 cargo test --release --test golden"
+            "no golden file {rel}; create it with {BLESS_VAR}=1 cargo test --release --test golden"
         );
     };
     if expected != actual {
         panic!(
-            "the output differs from tests/golden/{name}\n{}\nIf the change is deliberate, rerun with {BLESS_VAR}=1 and commit the new file.",
+            "the output differs from {rel}\n{}\nIf the change is deliberate, rerun with {BLESS_VAR}=1 and commit the new file.",
             diff(&expected, actual)
         );
     }

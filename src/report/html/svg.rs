@@ -118,7 +118,7 @@ pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, f64) {
         }
     };
     let raw = (hi - lo) / target.max(1) as f64;
-    let mag = 10f64.powf(raw.log10().floor());
+    let mag = libm::pow(10.0, libm::log10(raw).floor());
     let step = [1.0, 2.0, 5.0, 10.0]
         .iter()
         .map(|m| m * mag)
@@ -142,7 +142,7 @@ pub fn tick_label(value: f64, step: f64) -> String {
     if step >= 1e3 && (step / 1e3).fract() == 0.0 {
         return format!("{}k", value / 1e3);
     }
-    let decimals = (-step.log10().floor()).clamp(0.0, 9.0) as usize;
+    let decimals = (-libm::log10(step).floor()).clamp(0.0, 9.0) as usize;
     format!("{value:.decimals$}")
 }
 
@@ -151,7 +151,7 @@ pub fn short_number(value: f64) -> String {
     if value == 0.0 || !value.is_finite() {
         return format!("{value}");
     }
-    let digits = value.abs().log10().floor() as i32;
+    let digits = libm::log10(value.abs()).floor() as i32;
     if !(-4..6).contains(&digits) {
         return format!("{value:.3e}");
     }
@@ -191,7 +191,7 @@ struct Frame {
 impl Frame {
     fn px(&self, x: f64) -> f64 {
         let (x0, x1, x) = if self.log {
-            (self.x0.log10(), self.x1.log10(), x.log10())
+            (libm::log10(self.x0), libm::log10(self.x1), libm::log10(x))
         } else {
             (self.x0, self.x1, x)
         };
@@ -219,7 +219,11 @@ fn x_ticks(chart: &Chart, xs: &[f64]) -> (Vec<(f64, String)>, f64, f64) {
             values.sort_by(f64::total_cmp);
             values.dedup();
             let ticks = values.iter().map(|v| (*v, plain_number(*v))).collect();
-            let pad = if hi > lo { (hi / lo).powf(0.08) } else { 2.0 };
+            let pad = if hi > lo {
+                libm::pow(hi / lo, 0.08)
+            } else {
+                2.0
+            };
             (ticks, lo / pad, hi * pad)
         }
         _ => {
