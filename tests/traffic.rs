@@ -1,5 +1,6 @@
-//! Traffic as it really arrives: shared prefixes, trace replay in every
-//! format, and the new knobs in sweeps. Traces are written by the tests
+//! Traffic as it really arrives: shared prefixes, conversations, trace
+//! replay in every format (exactly once, also through sharded sweeps), and
+//! the new knobs in sweeps. Traces are written by the tests
 //! themselves; prefix-cache hits are checked against hand counts.
 
 mod common;
@@ -273,6 +274,7 @@ fn the_shipped_traffic_configs_run_from_any_directory() {
         ("configs/daily-cycle.toml", 0),
         ("configs/shared-prefix.toml", 4800),
         ("configs/trace.toml", 200),
+        ("configs/conversations.toml", 0),
     ] {
         let o = run(dir.path(), &["validate", shipped(config).to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(0), "{config}: {}", stderr(&o));
@@ -340,6 +342,19 @@ fn the_new_knobs_sweep_as_dotted_keys() {
         .map(|r| r["prefix_cache_misses"].as_str())
         .collect();
     assert_eq!(misses, ["1", "10"], "one miss per system prompt");
+
+    let talks = sweep(
+        d,
+        &shipped("configs/conversations.toml"),
+        "\"workload.sessions.num_sessions\" = [50]\n\"workload.sessions.turns_dist\" = [{ type = \"fixed\", value = 1 }, { type = \"fixed\", value = 3 }]\n\"workload.sessions.think_time_dist.mean\" = [2.0]",
+    );
+    let totals: Vec<&str> = talks.iter().map(|r| r["requests_total"].as_str()).collect();
+    assert_eq!(totals, ["50", "150"], "50 sessions of 1 and of 3 turns");
+    let hits = |r: &HashMap<String, String>| r["prefix_cache_hits"].parse::<u64>().unwrap();
+    assert!(
+        hits(&talks[1]) > hits(&talks[0]) + 90,
+        "later turns hit: {talks:?}"
+    );
 
     let traced = sweep(
         d,
@@ -439,4 +454,211 @@ fn a_trace_request_spec_carries_its_prompt_content() {
     );
     assert_ne!(h(2).unwrap()[0], h(1).unwrap()[0]);
     assert_eq!(h(3), None);
+}
+
+/// Sessions that never overlap: one starts every 1024 s (`fixed_rate`),
+/// with at most 12 turns 1.5 s of think time apart, each served in well
+/// under a minute. So the records in id order are the sessions one after
+/// another, and a session's first turn is the one that arrives on a
+/// multiple of 1024 s.
+const SESSIONS: &str = "arrival_pattern = 'fixed_rate'\narrival_rate = 0.0009765625\nseed = 3\noutput_len_dist = { type = 'uniform', min = 1, max = 300 }\n[workload.sessions]\nnum_sessions = 12\nsystem_prompt_len = 40\nturns_dist = { type = 'uniform', min = 1, max = 12 }\nthink_time_dist = { type = 'fixed', value = 1.5 }\nuser_len_dist = { type = 'uniform', min = 1, max = 400 }\n";
+
+#[test]
+fn every_turn_prompts_with_the_conversation_so_far_and_hits_its_blocks() {
+    let config =
+        Config::from_toml_str(&format!("{SERVER}[workload]\n{SESSIONS}"), "c.toml").unwrap();
+    let records = simulate(&config, Workload::from_config(&config).unwrap());
+    let starts = records
+        .iter()
+        .filter(|r| r.arrival_secs % 1024.0 == 0.0)
+        .count();
+    assert_eq!(starts, 12, "every session started");
+    assert!(
+        records.len() > 40,
+        "sessions of several turns: {}",
+        records.len()
+    );
+    let mut first_turns = 0;
+    for (i, r) in records.iter().enumerate() {
+        let cached = u64::from(r.cached_tokens);
+        if r.arrival_secs % 1024.0 == 0.0 {
+            // A new conversation: the system prompt and a message. Its two
+            // whole system blocks are cached once a session has sent them.
+            assert!((41..=440).contains(&r.input_tokens), "{r:?}");
+            assert_eq!(cached, if first_turns == 0 { 0 } else { 32 }, "{r:?}");
+            first_turns += 1;
+            continue;
+        }
+        // A later turn: the previous prompt, its response and 1 to 400 new
+        // tokens, sent 1.5 s after the response; every whole block the
+        // previous turn computed (all but its last output token) is a hit.
+        let prev = &records[i - 1];
+        let conversation = prev.input_tokens + prev.output_tokens;
+        assert!(
+            (conversation + 1..=conversation + 400).contains(&r.input_tokens),
+            "{prev:?} then {r:?}"
+        );
+        assert_eq!(r.arrival_secs, prev.finish_secs + 1.5, "{r:?}");
+        assert_eq!(
+            cached,
+            u64::from(conversation - 1) / 16 * 16,
+            "{prev:?} then {r:?}"
+        );
+    }
+}
+
+#[test]
+fn conversations_start_by_any_arrival_pattern_and_end_with_their_sessions() {
+    // Closed loop: 3 users, each starting a new session when the last ends.
+    // Fixed turns: every session is 4 requests, 10 sessions are 40.
+    let closed = "arrival_pattern = 'closed_loop'\nnum_concurrent_users = 3\noutput_len_dist = { type = 'fixed', value = 20 }\nsessions = { num_sessions = 10, turns_dist = { type = 'fixed', value = 4 }, think_time_dist = { type = 'exponential', mean = 2.0 }, user_len_dist = { type = 'fixed', value = 30 } }";
+    let config = Config::from_toml_str(&format!("{SERVER}[workload]\n{closed}"), "c.toml").unwrap();
+    let records = simulate(&config, Workload::from_config(&config).unwrap());
+    let mut inputs: Vec<u32> = records.iter().map(|r| r.input_tokens).collect();
+    inputs.sort_unstable();
+    // Turn k's prompt: k messages of 30 and k - 1 responses of 20.
+    let expected: Vec<u32> = [30, 80, 130, 180].iter().flat_map(|&n| [n; 10]).collect();
+    assert_eq!(inputs, expected);
+    let starts = records.iter().filter(|r| r.input_tokens == 30).count();
+    assert_eq!(starts, 10);
+    let at_zero = records.iter().filter(|r| r.arrival_secs == 0.0).count();
+    assert_eq!(at_zero, 3, "three users start at once");
+}
+
+#[test]
+fn the_conversations_config_reuses_its_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = results(dir.path(), &shipped("configs/conversations.toml"));
+    let (hits, _, cached) = prefix_cache(&r);
+    let completed = r["requests"]["completed"].as_u64().unwrap();
+    assert!(
+        completed > 600,
+        "300 sessions of 2 to 10 turns: {completed}"
+    );
+    assert!(
+        hits > completed * 9 / 10,
+        "later turns and the system prompt hit: {hits} of {completed}"
+    );
+    assert!(cached > 0);
+}
+
+/// Every row of a Parquet file written by the tool, batch by batch.
+fn parquet_batches(path: &Path) -> Vec<arrow_array::RecordBatch> {
+    let file = std::fs::File::open(path).unwrap();
+    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn every_trace_request_is_simulated_exactly_once_through_sharded_sweeps() {
+    // A 300-line trace (a third of the gaps 0: equal times), swept over time
+    // scales, windows and limits in 3 shards, merged: each point's
+    // per-request records are exactly its window's requests, once each.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = |n: u64| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % n
+    };
+    let rows: Vec<(f64, u32, u32, u8)> = (0..300)
+        .map(|_| {
+            let gap = if next(3) == 0 {
+                0.0
+            } else {
+                next(2000) as f64 / 1000.0
+            };
+            (
+                gap,
+                1 + next(3000) as u32,
+                1 + next(200) as u32,
+                next(4) as u8,
+            )
+        })
+        .collect();
+    let (text, requests) = plain_trace(&rows);
+    std::fs::write(d.join("t.csv"), text).unwrap();
+    std::fs::write(
+        d.join("base.toml"),
+        format!("{SERVER}[workload]\ntrace = {{ path = 't.csv' }}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("m.toml"),
+        "[sweep]\nname = \"t\"\nbase = \"base.toml\"\noutput = \"out\"\n[grid]\n\"workload.trace.time_scale\" = [1.0, 2.5]\n\"workload.trace.start_secs\" = [0.0, 40.5]\n\"workload.trace.duration_secs\" = [60.0, 1000.0]\n\"workload.trace.max_requests\" = [75, 1000]\n",
+    )
+    .unwrap();
+    for i in 0..3 {
+        let shard = format!("{i}/3");
+        let o = run(
+            d,
+            &["sweep", "m.toml", "-q", "--per-request", "--shard", &shard],
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let o = run(
+        d,
+        &[
+            "sweep",
+            "merge",
+            "out/shard-0-of-3",
+            "out/shard-1-of-3",
+            "out/shard-2-of-3",
+            "-o",
+            "merged",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let runs = csv_without_wall_time(&d.join("merged/runs.csv"));
+    let col = |name: &str| runs[0].iter().position(|h| h == name).unwrap();
+    let mut got: HashMap<String, Vec<(i64, f64, i64, i64)>> = HashMap::new();
+    for batch in parquet_batches(&d.join("merged/requests.parquet")) {
+        let run_ids = column::<arrow_array::StringArray>(&batch, "run_id");
+        let ids = column::<arrow_array::Int64Array>(&batch, "request_id");
+        let arrivals = column::<arrow_array::Float64Array>(&batch, "arrival_secs");
+        let inputs = column::<arrow_array::Int64Array>(&batch, "input_tokens");
+        let outputs = column::<arrow_array::Int64Array>(&batch, "output_tokens");
+        for i in 0..batch.num_rows() {
+            got.entry(run_ids.value(i).to_string()).or_default().push((
+                ids.value(i),
+                arrivals.value(i),
+                inputs.value(i),
+                outputs.value(i),
+            ));
+        }
+    }
+    assert_eq!(runs.len() - 1, 16, "every point ran");
+    let origin = requests[0].0;
+    for row in &runs[1..] {
+        let num = |name: &str| row[col(name)].parse::<f64>().unwrap();
+        let (scale, start) = (
+            num("workload.trace.time_scale"),
+            num("workload.trace.start_secs"),
+        );
+        let (duration, max) = (
+            num("workload.trace.duration_secs"),
+            num("workload.trace.max_requests"),
+        );
+        let expected: Vec<(i64, f64, i64, i64)> = requests
+            .iter()
+            .map(|&(t, i, o)| (t - origin, i, o))
+            .filter(|&(t, _, _)| t >= start && t < start + duration)
+            .take(max as usize)
+            .enumerate()
+            .map(|(id, (t, i, o))| (id as i64, (t - start) / scale, i64::from(i), i64::from(o)))
+            .collect();
+        assert!(!expected.is_empty());
+        let mut records = got.remove(&row[col("run_id")]).unwrap_or_default();
+        records.sort_by_key(|r| r.0);
+        assert_eq!(records, expected, "point {}", row[col("point")]);
+        assert_eq!(row[col("requests_total")], expected.len().to_string());
+    }
+    assert!(got.is_empty(), "no records of other runs");
 }

@@ -65,7 +65,7 @@ impl<'c> Simulator<'c> {
             Some(e) if !arrival_first => {
                 if let Advance::StepEnded { finished } = self.cluster.advance(e.replica, obs)? {
                     for c in finished {
-                        self.traffic.on_completed(c.finish_secs);
+                        self.traffic.on_completed(c.request_id, c.finish_secs);
                     }
                 }
             }
@@ -74,7 +74,7 @@ impl<'c> Simulator<'c> {
                 let arrival_secs = spec.arrival_secs;
                 let (_, now_secs, outcome) = self.cluster.submit(id, spec, obs);
                 self.traffic
-                    .on_submitted(outcome, arrival_secs.max(now_secs))?;
+                    .on_submitted(id, outcome, arrival_secs.max(now_secs))?;
                 self.traffic.check()?;
             }
         }

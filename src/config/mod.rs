@@ -18,6 +18,7 @@ mod resolve;
 mod scheduler;
 pub mod schema;
 mod server;
+mod sessions;
 mod shared_prefix;
 mod trace;
 mod workload;
@@ -30,6 +31,7 @@ pub use model::ModelConfig;
 pub use rate_schedule::{RatePiece, RateSchedule};
 pub use scheduler::{Policy, SchedulerConfig};
 pub use server::ServerConfig;
+pub use sessions::{DurationDist, SessionsConfig, MAX_SYSTEM_PROMPT_LEN};
 pub use shared_prefix::{
     PromptOrder, SharedPrefixConfig, MAX_SHARED_PROMPTS, MAX_SHARED_PROMPT_TOKENS,
 };

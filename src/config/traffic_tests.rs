@@ -25,7 +25,13 @@ fn configs_without_the_new_fields_serialise_as_before() {
         .map(String::as_str)
         .collect();
     // Every field but the optional traffic ones, absent here, in field order.
-    let traffic = ["arrival_cv", "rate_schedule", "shared_prefix", "trace"];
+    let traffic = [
+        "arrival_cv",
+        "rate_schedule",
+        "shared_prefix",
+        "trace",
+        "sessions",
+    ];
     let before: Vec<&str> = super::workload::FIELDS
         .iter()
         .map(|f| f.name)
@@ -194,7 +200,7 @@ fn a_trace_brings_times_lengths_and_its_own_window() {
 fn a_workload_has_one_source_of_prompts() {
     let shared = "shared_prefix = { num_groups = 1, prompts_per_group = 1, system_prompt_len = 1, question_len = 1 }";
     for (workload, expected) in [
-        (format!("dataset_path = 'd.jsonl'\n{LENGTHS}"), "workload.dataset_path: cannot be combined with workload.input_len_dist: a workload takes its prompts from one of input_len_dist, dataset_path, shared_prefix, trace"),
+        (format!("dataset_path = 'd.jsonl'\n{LENGTHS}"), "workload.dataset_path: cannot be combined with workload.input_len_dist: a workload takes its prompts from one of input_len_dist, dataset_path, shared_prefix, trace, sessions"),
         (format!("{shared}\n{LENGTHS}"), "workload.shared_prefix: cannot be combined with workload.input_len_dist"),
         ("dataset_path = 'd.jsonl'\ntrace = { path = 't.csv' }".to_string(), "workload.trace: cannot be combined with workload.dataset_path"),
         (format!("{shared}\ntrace = {{ path = 't.csv' }}"), "workload.trace: cannot be combined with workload.shared_prefix"),
@@ -204,7 +210,53 @@ fn a_workload_has_one_source_of_prompts() {
     }
     let e = error_of("arrival_pattern = 'poisson'\narrival_rate = 1\nnum_requests = 5\n");
     assert!(
-        e.contains("workload.input_len_dist: missing: synthetic workloads (no dataset_path, shared_prefix or trace) need both length distributions"),
+        e.contains("workload.input_len_dist: missing: synthetic workloads (no dataset_path, shared_prefix, trace or sessions) need both length distributions"),
         "{e}"
     );
+}
+const SESSIONS: &str = "output_len_dist = { type = 'fixed', value = 50 }\n[workload.sessions]\nturns_dist = { type = 'uniform', min = 1, max = 8 }\nthink_time_dist = { type = 'exponential', mean = 4.5 }\nuser_len_dist = { type = 'fixed', value = 60 }\nnum_sessions = 20\n";
+
+#[test]
+fn sessions_read_their_distributions_and_end_by_num_sessions() {
+    let c = parse(&format!(
+        "arrival_pattern = 'poisson'\narrival_rate = 0.5\n{SESSIONS}"
+    ))
+    .unwrap();
+    let s = c.workload.sessions.unwrap();
+    assert_eq!(
+        s,
+        SessionsConfig {
+            turns_dist: LengthDist::Uniform { min: 1, max: 8 },
+            think_time_dist: DurationDist::Exponential { mean: 4.5 },
+            user_len_dist: LengthDist::Fixed { value: 60 },
+            system_prompt_len: 0,
+            num_sessions: Some(20),
+        }
+    );
+    assert_eq!(
+        serde_json::to_string(&c.workload.sessions).unwrap(),
+        r#"{"turns_dist":{"type":"uniform","min":1,"max":8},"think_time_dist":{"type":"exponential","mean":4.5},"user_len_dist":{"type":"fixed","value":60},"system_prompt_len":0,"num_sessions":20}"#
+    );
+    for (from, to, expected) in [
+        ("num_sessions = 20", "", "workload.num_requests: missing: set num_requests or duration_secs"),
+        ("turns_dist = { type = 'uniform', min = 1, max = 8 }", "", "workload.sessions.turns_dist: missing required field (expected a distribution table"),
+        ("min = 1, max = 8", "min = 0, max = 8", "workload.sessions.turns_dist.min: expected an integer of at least 1, got 0"),
+        ("type = 'exponential', mean = 4.5", "type = 'exponential', mean = -1", "workload.sessions.think_time_dist.mean: expected a number of at least 0, got -1"),
+        ("type = 'exponential', mean = 4.5", "type = 'exponential', value = 4.5", "workload.sessions.think_time_dist.value: unknown field 'value' for this distribution (expected mean)"),
+        ("type = 'exponential', mean = 4.5", "type = 'pareto', mean = 4.5", "workload.sessions.think_time_dist.type: unknown value 'pareto' (expected one of: fixed, uniform, exponential, normal, lognormal)"),
+        ("type = 'exponential', mean = 4.5", "type = 'uniform', min = 3, max = 2", "workload.sessions.think_time_dist.min: expected min <= max (2), got 3"),
+        ("num_sessions = 20", "num_session = 20", "workload.sessions.num_session: unknown field 'num_session'; did you mean 'num_sessions'?"),
+        ("output_len_dist = { type = 'fixed', value = 50 }", "", "workload.output_len_dist: missing: a sessions workload samples its output lengths from output_len_dist"),
+        ("output_len_dist = { type = 'fixed', value = 50 }", "input_len_dist = { type = 'fixed', value = 5 }\noutput_len_dist = { type = 'fixed', value = 50 }", "workload.sessions: cannot be combined with workload.input_len_dist"),
+    ] {
+        let e = error_of(&format!("arrival_pattern = 'poisson'\narrival_rate = 0.5\n{}", SESSIONS.replacen(from, to, 1)));
+        assert!(e.contains(expected), "expected '{expected}' in '{e}'");
+    }
+    // Closed-loop users start the sessions; a limit on requests ends them too.
+    let c = parse(&format!(
+        "arrival_pattern = 'closed_loop'\nnum_concurrent_users = 4\nnum_requests = 100\n{}",
+        SESSIONS.replacen("num_sessions = 20", "system_prompt_len = 200", 1)
+    ))
+    .unwrap();
+    assert_eq!(c.workload.sessions.unwrap().system_prompt_len, 200);
 }

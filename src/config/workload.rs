@@ -4,6 +4,7 @@ use super::error::ConfigError;
 use super::fields::{choice_names, Field, FieldDefault, FieldKind, Variant};
 use super::rate_schedule::{RateSchedule, RATE_SCHEDULE_KIND};
 use super::reader::Section;
+use super::sessions::{SessionsConfig, SESSIONS_FIELDS};
 use super::shared_prefix::{SharedPrefixConfig, SHARED_PREFIX_FIELDS};
 use super::trace::{TraceConfig, TRACE_FIELDS};
 use serde::Serialize;
@@ -153,7 +154,7 @@ impl LengthDist {
     }
 }
 
-const DIST_TYPE: Field = Field::new("type", FieldKind::Text, "the distribution's kind");
+pub(super) const DIST_TYPE: Field = Field::new("type", FieldKind::Text, "the distribution's kind");
 const DIST_VALUE: Field = Field::new(
     "value",
     FieldKind::Integer { min: 0 },
@@ -169,7 +170,7 @@ const DIST_MAX: Field = Field::new(
     FieldKind::Integer { min: 0 },
     "largest value (lengths: at least 1)",
 );
-const DIST_MEAN: Field = Field::new(
+pub(super) const DIST_MEAN: Field = Field::new(
     "mean",
     FieldKind::Number {
         min: f64::MIN,
@@ -177,7 +178,7 @@ const DIST_MEAN: Field = Field::new(
     },
     "mean (lognormal: of the underlying normal, in log space)",
 );
-const DIST_STD_DEV: Field = Field::new(
+pub(super) const DIST_STD_DEV: Field = Field::new(
     "std_dev",
     FieldKind::Number {
         min: 0.0,
@@ -196,7 +197,7 @@ const LENGTH_DISTS: &[Variant] = &[
 ];
 
 /// The shape of a length distribution in a field table.
-const DISTRIBUTION: FieldKind = FieldKind::Tagged(LENGTH_DISTS);
+pub(super) const DISTRIBUTION: FieldKind = FieldKind::Tagged(LENGTH_DISTS);
 
 /// What stops new arrivals.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -248,6 +249,11 @@ pub struct WorkloadConfig {
     /// A trace to replay: its arrival times, lengths and shared content.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace: Option<TraceConfig>,
+    /// Multi-turn conversations (instead of `input_len_dist`): sessions
+    /// start by the arrival pattern, each turn's prompt is the conversation
+    /// so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<SessionsConfig>,
 }
 
 /// Default group size of the `burst` pattern.
@@ -278,7 +284,7 @@ const NUM_REQUESTS: Field = Field::new(
     "stop after this many arrivals (dataset: this many lines)",
 )
 .default(FieldDefault::Depends(
-    "num_requests or duration_secs is required unless the prompts end by themselves (dataset, trace, piecewise schedule)",
+    "num_requests or duration_secs is required unless the prompts end by themselves (dataset, trace, piecewise schedule, sessions.num_sessions)",
 ))
 .unit("requests");
 const DURATION_SECS: Field = Field::new(
@@ -307,12 +313,12 @@ const INPUT_LEN_DIST: Field = Field::new(
     "prompt lengths of synthetic requests",
 )
 .default(FieldDefault::Depends(
-    "required unless dataset_path, shared_prefix or trace gives the prompts",
+    "required unless dataset_path, shared_prefix, trace or sessions gives the prompts",
 ))
 .unit("tokens");
 const OUTPUT_LEN_DIST: Field = Field::new("output_len_dist", DISTRIBUTION, "output lengths")
     .default(FieldDefault::Depends(
-        "required for synthetic and shared_prefix prompts; refused with a trace",
+        "required for synthetic, shared_prefix and sessions prompts; refused with a trace",
     ))
     .unit("tokens");
 const PRIORITY_DIST: Field = Field::new(
@@ -370,6 +376,12 @@ const TRACE: Field = Field::new(
     "a recorded trace to replay: its arrival times, lengths and shared content",
 )
 .default(FieldDefault::Absent);
+const SESSIONS: Field = Field::new(
+    "sessions",
+    FieldKind::Table(SESSIONS_FIELDS),
+    "multi-turn conversations (instead of input_len_dist): each turn's prompt is the conversation so far",
+)
+.default(FieldDefault::Absent);
 
 /// The `[workload]` fields.
 pub const FIELDS: &[Field] = &[
@@ -389,6 +401,7 @@ pub const FIELDS: &[Field] = &[
     RATE_SCHEDULE,
     SHARED_PREFIX,
     TRACE,
+    SESSIONS,
 ];
 
 const ARRIVAL_PATTERN_NAMES: [&str; ArrivalPattern::ALL.len()] = choice_names(ArrivalPattern::ALL);
@@ -404,15 +417,18 @@ enum Source {
     SharedPrefix,
     /// `workload.trace`.
     Trace,
+    /// `[workload.sessions]`.
+    Sessions,
 }
 
 impl Source {
     /// Every source with the field that selects it.
-    const ALL: [(&'static str, Source); 4] = [
+    const ALL: [(&'static str, Source); 5] = [
         ("input_len_dist", Source::Lengths),
         ("dataset_path", Source::Dataset),
         ("shared_prefix", Source::SharedPrefix),
         ("trace", Source::Trace),
+        ("sessions", Source::Sessions),
     ];
 
     /// The source `s` names; an error when it names more than one.
@@ -442,6 +458,10 @@ impl WorkloadConfig {
         let trace = s
             .sub_section("trace")?
             .map(|t| TraceConfig::parse(&t))
+            .transpose()?;
+        let sessions = s
+            .sub_section("sessions")?
+            .map(|t| SessionsConfig::parse(&t))
             .transpose()?;
         let default_pattern = trace.as_ref().map(|_| ArrivalPattern::Trace);
         let arrival_pattern =
@@ -488,6 +508,7 @@ impl WorkloadConfig {
         // Datasets and traces end when their requests run out, and a
         // piecewise schedule with its last piece; anything else needs a limit.
         let ends_by_itself = matches!(source, Some(Source::Dataset | Source::Trace))
+            || sessions.is_some_and(|c| c.num_sessions.is_some())
             || rate_schedule
                 .as_ref()
                 .is_some_and(|r| r.end_secs().is_some());
@@ -513,15 +534,21 @@ impl WorkloadConfig {
                     if d.is_none() {
                         return Err(s.error(
                             key,
-                            "missing: synthetic workloads (no dataset_path, shared_prefix or trace) need both length distributions",
+                            "missing: synthetic workloads (no dataset_path, shared_prefix, trace or sessions) need both length distributions",
                         ));
                     }
                 }
             }
-            Some(Source::SharedPrefix) if output_len_dist.is_none() => {
+            Some(source @ (Source::SharedPrefix | Source::Sessions))
+                if output_len_dist.is_none() =>
+            {
+                let name = Source::ALL
+                    .iter()
+                    .find(|(_, s)| *s == source)
+                    .map_or("", |(n, _)| n);
                 return Err(s.error(
                     "output_len_dist",
-                    "missing: a shared_prefix workload samples its output lengths from output_len_dist",
+                    format!("missing: a {name} workload samples its output lengths from output_len_dist"),
                 ));
             }
             Some(Source::Trace) if output_len_dist.is_some() => {
@@ -553,6 +580,7 @@ impl WorkloadConfig {
             rate_schedule,
             shared_prefix,
             trace,
+            sessions,
         })
     }
 

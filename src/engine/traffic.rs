@@ -5,7 +5,7 @@
 
 use super::error::SimError;
 use super::observer::RejectReason;
-use crate::workload::{RequestId, RequestSpec, Workload};
+use crate::workload::{RequestEnd, RequestId, RequestSpec, Workload};
 
 /// Consecutive closed-loop rejections (with no request accepted in between)
 /// after which the run is declared stuck.
@@ -51,19 +51,21 @@ impl Traffic {
         }
     }
 
-    /// A request completed at `finish_secs`: in a closed loop its user sends
-    /// the next one then.
-    pub fn on_completed(&mut self, finish_secs: f64) {
-        self.workload.on_request_done(finish_secs);
+    /// Request `id` completed at `finish_secs`: in a closed loop its user
+    /// sends the next one then, in a conversation the next turn follows.
+    pub fn on_completed(&mut self, id: RequestId, finish_secs: f64) {
+        self.workload
+            .on_request_done(id, RequestEnd::Completed, finish_secs);
     }
 
-    /// What became of a request submitted at `time_secs` (the later of its
+    /// What became of request `id`, submitted at `time_secs` (the later of its
     /// arrival and the engine's clock). A refused request ends at once (in a
     /// closed loop its user sends the next one); too many refusals in a row
     /// in a closed loop mean that no request of the workload can run, which
     /// is an error instead of an endless loop.
     pub fn on_submitted(
         &mut self,
+        id: RequestId,
         outcome: Result<(), RejectReason>,
         time_secs: f64,
     ) -> Result<(), SimError> {
@@ -71,7 +73,8 @@ impl Traffic {
             self.consecutive_rejections = 0;
             return Ok(());
         };
-        self.workload.on_request_done(time_secs);
+        self.workload
+            .on_request_done(id, RequestEnd::Rejected, time_secs);
         self.consecutive_rejections += 1;
         if self.workload.is_closed_loop()
             && self.consecutive_rejections >= MAX_CONSECUTIVE_REJECTIONS
@@ -110,8 +113,8 @@ mod tests {
     /// Takes `n` requests and refuses each at `time_secs`.
     fn refuse(traffic: &mut Traffic, n: u64, time_secs: f64) -> Result<(), SimError> {
         for _ in 0..n {
-            traffic.next_request();
-            traffic.on_submitted(REFUSED, time_secs)?;
+            let (id, _) = traffic.next_request();
+            traffic.on_submitted(id, REFUSED, time_secs)?;
         }
         Ok(())
     }
@@ -121,13 +124,13 @@ mod tests {
         let mut t = traffic(ArrivalPattern::ClosedLoop);
         assert_eq!(t.next_request().0, RequestId(0));
         assert_eq!(t.peek_time(), None, "the one user awaits its reply");
-        t.on_submitted(Ok(()), 0.0).unwrap();
-        t.on_completed(1.5);
+        t.on_submitted(RequestId(0), Ok(()), 0.0).unwrap();
+        t.on_completed(RequestId(0), 1.5);
         assert_eq!(t.peek_time(), Some(1.5));
         let (id, spec) = t.next_request();
         assert_eq!((id, spec.arrival_secs), (RequestId(1), 1.5));
         // A refusal ends the request at once.
-        t.on_submitted(REFUSED, 1.5).unwrap();
+        t.on_submitted(id, REFUSED, 1.5).unwrap();
         assert_eq!(t.peek_time(), Some(1.5));
     }
 
@@ -136,9 +139,9 @@ mod tests {
         let mut t = traffic(ArrivalPattern::ClosedLoop);
         refuse(&mut t, MAX_CONSECUTIVE_REJECTIONS - 1, 1.0).unwrap();
         // One accepted request starts the count again.
-        t.next_request();
-        t.on_submitted(Ok(()), 1.0).unwrap();
-        t.on_completed(2.0);
+        let (id, _) = t.next_request();
+        t.on_submitted(id, Ok(()), 1.0).unwrap();
+        t.on_completed(id, 2.0);
         refuse(&mut t, MAX_CONSECUTIVE_REJECTIONS - 1, 2.0).unwrap();
         let err = refuse(&mut t, 1, 3.0).unwrap_err();
         assert!(

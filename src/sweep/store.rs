@@ -48,8 +48,24 @@ pub fn load_finished(
         result.pointer("/simulation/version").and_then(Json::as_str) == Some(VERSION);
     let same_config = result.get("config") == serde_json::to_value(expected.config).ok().as_ref();
     let stored_inputs = result.get(INPUTS_KEY).cloned().unwrap_or(json!([]));
-    let same_inputs = serde_json::to_value(expected.inputs).ok() == Some(stored_inputs);
+    let same_inputs = serde_json::to_value(expected.inputs)
+        .is_ok_and(|inputs| identities(&inputs) == identities(&stored_inputs));
     (same_version && same_config && same_inputs).then(|| Outcome::finished(&result, template))
+}
+
+/// The role and digest of each input of a run file's list: what identifies
+/// the files. Their paths are for people: one sweep's shards may name the
+/// same file relative to different directories (a shard runs the manifest
+/// as given, a merge the absolute path its `sweep.json` records).
+fn identities(inputs: &Json) -> Vec<(Option<&Json>, Option<&Json>)> {
+    inputs
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|i| (i.get("role"), i.get("digest")))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The outcome of a run that failed earlier (same version), if recorded.

@@ -1,7 +1,8 @@
-//! Sampling of token counts from a [`LengthDist`].
+//! Sampling of token counts from a [`LengthDist`] and of durations from a
+//! [`DurationDist`].
 
-use super::variate::standard_normal;
-use crate::config::LengthDist;
+use super::variate::{exponential, standard_normal};
+use crate::config::{DurationDist, LengthDist};
 use rand::Rng;
 
 /// A ready-to-sample length distribution.
@@ -38,6 +39,33 @@ impl LengthSampler {
             }
         };
         value.clamp(f64::from(floor), f64::from(u32::MAX)) as u32
+    }
+}
+
+/// A ready-to-sample duration distribution (seconds). Drawn by inversion
+/// through `libm` (see `variate`), so every target gives the same samples.
+#[derive(Debug, Clone)]
+pub(crate) struct DurationSampler(DurationDist);
+
+impl DurationSampler {
+    /// The sampler of `dist` (validated with the config).
+    pub fn new(dist: &DurationDist) -> Self {
+        Self(*dist)
+    }
+
+    /// One sample in seconds, at least 0.
+    pub fn sample<R: Rng>(&self, rng: &mut R) -> f64 {
+        let value = match self.0 {
+            DurationDist::Fixed { value } => value,
+            DurationDist::Uniform { min, max } => min + (max - min) * rng.random::<f64>(),
+            DurationDist::Exponential { mean } if mean > 0.0 => exponential(rng, 1.0 / mean),
+            DurationDist::Exponential { .. } => 0.0,
+            DurationDist::Normal { mean, std_dev } => mean + std_dev * standard_normal(rng),
+            DurationDist::Lognormal { mean, std_dev } => {
+                libm::exp(mean + std_dev * standard_normal(rng))
+            }
+        };
+        value.max(0.0)
     }
 }
 
@@ -102,5 +130,45 @@ mod tests {
         let s = LengthSampler::new(&d);
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         assert!((0..10_000).all(|_| s.sample(&mut rng, 1) >= 1));
+    }
+    fn duration_mean_and_cv(dist: DurationDist) -> (f64, f64) {
+        let s = DurationSampler::new(&dist);
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let xs: Vec<f64> = (0..200_000).map(|_| s.sample(&mut rng)).collect();
+        assert!(xs.iter().all(|&x| x >= 0.0));
+        let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+        let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / xs.len() as f64;
+        (mean, var.sqrt() / mean)
+    }
+
+    #[test]
+    fn durations_have_their_distributions_moments() {
+        let close = |got: f64, want: f64| (got - want).abs() <= 0.01 * want;
+        let (m, cv) = duration_mean_and_cv(DurationDist::Exponential { mean: 4.0 });
+        assert!(close(m, 4.0) && close(cv, 1.0), "exponential {m} {cv}");
+        let (m, cv) = duration_mean_and_cv(DurationDist::Uniform { min: 1.0, max: 3.0 });
+        assert!(
+            close(m, 2.0) && close(cv, 1.0 / 3f64.sqrt() / 2.0),
+            "uniform {m} {cv}"
+        );
+        let (m, cv) = duration_mean_and_cv(DurationDist::Normal {
+            mean: 10.0,
+            std_dev: 2.0,
+        });
+        assert!(close(m, 10.0) && close(cv, 0.2), "normal {m} {cv}");
+        // Lognormal: mean exp(mu + s^2 / 2), CV sqrt(exp(s^2) - 1).
+        let (m, cv) = duration_mean_and_cv(DurationDist::Lognormal {
+            mean: 1.0,
+            std_dev: 0.5,
+        });
+        assert!(close(m, libm::exp(1.125)), "lognormal mean {m}");
+        assert!(
+            close(cv, libm::sqrt(libm::exp(0.25) - 1.0)),
+            "lognormal cv {cv}"
+        );
+        assert_eq!(
+            duration_mean_and_cv(DurationDist::Fixed { value: 2.5 }),
+            (2.5, 0.0)
+        );
     }
 }

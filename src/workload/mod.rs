@@ -12,6 +12,7 @@ mod arrival;
 mod dataset;
 mod dist;
 mod schedule;
+mod sessions;
 mod shared_prefix;
 mod trace;
 mod variate;
@@ -19,13 +20,16 @@ mod variate;
 pub use dataset::{DatasetPrompt, PromptSet, WorkloadError};
 pub use trace::{TraceContent, TraceError, TraceRecord, TraceRecords};
 
-use crate::config::{ArrivalLimit, ArrivalPattern, Config, WorkloadConfig};
+use crate::config::{
+    ArrivalLimit, ArrivalPattern, Config, LengthDist, SessionsConfig, WorkloadConfig,
+};
 use arrival::ArrivalProcess;
 use dist::LengthSampler;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use schedule::RateClock;
 use serde::Serialize;
+use sessions::Conversations;
 use shared_prefix::PromptChoice;
 use std::collections::VecDeque;
 use std::fmt;
@@ -43,9 +47,11 @@ pub struct RequestSpec {
     pub output_tokens: u32,
     /// Priority for the `priority` policy (lower runs first).
     pub priority: i64,
-    /// Chained hashes of the prompt's full KV blocks (dataset, shared-prefix
-    /// and trace prompts with shared content); `None` for prompts whose
-    /// content is unique to the request.
+    /// Chained hashes of the request's full KV blocks whose content is
+    /// known (dataset, shared-prefix and trace prompts with shared content;
+    /// a conversation turn's prompt and response, which later turns repeat);
+    /// `None` for prompts whose content is unique to the request. Blocks
+    /// past the last hash are the request's own.
     pub prompt_block_hashes: Option<Arc<[u64]>>,
 }
 
@@ -61,6 +67,16 @@ impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
+}
+
+/// How a request ended, as the workload hears of it: what closed loops and
+/// conversations wait for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestEnd {
+    /// It emitted its last token.
+    Completed,
+    /// The server refused it.
+    Rejected,
 }
 
 /// Random streams, one per purpose.
@@ -91,6 +107,12 @@ enum Arrivals {
     Closed { ready: VecDeque<f64> },
     /// A trace's requests, which bring their arrival times and contents.
     Trace(Box<TraceReplay>),
+    /// Conversations: sessions start at the times of `starts` (open or
+    /// closed loop), and their later turns when their users are ready.
+    Sessions {
+        starts: Box<Arrivals>,
+        conversations: Box<Conversations>,
+    },
 }
 
 impl Arrivals {
@@ -123,6 +145,68 @@ impl Arrivals {
             process,
             clock,
             next,
+        }
+    }
+
+    /// The next arrival time of an open or closed loop (what starts sessions).
+    fn peek(&self) -> Option<f64> {
+        match self {
+            Arrivals::Open { next, .. } => *next,
+            Arrivals::Closed { ready } => ready.front().copied(),
+            Arrivals::Trace(replay) => replay.peek().map(|r| r.arrival_secs),
+            Arrivals::Sessions {
+                starts,
+                conversations,
+            } => {
+                let start = starts.peek().filter(|_| conversations.may_start());
+                match (conversations.next_turn_secs(), start) {
+                    // A due turn goes before a session that starts at the same time.
+                    (Some(turn), Some(start)) => Some(turn.min(start)),
+                    (turn, start) => turn.or(start),
+                }
+            }
+        }
+    }
+
+    /// Takes the next arrival time of an open or closed loop.
+    fn take_time(&mut self) -> f64 {
+        match self {
+            Arrivals::Open {
+                process,
+                clock,
+                next,
+            } => {
+                std::mem::replace(next, Arrivals::advance(process, clock)).unwrap_or(f64::INFINITY)
+            }
+            Arrivals::Closed { ready } => ready.pop_front().unwrap_or(0.0),
+            // These bring whole requests (see Workload::next_request).
+            Arrivals::Trace(_) | Arrivals::Sessions { .. } => f64::INFINITY,
+        }
+    }
+
+    /// A request ended at `now`: a closed-loop user sends the next one.
+    fn on_request_done(&mut self, id: RequestId, end: RequestEnd, now: f64) {
+        match self {
+            Arrivals::Closed { ready } => ready.push_back(now),
+            Arrivals::Sessions {
+                starts,
+                conversations,
+            } => {
+                if conversations.on_done(id, end, now) {
+                    // The session ended: a closed-loop user starts another.
+                    starts.on_request_done(id, end, now);
+                }
+            }
+            Arrivals::Open { .. } | Arrivals::Trace(_) => {}
+        }
+    }
+
+    /// Whether arrivals are driven by completions.
+    fn is_closed_loop(&self) -> bool {
+        match self {
+            Arrivals::Closed { .. } => true,
+            Arrivals::Sessions { starts, .. } => starts.is_closed_loop(),
+            Arrivals::Open { .. } | Arrivals::Trace(_) => false,
         }
     }
 
@@ -206,8 +290,39 @@ impl Workload {
                 let set = Arc::new(set);
                 Some(Self::new(cfg, Prompts::Shared { set, choice }))
             }
-            None => Self::synthetic(cfg),
+            None => match &cfg.sessions {
+                Some(sessions) => Some(Self::conversations(config, sessions)),
+                None => Self::synthetic(cfg),
+            },
         }
+    }
+
+    /// The conversations of `sessions`: the config's arrival pattern starts
+    /// the sessions.
+    fn conversations(config: &Config, sessions: &SessionsConfig) -> Self {
+        let cfg = &config.workload;
+        let output = cfg.output_len_dist.as_ref().map_or(
+            LengthSampler::new(&LengthDist::Fixed { value: 1 }),
+            LengthSampler::new,
+        );
+        let conversations = Box::new(Conversations::new(
+            sessions,
+            output,
+            cfg.seed,
+            config.server.scheduler.block_size,
+        ));
+        let mut workload = Self::new(cfg, Prompts::FromArrivals);
+        let starts = std::mem::replace(
+            &mut workload.arrivals,
+            Arrivals::Closed {
+                ready: VecDeque::new(),
+            },
+        );
+        workload.arrivals = Arrivals::Sessions {
+            starts: Box::new(starts),
+            conversations,
+        };
+        workload
     }
 
     /// A workload that replays a trace's `records` (read by the caller from
@@ -315,11 +430,7 @@ impl Workload {
                 return None;
             }
         }
-        let t = match &self.arrivals {
-            Arrivals::Open { next, .. } => (*next)?,
-            Arrivals::Closed { ready } => *ready.front()?,
-            Arrivals::Trace(replay) => replay.peek()?.arrival_secs,
-        };
+        let t = self.arrivals.peek()?;
         match self.limit.duration_secs {
             Some(d) if t > d => None,
             _ => Some(t),
@@ -328,20 +439,30 @@ impl Workload {
 
     /// Takes the next request. Call only after [`peek_time`](Self::peek_time) returned `Some`.
     pub fn next_request(&mut self) -> RequestSpec {
+        let id = RequestId(self.issued);
         let (arrival_secs, carried) = match &mut self.arrivals {
-            Arrivals::Open {
-                process,
-                clock,
-                next,
-            } => {
-                let t = std::mem::replace(next, Arrivals::advance(process, clock));
-                (t.unwrap_or(f64::INFINITY), None)
-            }
-            Arrivals::Closed { ready } => (ready.pop_front().unwrap_or(0.0), None),
             Arrivals::Trace(replay) => match replay.take() {
                 Some(spec) => (spec.arrival_secs, Some(spec)),
                 None => (f64::INFINITY, None),
             },
+            Arrivals::Sessions {
+                starts,
+                conversations,
+            } => {
+                // As in peek: a due turn before a session starting then.
+                let start = starts.peek().filter(|_| conversations.may_start());
+                let turn_first = conversations
+                    .next_turn_secs()
+                    .is_some_and(|turn| start.is_none_or(|start| turn <= start));
+                let turn = if turn_first {
+                    conversations.next_turn(id)
+                } else {
+                    None
+                };
+                let spec = turn.unwrap_or_else(|| conversations.start(id, starts.take_time()));
+                (spec.arrival_secs, Some(spec))
+            }
+            open_or_closed => (open_or_closed.take_time(), None),
         };
         self.issued += 1;
         let l = &mut self.lengths;
@@ -399,17 +520,17 @@ impl Workload {
         }
     }
 
-    /// Tells the workload that a request ended (completed or rejected) at `now`:
-    /// in a closed loop its user sends the next one at that time.
-    pub fn on_request_done(&mut self, now: f64) {
-        if let Arrivals::Closed { ready } = &mut self.arrivals {
-            ready.push_back(now);
-        }
+    /// Tells the workload that request `id` ended at `now`: in a closed
+    /// loop its user sends the next one at that time; in a conversation the
+    /// session's next turn follows a think time after a completion.
+    pub fn on_request_done(&mut self, id: RequestId, end: RequestEnd, now: f64) {
+        self.arrivals.on_request_done(id, end, now);
     }
 
-    /// Whether arrivals are driven by completions.
+    /// Whether arrivals are driven by completions (a closed loop, or
+    /// conversations started by one).
     pub fn is_closed_loop(&self) -> bool {
-        matches!(self.arrivals, Arrivals::Closed { .. })
+        self.arrivals.is_closed_loop()
     }
 
     /// How many requests have been taken so far.
@@ -466,7 +587,7 @@ mod tests {
         assert_eq!(w.next_request().arrival_secs, 0.0);
         assert_eq!(w.next_request().arrival_secs, 0.0);
         assert_eq!(w.peek_time(), None);
-        w.on_request_done(1.5);
+        w.on_request_done(RequestId(0), RequestEnd::Completed, 1.5);
         assert_eq!(w.peek_time(), Some(1.5));
     }
 
@@ -573,10 +694,10 @@ mod tests {
         assert_eq!(w.next_request().input_tokens, 100);
         assert_eq!(w.next_request().input_tokens, 101);
         assert_eq!(w.peek_time(), None);
-        w.on_request_done(2.5);
+        w.on_request_done(RequestId(0), RequestEnd::Completed, 2.5);
         let third = w.next_request();
         assert_eq!((third.arrival_secs, third.input_tokens), (2.5, 102));
-        w.on_request_done(3.0);
+        w.on_request_done(RequestId(2), RequestEnd::Completed, 3.0);
         assert_eq!(w.peek_time(), None, "the dataset ran out");
     }
 

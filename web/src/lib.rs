@@ -1,6 +1,6 @@
 //! inference-lab in the browser: the deterministic core compiled to
 //! WebAssembly. This crate is glue only — it reads configs with the
-//! library's parser, runs them with [`inference_lab::engine::simulate`] and
+//! library's parser, runs them with [`inference_lab::cluster::simulate`] and
 //! writes results as the command line's `-o` does — so the browser and the
 //! native binary give byte-identical JSON for the same config.
 //!
@@ -14,7 +14,8 @@ pub mod overrides;
 pub mod trace;
 
 use inference_lab::config::{parse_toml, Config, ConfigError, Policy};
-use inference_lab::engine::{simulate as run, NoopObserver, SimError, SimOptions};
+use inference_lab::cluster::simulate as run;
+use inference_lab::engine::{NoopObserver, SimError, SimOptions};
 use inference_lab::metrics::RunResult;
 use serde::Serialize;
 use toml::{Table, Value};

@@ -9,7 +9,7 @@ use crate::config::{Config, Policy};
 use crate::engine::cost::{BatchShape, Work};
 use crate::engine::kv_cache::token_block_hashes;
 use crate::engine::{NoopObserver, RunOutput, Traffic};
-use crate::workload::Workload;
+use crate::workload::{RequestEnd, Workload};
 use proptest::prelude::*;
 use std::collections::HashSet;
 
@@ -458,7 +458,7 @@ fn drive_in_time_order(
             let outcome = engine.submit(id, spec, obs);
             accepted += u64::from(outcome.is_ok());
             traffic
-                .on_submitted(outcome, time_secs.max(engine.now_secs()))
+                .on_submitted(id, outcome, time_secs.max(engine.now_secs()))
                 .unwrap();
             Seen {
                 time_secs,
@@ -471,7 +471,7 @@ fn drive_in_time_order(
                 Advance::StepEnded { finished } => {
                     for c in finished {
                         assert_eq!(c.finish_secs, e.time_secs);
-                        traffic.on_completed(c.finish_secs);
+                        traffic.on_completed(c.request_id, c.finish_secs);
                     }
                     completed += finished.len() as u64;
                 }
@@ -608,7 +608,7 @@ fn drive_lazily(config: &Config, options: SimOptions) -> RunOutput {
             let arrival = spec.arrival_secs;
             let outcome = engine.submit(id, spec, &mut NoopObserver);
             let now = engine.now_secs();
-            traffic.on_submitted(outcome, arrival.max(now)).unwrap();
+            traffic.on_submitted(id, outcome, arrival.max(now)).unwrap();
         }
     };
     loop {
@@ -628,7 +628,7 @@ fn drive_lazily(config: &Config, options: SimOptions) -> RunOutput {
         }
         if let Advance::StepEnded { finished } = engine.advance(&mut NoopObserver).unwrap() {
             for c in finished {
-                traffic.on_completed(c.finish_secs);
+                traffic.on_completed(c.request_id, c.finish_secs);
             }
         }
     }
@@ -792,7 +792,7 @@ proptest! {
         let mut specs = Vec::new();
         while expected.peek_time().is_some() && (specs.len() as u64) < c.total {
             specs.push(expected.next_request());
-            expected.on_request_done(0.0);
+            expected.on_request_done(RequestId(specs.len() as u64 - 1), RequestEnd::Completed, 0.0);
         }
         prop_assert_eq!(finishes.0.len() as u64, c.completed);
         for &(id, kv_tokens) in &finishes.0 {
