@@ -24,6 +24,12 @@ pub struct HardwareConfig {
     pub gpu_memory_utilization: f64,
     /// How far a real engine falls short of the datasheet (the datasheet itself by default).
     pub calibration: Calibration,
+    /// What one GPU costs per hour, in USD (`hardware.cost_per_hour`): prices
+    /// the tokens of a capacity search (`cost_per_million_output_tokens`).
+    /// Unset by default, and then left out of the serialized config, so
+    /// configs without a price keep their run ids.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_per_hour: Option<f64>,
 }
 
 const FIELDS: &[&str] = &[
@@ -36,6 +42,7 @@ const FIELDS: &[&str] = &[
     "kv_cache_capacity",
     "gpu_memory_utilization",
     "calibration",
+    "cost_per_hour",
 ];
 
 impl HardwareConfig {
@@ -79,6 +86,7 @@ impl HardwareConfig {
             kv_cache_capacity,
             gpu_memory_utilization,
             calibration: Calibration::from_hardware(s)?,
+            cost_per_hour: s.opt_positive_float("cost_per_hour")?,
         })
     }
 

@@ -40,9 +40,10 @@ impl<'c> Simulator<'c> {
         }
     }
 
-    /// Runs until every request has completed or been rejected.
+    /// Runs until every request has completed or been rejected, or until
+    /// the observer asks to stop ([`Observer::should_stop`]).
     pub fn run(mut self, obs: &mut dyn Observer) -> Result<RunOutput, SimError> {
-        while self.advance(obs)? {}
+        while self.advance(obs)? && !obs.should_stop() {}
         Ok(self.engine.finish().into_run_output(self.config.clone()))
     }
 
@@ -85,6 +86,7 @@ impl<'c> Simulator<'c> {
         while self.traffic.peek_time().is_some_and(|t| t <= until_secs) {
             let (id, spec) = self.traffic.next_request();
             let arrival_secs = spec.arrival_secs;
+            obs.on_arrival(id, arrival_secs);
             let outcome = self.engine.submit(id, spec, obs);
             self.traffic
                 .on_submitted(outcome, arrival_secs.max(self.engine.now_secs()))?;

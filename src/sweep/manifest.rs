@@ -1,6 +1,7 @@
 //! The sweep manifest (`sweeps/*.toml`): which base config, which keys vary
 //! and over which values. Parsing only; [`super::plan`] expands it into points.
 
+use super::search::spec::SearchSpec;
 use crate::config::{describe, parse_toml, with_hint, ConfigError, Section};
 use crate::io::dataset::TemplateArg;
 use crate::io::digest::fnv1a;
@@ -8,7 +9,7 @@ use crate::io::workload::DatasetInputs;
 use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
-const SECTIONS: &[&str] = &["sweep", "grid", "zip"];
+const SECTIONS: &[&str] = &["sweep", "grid", "zip", "search"];
 const SWEEP_FIELDS: &[&str] = &["name", "base", "output", "tokenizer", "chat_template"];
 const RANGE_FIELDS: &[&str] = &["range", "step"];
 
@@ -31,6 +32,8 @@ pub struct Manifest {
     /// Dimensions of the cartesian product, in manifest order: every `[grid]`
     /// key, then every `[[zip]]` group.
     pub dimensions: Vec<Dimension>,
+    /// `[search]`: a capacity search at every point, if the manifest has one.
+    pub search: Option<SearchSpec>,
     /// Hash of the manifest's text, so shards of different manifests are told apart.
     pub text_hash: u64,
 }
@@ -142,6 +145,21 @@ impl Manifest {
             }
             keys.push(key);
         }
+        let search = table_section(&doc, "search", source)?
+            .map(|t| SearchSpec::parse(t, source))
+            .transpose()?;
+        if let Some(spec) = &search {
+            if keys.contains(&spec.over.as_str()) {
+                return Err(ConfigError::new(
+                    source,
+                    "search.over",
+                    format!(
+                        "'{}' is swept in the grid too: the search chooses its values, so leave it out of [grid] and [[zip]]",
+                        spec.over
+                    ),
+                ));
+            }
+        }
         Ok(Self {
             source: source.to_string(),
             name,
@@ -152,6 +170,7 @@ impl Manifest {
                 chat_template,
             },
             dimensions,
+            search,
             text_hash: fnv1a(text.as_bytes()),
         })
     }

@@ -77,7 +77,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged> {
     let mut rows = Vec::new();
     let mut missing = Vec::new();
     for point in &plan.points {
-        let runs = drive_point(&plan, point, &mut |spec| {
+        let runs = drive_point(&plan, &template, point, &mut |spec| {
             let expected = Expected {
                 config: &spec.config,
                 inputs: &point.inputs,

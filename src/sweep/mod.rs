@@ -18,5 +18,6 @@ pub mod plan;
 pub mod run_id;
 pub mod runner;
 pub mod runs_table;
+pub mod search;
 pub mod store;
 pub mod strategy;

@@ -6,6 +6,7 @@ use super::layout::{Layout, Shard};
 use super::meta::{now_rfc3339, SweepMeta};
 use super::plan::Plan;
 use super::runs_table::{runs_table, RunRow};
+use super::search::capacity::{capacity_summary, capacity_table};
 use crate::config::Config;
 use crate::io::digest::fnv1a;
 use crate::io::files::write_atomic;
@@ -40,7 +41,8 @@ impl Counts {
 }
 
 /// Writes `runs.parquet`, `runs.csv`, the seed-folded `summary.parquet` and
-/// `summary.csv`, and, when `per_request`, `requests.parquet` (each distinct
+/// `summary.csv`, for a capacity search `capacity.*` and
+/// `capacity_summary.*`, and, when `per_request`, `requests.parquet` (each distinct
 /// run's requests once, in row order) into `layout`.
 pub fn write_tables(
     plan: &Plan,
@@ -55,6 +57,14 @@ pub fn write_tables(
     let summary = summarize(&table);
     parquet::write(&summary, &layout.summary_parquet())?;
     csv::write(&summary, &layout.summary_csv())?;
+    if let Some(spec) = plan.strategy.search() {
+        let capacity = capacity_table(plan, spec, template, rows);
+        parquet::write(&capacity, &layout.capacity_parquet())?;
+        csv::write(&capacity, &layout.capacity_csv())?;
+        let summary = capacity_summary(&capacity);
+        parquet::write(&summary, &layout.capacity_summary_parquet())?;
+        csv::write(&summary, &layout.capacity_summary_csv())?;
+    }
     if per_request {
         let mut seen = std::collections::HashSet::new();
         let parts: Vec<&Path> = rows

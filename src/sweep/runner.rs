@@ -14,9 +14,9 @@ use super::output::{finish_meta, metric_template, new_meta, write_meta, write_ta
 use super::plan::{Plan, Point};
 use super::run_id::RunId;
 use super::runs_table::{Outcome, RunRow};
-use super::store::{load_finished, record_failed, record_finished, Expected};
+use super::store::{load_finished, record_failed, record_finished, Expected, Finished};
 use super::strategy::{drive_point, RunResultRef, RunSpec};
-use crate::engine::{NoopObserver, RunOutput, SimOptions, Simulator};
+use crate::engine::{NoopObserver, SimOptions, Simulator};
 use crate::io::workload::{build_workload, PromptCache, WorkloadSource};
 use crate::io::{Error, Result};
 use crate::table::{Column, Table};
@@ -118,7 +118,8 @@ pub fn run(
             .par_iter()
             .with_max_len(1)
             .map(|point| {
-                let runs = drive_point(plan, point, &mut |spec| context.run(point, spec));
+                let runs =
+                    drive_point(plan, &template, point, &mut |spec| context.run(point, spec));
                 if runs.complete {
                     progress(Progress::Point);
                 }
@@ -210,10 +211,10 @@ impl RunContext<'_> {
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.simulate(spec)));
         let wall_seconds = started.elapsed().as_secs_f64();
         let recorded = match run {
-            Ok(Ok(output)) => record_finished(
+            Ok(Ok(finished)) => record_finished(
                 self.layout,
                 spec.run_id,
-                output,
+                finished,
                 &point.inputs,
                 wall_seconds,
                 self.template,
@@ -231,10 +232,24 @@ impl RunContext<'_> {
         })
     }
 
-    fn simulate(&self, spec: &RunSpec) -> Result<RunOutput> {
+    /// Simulates `spec`'s config, under the overload detector for a probe
+    /// that may stop early.
+    fn simulate(&self, spec: &RunSpec) -> Result<Finished> {
         let workload = build_workload(&spec.config, &self.source, &mut |_| {})?;
+        let mut detector = spec
+            .overload
+            .as_ref()
+            .and_then(|rule| rule.detector(workload.planned_requests()));
         let options = SimOptions::recording(self.opts.per_request);
-        Ok(Simulator::new(&spec.config, workload, options).run(&mut NoopObserver)?)
+        let sim = Simulator::new(&spec.config, workload, options);
+        let output = match &mut detector {
+            Some(d) => sim.run(d)?,
+            None => sim.run(&mut NoopObserver)?,
+        };
+        Ok(Finished {
+            output,
+            overload: detector.and_then(|d| d.fired().map(str::to_string)),
+        })
     }
 }
 
