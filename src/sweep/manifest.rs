@@ -127,7 +127,10 @@ impl Manifest {
         for (i, group) in zip_groups(&doc, source)?.iter().enumerate() {
             dimensions.push(zip_dimension(group, i, source)?);
         }
-        if dimensions.is_empty() {
+        let search = table_section(&doc, "search", source)?
+            .map(|t| SearchSpec::parse(t, source))
+            .transpose()?;
+        if dimensions.is_empty() && search.is_none() {
             return Err(ConfigError::new(
                 source,
                 "grid",
@@ -145,9 +148,6 @@ impl Manifest {
             }
             keys.push(key);
         }
-        let search = table_section(&doc, "search", source)?
-            .map(|t| SearchSpec::parse(t, source))
-            .transpose()?;
         if let Some(spec) = &search {
             if keys.contains(&spec.over.as_str()) {
                 return Err(ConfigError::new(

@@ -10,7 +10,9 @@
 
 use super::layout::{Layout, Shard};
 use super::meta::SweepMeta;
-use super::output::{finish_meta, metric_template, new_meta, write_meta, write_tables, Counts};
+use super::output::{
+    finish_meta, metric_template, new_meta, write_meta, write_tables, Counts, Tables,
+};
 use super::plan::{Plan, Point};
 use super::run_id::RunId;
 use super::runs_table::{Outcome, RunRow};
@@ -19,7 +21,7 @@ use super::strategy::{drive_point, RunResultRef, RunSpec};
 use crate::engine::{NoopObserver, SimOptions, Simulator};
 use crate::io::workload::{build_workload, PromptCache, WorkloadSource};
 use crate::io::{Error, Result};
-use crate::table::{Column, Table};
+use crate::table::Column;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
@@ -64,8 +66,8 @@ pub enum Progress {
 /// What a sweep produced.
 #[derive(Debug, Clone)]
 pub struct SweepOutcome {
-    /// The runs table that was written.
-    pub table: Table,
+    /// The tables that were written.
+    pub tables: Tables,
     /// The `sweep.json` that was written.
     pub meta: SweepMeta,
     /// Whether Ctrl-C stopped it before every point ran.
@@ -133,7 +135,7 @@ pub fn run(
         .filter(|r| r.complete)
         .flat_map(|r| r.rows)
         .collect();
-    let table = write_tables(plan, &template, &rows, layout, opts.per_request)?;
+    let tables = write_tables(plan, &template, &rows, layout, opts.per_request)?;
     meta.reused = context
         .reused
         .lock()
@@ -142,7 +144,7 @@ pub fn run(
     finish_meta(&mut meta, Counts::of(&rows, points_done));
     write_meta(layout, &meta)?;
     Ok(SweepOutcome {
-        table,
+        tables,
         interrupted: meta.not_run > 0,
         meta,
     })

@@ -290,3 +290,131 @@ impl Observer for OverloadDetector {
         self.fired.is_some()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::engine::{NoopObserver, SimOptions, Simulator};
+    use crate::metrics::catalog::metric_cells;
+    use crate::workload::Workload;
+    use proptest::prelude::*;
+
+    fn config(pattern: &str, policy: &str, rate: f64, seed: u64) -> Config {
+        let text = format!(
+            "hardware = 'h100'\nmodel = 'llama-3.1-8b'\n[scheduler]\nmax_num_batched_tokens = 2048\nmax_num_seqs = 16\npolicy = '{policy}'\n[workload]\narrival_pattern = '{pattern}'\narrival_cv = 2.0\narrival_rate = {rate}\nnum_requests = 300\nseed = {seed}\ninput_len_dist = {{ type = 'lognormal', mean = 6.0, std_dev = 0.7 }}\noutput_len_dist = {{ type = 'lognormal', mean = 4.5, std_dev = 0.8 }}\n"
+        );
+        Config::from_toml_str(&text, "t").unwrap()
+    }
+
+    /// The metric `column` of a full run of `cfg`, and the detector's verdict
+    /// with its steps against the full run's.
+    fn runs(cfg: &Config, slos: &[Slo]) -> (Vec<(String, f64)>, Option<String>, u64, u64) {
+        let full = Simulator::new(
+            cfg,
+            Workload::from_config(cfg).unwrap(),
+            SimOptions::default(),
+        )
+        .run(&mut NoopObserver)
+        .unwrap();
+        let json = serde_json::to_value(&full.result).unwrap();
+        let cells: Vec<(String, f64)> = metric_cells(&json)
+            .into_iter()
+            .filter_map(|(name, cell)| Some((name, cell.as_number()?)))
+            .collect();
+        let workload = Workload::from_config(cfg).unwrap();
+        let mut detector = OverloadRule::new(slos)
+            .unwrap()
+            .detector(workload.planned_requests())
+            .unwrap();
+        let early = Simulator::new(cfg, workload, SimOptions::default())
+            .run(&mut detector)
+            .unwrap();
+        (
+            cells,
+            detector.fired().map(str::to_string),
+            early.result.simulation.steps,
+            full.result.simulation.steps,
+        )
+    }
+
+    const COLUMNS: [&str; 9] = [
+        "ttft_ms_p50",
+        "ttft_ms_p99",
+        "ttft_ms_mean",
+        "ttft_ms_max",
+        "ttft_ms_min",
+        "e2e_ms_p90",
+        "e2e_ms_mean",
+        "e2e_ms_max",
+        "e2e_ms_min",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// The detector never stops a run that would have met every SLO, and
+        /// when it stops one, the SLO it names fails in the full run.
+        #[test]
+        fn never_fails_a_probe_that_would_have_passed(
+            rate in 0.5f64..40.0,
+            seed in 1u64..1000,
+            bursty in any::<bool>(),
+            sof in any::<bool>(),
+            picks in proptest::collection::vec((0usize..COLUMNS.len(), 0.2f64..3.0), 1..4),
+        ) {
+            let cfg = config(if bursty { "gamma" } else { "poisson" }, if sof { "sof" } else { "fcfs" }, rate, seed);
+            // Bounds around the light-load value of each metric, so both
+            // verdicts occur.
+            let light = runs(&config("poisson", "fcfs", 0.2, seed), &[Slo { column: "ttft_ms_max".into(), max: 1e9 }]).0;
+            let value = |cells: &[(String, f64)], c: &str| cells.iter().find(|(n, _)| n == c).map(|(_, v)| *v).unwrap();
+            let slos: Vec<Slo> = picks
+                .iter()
+                .map(|&(c, f)| Slo { column: COLUMNS[c].into(), max: value(&light, COLUMNS[c]) * f * 3.0 })
+                .collect();
+            let (full, fired, early_steps, full_steps) = runs(&cfg, &slos);
+            let passes = slos.iter().all(|s| value(&full, &s.column) <= s.max);
+            if passes {
+                prop_assert!(fired.is_none(), "stopped a passing run: {fired:?}");
+                prop_assert_eq!(early_steps, full_steps);
+            }
+            if let Some(reason) = fired {
+                let slo = slos.iter().find(|s| reason.starts_with(&format!("{} ", s.column))).unwrap();
+                prop_assert!(value(&full, &slo.column) > slo.max, "{reason}: the full run has {}", value(&full, &slo.column));
+                prop_assert!(early_steps <= full_steps);
+            }
+        }
+    }
+
+    #[test]
+    fn an_overloaded_run_stops_in_a_fraction_of_its_steps() {
+        let slos = [Slo {
+            column: "ttft_ms_p99".into(),
+            max: 2000.0,
+        }];
+        let (full, fired, early, all) = runs(&config("poisson", "fcfs", 200.0, 1), &slos);
+        let p99 = full.iter().find(|(n, _)| n == "ttft_ms_p99").unwrap().1;
+        assert!(p99 > 2000.0, "{p99}");
+        let reason = fired.expect("the detector fires");
+        assert!(
+            reason.starts_with("ttft_ms_p99 cannot stay <= 2000: 4 of 300 requests"),
+            "{reason}"
+        );
+        assert!(early * 4 < all, "{early} of {all} steps");
+    }
+
+    #[test]
+    fn only_latency_slos_on_ttft_and_e2e_are_bounded() {
+        let slo = |c: &str| Slo {
+            column: c.into(),
+            max: 1.0,
+        };
+        assert!(OverloadRule::new(&[slo("per_token_ms_p99"), slo("requests_per_sec")]).is_none());
+        let rule = OverloadRule::new(&[slo("e2e_ms_p95"), slo("per_token_ms_p99")]).unwrap();
+        assert_eq!(rule.bounds.len(), 1);
+        assert_eq!(rule.bounds[0].stat, Stat::Rank(95.0));
+        assert!(rule.detector(None).is_none(), "needs the request count");
+        let d = rule.detector(Some(1000)).unwrap();
+        assert_eq!(d.trackers[0].allowance, 50);
+    }
+}

@@ -1,6 +1,7 @@
 //! Whether a probe passed: every SLO holds on its metrics and the overload
 //! detector did not stop it. The first SLO (in manifest order) that fails
-//! is the probe's binding SLO.
+//! is the probe's binding SLO; for a probe the detector stopped, the SLO it
+//! proved would fail.
 
 use super::spec::SearchSpec;
 use crate::sweep::runs_table::Outcome;
@@ -22,7 +23,8 @@ pub enum Binding {
     /// The SLO at this index of the search's list does not hold (or its
     /// metric has no value).
     Slo(usize),
-    /// The overload detector stopped the run.
+    /// The overload detector stopped the run for a reason that names none
+    /// of the search's SLOs (a run file from elsewhere).
     Overload,
     /// The run itself failed (its `error` says why).
     RunFailed,
@@ -51,8 +53,18 @@ pub fn verdict(spec: &SearchSpec, template: &[Column], outcome: &Outcome) -> Ver
     let metrics = match outcome {
         Outcome::Failed { .. } => return Verdict::Fail(Binding::RunFailed),
         Outcome::Finished {
-            overload: Some(_), ..
-        } => return Verdict::Fail(Binding::Overload),
+            overload: Some(reason),
+            ..
+        } => {
+            // The detector's reason starts with the SLO it proved would fail.
+            let column = reason.split(' ').next().unwrap_or_default();
+            return Verdict::Fail(
+                spec.slos
+                    .iter()
+                    .position(|s| s.column == column)
+                    .map_or(Binding::Overload, Binding::Slo),
+            );
+        }
         Outcome::Finished { metrics, .. } => metrics,
     };
     for (i, slo) in spec.slos.iter().enumerate() {
