@@ -4,13 +4,17 @@ use super::args::{MergeArgs, ShardSpec, SweepArgs, SweepCommand};
 use super::progress::SweepBar;
 use super::shard::auto_shard;
 use super::{print_stderr, Failure, Outcome, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNS_FAILED};
-use crate::report::console::best_points_report;
+use crate::report::console::{best_points_report, capacity_report};
 use crate::sweep::layout::Layout;
 use crate::sweep::manifest::Manifest;
 use crate::sweep::plan::Plan;
 use crate::sweep::runner::{self, RunnerOptions};
 use crate::sweep::runs_table::{swept_cell, swept_types};
+use crate::sweep::search::capacity::capacity_summary;
+use crate::sweep::search::spec::SearchSpec;
+use crate::table::schema::{BINDING_BOUND, BINDING_SLO, CAPACITY, STATUS, STATUS_OK};
 use crate::table::summary::summarize;
+use crate::table::{Cell, Table};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -90,10 +94,20 @@ pub fn sweep(args: &SweepArgs) -> Outcome {
     bar.finish();
     let outcome = outcome?;
     let meta = &outcome.meta;
+    let search = plan.strategy.search();
+    if let (Some(spec), Some(capacity)) = (search, &outcome.tables.capacity) {
+        print_stderr(&bound_warnings(spec, capacity));
+    }
     if !args.quiet {
+        let report = match (search, &outcome.tables.capacity) {
+            (Some(spec), Some(capacity)) => {
+                capacity_report(&capacity_summary(capacity), &spec.over, style)
+            }
+            _ => best_points_report(&summarize(&outcome.tables.runs), style),
+        };
         super::print_stdout(&format!(
             "{}\n{} points, {} runs: {} ok ({} reused), {} failed. Tables in {}\n",
-            best_points_report(&summarize(&outcome.table), style),
+            report,
             meta.points_here,
             meta.ok + meta.failed,
             meta.ok,
@@ -115,6 +129,43 @@ pub fn sweep(args: &SweepArgs) -> Outcome {
         meta.ok + meta.failed,
         &layout,
     ))
+}
+
+/// Warnings about searches the bounds cut short: points that still meet
+/// every SLO at the upper bound (their capacity is at least the bound), and
+/// points that fail at the lower bound (no capacity).
+fn bound_warnings(spec: &SearchSpec, capacity: &Table) -> String {
+    let column = |name| capacity.column(name);
+    let (Some(binding), Some(cap), Some(status)) =
+        (column(BINDING_SLO), column(CAPACITY), column(STATUS))
+    else {
+        return String::new();
+    };
+    let total = capacity.rows.len();
+    let at_top = capacity
+        .rows
+        .iter()
+        .filter(|r| r[binding] == Cell::Text(BINDING_BOUND.into()))
+        .count();
+    let at_bottom = capacity
+        .rows
+        .iter()
+        .filter(|r| r[cap] == Cell::Null && r[status] == Cell::Text(STATUS_OK.into()))
+        .count();
+    let mut text = String::new();
+    if at_top > 0 {
+        text.push_str(&format!(
+            "warning: {at_top} of {total} points still meet every SLO at the upper bound search.bounds = {}: their capacity is at least that; raise search.bounds to find it\n",
+            spec.bounds.hi().to_toml()
+        ));
+    }
+    if at_bottom > 0 {
+        text.push_str(&format!(
+            "warning: {at_bottom} of {total} points fail an SLO at the lower bound search.bounds = {}: no capacity (their binding_slo names the SLO); lower search.bounds to find it\n",
+            spec.bounds.lo().to_toml()
+        ));
+    }
+    text
 }
 
 /// Exit code 3, with a message, when any run failed.

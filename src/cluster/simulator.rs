@@ -38,9 +38,10 @@ impl<'c> Simulator<'c> {
         }
     }
 
-    /// Runs until every request has completed or been rejected.
+    /// Runs until every request has completed or been rejected, or until
+    /// the observer asks to stop ([`Observer::should_stop`]).
     pub fn run(mut self, obs: &mut dyn Observer) -> Result<RunOutput, SimError> {
-        while self.advance(obs)? {}
+        while self.advance(obs)? && !obs.should_stop() {}
         let (output, cluster) = self.cluster.finish();
         let mut run = output.into_run_output(self.config.clone());
         run.result.cluster = cluster;
@@ -72,6 +73,7 @@ impl<'c> Simulator<'c> {
             _ => {
                 let (id, spec) = self.traffic.next_request();
                 let arrival_secs = spec.arrival_secs;
+                obs.on_arrival(id, arrival_secs);
                 let (_, now_secs, outcome) = self.cluster.submit(id, spec, obs);
                 self.traffic
                     .on_submitted(id, outcome, arrival_secs.max(now_secs))?;

@@ -33,6 +33,10 @@ pub enum FieldKind {
     Path,
     /// One of a fixed set of names.
     Choice(&'static [&'static str]),
+    /// Two numbers, `[LOW, HIGH]`.
+    Bounds,
+    /// A table of names (metric columns) to numbers.
+    NumberMap,
     /// A table tagged by its `type` key: each variant (the tag's value)
     /// has fields of its own (`{ type = "fixed", value = 10 }`).
     Tagged(&'static [Variant]),

@@ -35,6 +35,12 @@ pub struct HardwareConfig {
     /// Seconds per step of a collective operation between the GPUs of a
     /// replica; required for tensor parallelism.
     pub interconnect_latency: Option<f64>,
+    /// What one GPU costs per hour, in USD (`hardware.cost_per_hour`): prices
+    /// the tokens of a capacity search (`cost_per_million_output_tokens`).
+    /// Unset by default, and then left out of the serialized config, so
+    /// configs without a price keep their run ids.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_per_hour: Option<f64>,
 }
 
 const PRESET: Field = Field::new(
@@ -112,6 +118,14 @@ const INTERCONNECT_LATENCY: Field = Field::new(
 ))
 .unit("s");
 
+const COST_PER_HOUR: Field = Field::new(
+    "cost_per_hour",
+    FieldKind::Positive,
+    "what one GPU costs per hour: prices the tokens of a capacity search",
+)
+.default(FieldDefault::Absent)
+.unit("USD/h");
+
 /// The `[hardware]` fields.
 pub const FIELDS: &[Field] = &[
     PRESET,
@@ -125,6 +139,7 @@ pub const FIELDS: &[Field] = &[
     CALIBRATION,
     INTERCONNECT_BANDWIDTH,
     INTERCONNECT_LATENCY,
+    COST_PER_HOUR,
 ];
 
 const HARDWARE_PRESET_NAMES: [&str; HARDWARE_PRESETS.len()] = preset_names(HARDWARE_PRESETS);
@@ -147,6 +162,7 @@ impl HardwareConfig {
                 gpu_memory_utilization: s.fraction(&GPU_MEMORY_UTILIZATION)?,
                 calibration: Calibration::from_hardware(s)?,
                 interconnect_bandwidth: s.opt_positive(&INTERCONNECT_BANDWIDTH)?,
+                cost_per_hour: s.opt_positive(&COST_PER_HOUR)?,
                 interconnect_latency: match s.raw(INTERCONNECT_LATENCY.name) {
                     Some(_) => Some(s.non_negative(&INTERCONNECT_LATENCY)?),
                     None => None,

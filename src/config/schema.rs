@@ -119,6 +119,17 @@ fn kind_schema(kind: FieldKind, unit: &str) -> Value {
         FieldKind::Bool => json!({ "type": "boolean" }),
         FieldKind::Text | FieldKind::Path => json!({ "type": "string", "minLength": 1 }),
         FieldKind::Choice(names) => json!({ "type": "string", "enum": names }),
+        FieldKind::Bounds => json!({
+            "type": "array",
+            "items": { "type": "number" },
+            "minItems": 2,
+            "maxItems": 2,
+        }),
+        FieldKind::NumberMap => json!({
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": { "type": "number" },
+        }),
         FieldKind::Tagged(variants) => tagged_schema(variants),
         FieldKind::Table(fields) => object_schema(fields),
         FieldKind::PresetOrTable(fields) => {

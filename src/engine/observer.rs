@@ -120,6 +120,15 @@ pub trait Observer {
     }
     /// Called for each scheduler decision when [`wants_events`](Self::wants_events).
     fn on_event(&mut self, _now_secs: f64, _event: &Event) {}
+    /// Called as each request arrives, before the engine sees it (so before
+    /// its `Rejected` event, if it is refused).
+    fn on_arrival(&mut self, _request_id: RequestId, _arrival_secs: f64) {}
+    /// Whether the run should end now, before every request is done: an
+    /// early stop (a capacity search's overload detector). Checked after
+    /// every engine event; the result then covers what finished so far.
+    fn should_stop(&self) -> bool {
+        false
+    }
 }
 
 /// An observer that ignores everything.

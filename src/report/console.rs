@@ -7,6 +7,9 @@ use crate::config::DeploymentConfig;
 use crate::metrics::catalog::{catalog, metric_cells, Group, Metric, Unit, LATENCY_STATS};
 use crate::metrics::RunResult;
 use crate::table::best::best_points;
+use crate::table::schema::{
+    summary_key_columns, CAPACITY, CI_SUFFIX, COST_PER_MILLION, MEAN_SUFFIX,
+};
 use crate::table::{Cell, Table};
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -148,6 +151,48 @@ pub fn best_points_report(summary: &Table, style: Style) -> String {
     }
     if best.is_empty() {
         lines.push("  no run finished".into());
+    }
+    lines.join("\n") + "\n"
+}
+
+/// The capacity of each configuration of a search's capacity summary (the
+/// highest load of `over` meeting every SLO, mean over seeds with its 95%
+/// interval, and the cost per million output tokens where priced), with the
+/// highest first.
+pub fn capacity_report(summary: &Table, over: &str, style: Style) -> String {
+    let mut lines = vec![style.heading(&format!(
+        "Capacity: highest {over} meeting every SLO (mean over seeds, 95% interval)"
+    ))];
+    let keys = summary_key_columns(summary);
+    let get = |row: &[Cell], name: &str| summary.column(name).and_then(|c| row[c].as_number());
+    let mut rows: Vec<(f64, String)> = summary
+        .rows
+        .iter()
+        .map(|row| {
+            let mean = get(row, &format!("{CAPACITY}{MEAN_SUFFIX}"));
+            let ci = get(row, &format!("{CAPACITY}{CI_SUFFIX}"));
+            let cost = get(row, &format!("{COST_PER_MILLION}{MEAN_SUFFIX}"));
+            let settings: Vec<String> = keys
+                .iter()
+                .map(|&k| format!("{}={}", summary.columns[k].name, row[k]))
+                .collect();
+            let value = mean.map_or_else(|| format!("{:>10}", "none"), |m| format!("{m:>10.3}"));
+            let interval = ci.map_or_else(|| " ".repeat(11), |ci| format!(" ± {ci:<8.3}"));
+            let price = cost.map_or_else(String::new, |c| format!("  ${c:.3}/M tokens"));
+            (
+                mean.unwrap_or(f64::NEG_INFINITY),
+                format!(
+                    "  {}{interval}{price}  {}",
+                    style.value(&value),
+                    settings.join(" ")
+                ),
+            )
+        })
+        .collect();
+    rows.sort_by(|a, b| b.0.total_cmp(&a.0));
+    lines.extend(rows.into_iter().map(|(_, line)| line));
+    if summary.rows.is_empty() {
+        lines.push("  no search finished".into());
     }
     lines.join("\n") + "\n"
 }

@@ -2,8 +2,8 @@
 
 use super::run_id::RunId;
 use crate::table::schema::{
-    REPORT_HTML, REQUESTS_PARQUET, RUNS_CSV, RUNS_DIR, RUNS_PARQUET, SUMMARY_CSV, SUMMARY_PARQUET,
-    SWEEP_JSON,
+    CAPACITY_CSV, CAPACITY_PARQUET, CAPACITY_SUMMARY_CSV, CAPACITY_SUMMARY_PARQUET, REPORT_HTML,
+    REQUESTS_PARQUET, RUNS_CSV, RUNS_DIR, RUNS_PARQUET, SUMMARY_CSV, SUMMARY_PARQUET, SWEEP_JSON,
 };
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -106,6 +106,26 @@ impl Layout {
     /// `summary.csv`.
     pub fn summary_csv(&self) -> PathBuf {
         self.root.join(SUMMARY_CSV)
+    }
+
+    /// `capacity.parquet`: a capacity search's result per point.
+    pub fn capacity_parquet(&self) -> PathBuf {
+        self.root.join(CAPACITY_PARQUET)
+    }
+
+    /// `capacity.csv`.
+    pub fn capacity_csv(&self) -> PathBuf {
+        self.root.join(CAPACITY_CSV)
+    }
+
+    /// `capacity_summary.parquet`: the capacities with the seed folded out.
+    pub fn capacity_summary_parquet(&self) -> PathBuf {
+        self.root.join(CAPACITY_SUMMARY_PARQUET)
+    }
+
+    /// `capacity_summary.csv`.
+    pub fn capacity_summary_csv(&self) -> PathBuf {
+        self.root.join(CAPACITY_SUMMARY_CSV)
     }
 
     /// `report.html`, where `sweep report` writes by default.

@@ -2,6 +2,7 @@
 //! and over which values. Parsing only; [`super::plan`] expands it into points.
 
 use crate::config::fields::{Field, FieldDefault, FieldKind};
+use super::search::spec::SearchSpec;
 use crate::config::{describe, parse_toml, with_hint, ConfigError, Section};
 use crate::io::dataset::TemplateArg;
 use crate::io::digest::fnv1a;
@@ -9,7 +10,7 @@ use crate::io::workload::DatasetInputs;
 use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
-const SECTIONS: &[&str] = &["sweep", "grid", "zip"];
+const SECTIONS: &[&str] = &["sweep", "grid", "zip", "search"];
 /// The `[sweep]` fields of a manifest.
 pub const SWEEP_FIELDS: &[Field] = &[
     Field::new(
@@ -62,6 +63,8 @@ pub struct Manifest {
     /// Dimensions of the cartesian product, in manifest order: every `[grid]`
     /// key, then every `[[zip]]` group.
     pub dimensions: Vec<Dimension>,
+    /// `[search]`: a capacity search at every point, if the manifest has one.
+    pub search: Option<SearchSpec>,
     /// Hash of the manifest's text, so shards of different manifests are told apart.
     pub text_hash: u64,
 }
@@ -155,7 +158,10 @@ impl Manifest {
         for (i, group) in zip_groups(&doc, source)?.iter().enumerate() {
             dimensions.push(zip_dimension(group, i, source)?);
         }
-        if dimensions.is_empty() {
+        let search = table_section(&doc, "search", source)?
+            .map(|t| SearchSpec::parse(t, source))
+            .transpose()?;
+        if dimensions.is_empty() && search.is_none() {
             return Err(ConfigError::new(
                 source,
                 "grid",
@@ -173,6 +179,18 @@ impl Manifest {
             }
             keys.push(key);
         }
+        if let Some(spec) = &search {
+            if keys.contains(&spec.over.as_str()) {
+                return Err(ConfigError::new(
+                    source,
+                    "search.over",
+                    format!(
+                        "'{}' is swept in the grid too: the search chooses its values, so leave it out of [grid] and [[zip]]",
+                        spec.over
+                    ),
+                ));
+            }
+        }
         Ok(Self {
             source: source.to_string(),
             name,
@@ -183,6 +201,7 @@ impl Manifest {
                 chat_template,
             },
             dimensions,
+            search,
             text_hash: fnv1a(text.as_bytes()),
         })
     }

@@ -11,20 +11,19 @@ use super::manifest::Manifest;
 use super::meta::SweepMeta;
 use super::output::{
     finish_meta, metric_template, new_meta, points_hash, read_meta, write_meta, write_tables,
-    Counts,
+    Counts, Tables,
 };
 use super::plan::Plan;
 use super::store::{load_failed, load_finished, Expected};
 use super::strategy::{drive_point, RunResultRef};
 use crate::io::{Error, Result};
-use crate::table::Table;
 use std::path::{Path, PathBuf};
 
 /// What a merge wrote and what it could not find.
 #[derive(Debug, Clone)]
 pub struct Merged {
-    /// The merged runs table (rows of the points that have every result).
-    pub table: Table,
+    /// The merged tables (rows of the points that have every result).
+    pub tables: Tables,
     /// The merged directory's `sweep.json`.
     pub meta: SweepMeta,
     /// The manifest the shards ran.
@@ -77,7 +76,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged> {
     let mut rows = Vec::new();
     let mut missing = Vec::new();
     for point in &plan.points {
-        let runs = drive_point(&plan, point, &mut |spec| {
+        let runs = drive_point(&plan, &template, point, &mut |spec| {
             let expected = Expected {
                 config: &spec.config,
                 inputs: &point.inputs,
@@ -116,7 +115,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged> {
     }
     let out_layout = Layout::new(out, None);
     std::fs::create_dir_all(out).map_err(|e| Error::create_dir(out, e))?;
-    let table = write_tables(&plan, &template, &rows, &out_layout, per_request)?;
+    let tables = write_tables(&plan, &template, &rows, &out_layout, per_request)?;
     let mut meta = new_meta(&plan, &manifest_path, None, plan.points.len());
     if let Some(started) = metas.iter().map(|m| &m.started).min() {
         meta.started = started.clone();
@@ -137,7 +136,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged> {
     shards_to_rerun.sort_by_key(|s| s.index);
     shards_to_rerun.dedup();
     Ok(Merged {
-        table,
+        tables,
         meta,
         manifest: manifest_path,
         missing,

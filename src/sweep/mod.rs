@@ -19,5 +19,6 @@ pub mod run_id;
 pub mod runner;
 pub mod runs_table;
 pub mod schema;
+pub mod search;
 pub mod store;
 pub mod strategy;

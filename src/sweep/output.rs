@@ -6,6 +6,7 @@ use super::layout::{Layout, Shard};
 use super::meta::{now_rfc3339, SweepMeta};
 use super::plan::Plan;
 use super::runs_table::{runs_table, RunRow};
+use super::search::capacity::{capacity_summary, capacity_table};
 use crate::config::Config;
 use crate::io::digest::fnv1a;
 use crate::io::files::write_atomic;
@@ -39,8 +40,18 @@ impl Counts {
     }
 }
 
+/// The tables a sweep directory holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tables {
+    /// The runs table.
+    pub runs: Table,
+    /// A capacity search's capacity table (one row per point).
+    pub capacity: Option<Table>,
+}
+
 /// Writes `runs.parquet`, `runs.csv`, the seed-folded `summary.parquet` and
-/// `summary.csv`, and, when `per_request`, `requests.parquet` (each distinct
+/// `summary.csv`, for a capacity search `capacity.*` and
+/// `capacity_summary.*`, and, when `per_request`, `requests.parquet` (each distinct
 /// run's requests once, in row order) into `layout`.
 pub fn write_tables(
     plan: &Plan,
@@ -48,13 +59,25 @@ pub fn write_tables(
     rows: &[RunRow<'_>],
     layout: &Layout,
     per_request: bool,
-) -> Result<Table> {
+) -> Result<Tables> {
     let table = runs_table(plan, template, rows);
     parquet::write(&table, &layout.runs_parquet())?;
     csv::write(&table, &layout.runs_csv())?;
     let summary = summarize(&table);
     parquet::write(&summary, &layout.summary_parquet())?;
     csv::write(&summary, &layout.summary_csv())?;
+    let capacity = match plan.strategy.search() {
+        Some(spec) => {
+            let capacity = capacity_table(plan, spec, template, rows);
+            parquet::write(&capacity, &layout.capacity_parquet())?;
+            csv::write(&capacity, &layout.capacity_csv())?;
+            let summary = capacity_summary(&capacity);
+            parquet::write(&summary, &layout.capacity_summary_parquet())?;
+            csv::write(&summary, &layout.capacity_summary_csv())?;
+            Some(capacity)
+        }
+        None => None,
+    };
     if per_request {
         let mut seen = std::collections::HashSet::new();
         let parts: Vec<&Path> = rows
@@ -64,7 +87,10 @@ pub fn write_tables(
             .collect();
         requests::concatenate(parts, &layout.requests_parquet())?;
     }
-    Ok(table)
+    Ok(Tables {
+        runs: table,
+        capacity,
+    })
 }
 
 /// The metric columns of `plan`'s tables, from its first valid config.

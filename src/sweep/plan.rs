@@ -4,6 +4,7 @@
 
 use super::manifest::Manifest;
 use super::run_id::{InputDigest, RunId};
+use super::search::spec::Load;
 use super::strategy::Strategy;
 use crate::config::{apply_overrides, parse_toml, Config};
 use crate::io::config_file::config_from_doc;
@@ -39,6 +40,8 @@ pub struct Plan {
     pub points: Vec<Point>,
     /// How each point chooses its runs.
     pub strategy: Strategy,
+    /// The base config's document, which a search's probes override.
+    base: Table,
 }
 
 impl Plan {
@@ -98,13 +101,54 @@ impl Plan {
                 }
             })
             .collect();
+        let strategy = match &manifest.search {
+            Some(spec) => Strategy::Search(Arc::new(spec.clone())),
+            None => Strategy::Grid,
+        };
         let plan = Self {
             manifest,
             points,
-            strategy: Strategy::Grid,
+            strategy,
+            base,
         };
         plan.check_every_value_is_usable()?;
+        plan.check_search_bounds()?;
         Ok(plan)
+    }
+
+    /// The config of `point` with the searched key set to `load`: the
+    /// base config with the point's values and the load applied, resolved.
+    pub fn probe_config(&self, point: &Point, load: Load) -> std::result::Result<Config, String> {
+        let Some(spec) = self.strategy.search() else {
+            return Err("not a capacity search".into());
+        };
+        let mut keys = self.keys();
+        keys.push(&spec.over);
+        let mut values = point.values.clone();
+        values.push(load.to_toml());
+        resolve(&self.base, &self.manifest.base, &keys, &values)
+    }
+
+    /// Fails when a search's bounds do not resolve at the first valid point
+    /// (a key that is not a config field, a float for an integer field).
+    fn check_search_bounds(&self) -> Result<()> {
+        let (Some(spec), Some(point)) = (
+            self.strategy.search(),
+            self.points.iter().find(|p| p.config.is_ok()),
+        ) else {
+            return Ok(());
+        };
+        for load in [spec.bounds.lo(), spec.bounds.hi()] {
+            if let Err(e) = self.probe_config(point, load) {
+                return Err(Error::invalid(format!(
+                    "{}: search.over = \"{}\", search.bounds: the search cannot set it to {}: {e}",
+                    self.manifest.source,
+                    spec.over,
+                    load.to_toml()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The swept keys, in column order.

@@ -48,6 +48,13 @@ impl RunId {
         Self(fnv1a(text.as_bytes()))
     }
 
+    /// This id combined with `salt`: a run of the same config that reads
+    /// something more (a probe's early-stop rule) gets an id of its own, so
+    /// its result is never taken for the plain run's.
+    pub fn salted(self, salt: &str) -> Self {
+        Self(fnv1a(format!("{self}:{salt}").as_bytes()))
+    }
+
     /// The id of a point whose config could not be resolved: a hash of what
     /// defines it, so the failed row still has a stable id.
     pub fn of_invalid(base_hash: u64, point: &str) -> Self {

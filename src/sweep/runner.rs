@@ -10,17 +10,19 @@
 
 use super::layout::{Layout, Shard};
 use super::meta::SweepMeta;
-use super::output::{finish_meta, metric_template, new_meta, write_meta, write_tables, Counts};
+use super::output::{
+    finish_meta, metric_template, new_meta, write_meta, write_tables, Counts, Tables,
+};
 use super::plan::{Plan, Point};
 use super::run_id::RunId;
 use super::runs_table::{Outcome, RunRow};
-use super::store::{load_finished, record_failed, record_finished, Expected};
+use super::store::{load_finished, record_failed, record_finished, Expected, Finished};
 use super::strategy::{drive_point, RunResultRef, RunSpec};
 use crate::cluster::Simulator;
-use crate::engine::{NoopObserver, RunOutput, SimOptions};
+use crate::engine::{NoopObserver, SimOptions};
 use crate::io::workload::{build_workload, PromptCache, WorkloadSource};
 use crate::io::{Error, Result};
-use crate::table::{Column, Table};
+use crate::table::Column;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
@@ -65,8 +67,8 @@ pub enum Progress {
 /// What a sweep produced.
 #[derive(Debug, Clone)]
 pub struct SweepOutcome {
-    /// The runs table that was written.
-    pub table: Table,
+    /// The tables that were written.
+    pub tables: Tables,
     /// The `sweep.json` that was written.
     pub meta: SweepMeta,
     /// Whether Ctrl-C stopped it before every point ran.
@@ -119,7 +121,8 @@ pub fn run(
             .par_iter()
             .with_max_len(1)
             .map(|point| {
-                let runs = drive_point(plan, point, &mut |spec| context.run(point, spec));
+                let runs =
+                    drive_point(plan, &template, point, &mut |spec| context.run(point, spec));
                 if runs.complete {
                     progress(Progress::Point);
                 }
@@ -133,7 +136,7 @@ pub fn run(
         .filter(|r| r.complete)
         .flat_map(|r| r.rows)
         .collect();
-    let table = write_tables(plan, &template, &rows, layout, opts.per_request)?;
+    let tables = write_tables(plan, &template, &rows, layout, opts.per_request)?;
     meta.reused = context
         .reused
         .lock()
@@ -142,7 +145,7 @@ pub fn run(
     finish_meta(&mut meta, Counts::of(&rows, points_done));
     write_meta(layout, &meta)?;
     Ok(SweepOutcome {
-        table,
+        tables,
         interrupted: meta.not_run > 0,
         meta,
     })
@@ -211,10 +214,10 @@ impl RunContext<'_> {
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.simulate(spec)));
         let wall_seconds = started.elapsed().as_secs_f64();
         let recorded = match run {
-            Ok(Ok(output)) => record_finished(
+            Ok(Ok(finished)) => record_finished(
                 self.layout,
                 spec.run_id,
-                output,
+                finished,
                 &point.inputs,
                 wall_seconds,
                 self.template,
@@ -232,10 +235,24 @@ impl RunContext<'_> {
         })
     }
 
-    fn simulate(&self, spec: &RunSpec) -> Result<RunOutput> {
+    /// Simulates `spec`'s config, under the overload detector for a probe
+    /// that may stop early.
+    fn simulate(&self, spec: &RunSpec) -> Result<Finished> {
         let workload = build_workload(&spec.config, &self.source, &mut |_| {})?;
+        let mut detector = spec
+            .overload
+            .as_ref()
+            .and_then(|rule| rule.detector(workload.planned_requests()));
         let options = SimOptions::recording(self.opts.per_request);
-        Ok(Simulator::new(&spec.config, workload, options).run(&mut NoopObserver)?)
+        let sim = Simulator::new(&spec.config, workload, options);
+        let output = match &mut detector {
+            Some(d) => sim.run(d)?,
+            None => sim.run(&mut NoopObserver)?,
+        };
+        Ok(Finished {
+            output,
+            overload: detector.and_then(|d| d.fired().map(str::to_string)),
+        })
     }
 }
 

@@ -5,10 +5,14 @@
 
 use super::plan::{Plan, Point};
 use super::run_id::RunId;
+use super::search::spec::{Bounds, Load};
 use crate::metrics::catalog::metric_cells;
 use crate::table::schema::{
-    ERROR, POINT, PROBE, RUN_ID, STATUS, STATUS_FAILED, STATUS_OK, SWEEP, WALL_SECONDS,
+    ERROR, OVERLOAD, POINT, PROBE, RUN_ID, STATUS, STATUS_FAILED, STATUS_OK, SWEEP, WALL_SECONDS,
 };
+
+/// Key of a run's JSON that says why the overload detector stopped it.
+pub const OVERLOAD_KEY: &str = "overload";
 use crate::table::{Cell, Column, ColumnType, Table};
 use serde_json::Value as Json;
 use toml::Value;
@@ -67,6 +71,9 @@ pub enum Outcome {
         wall_seconds: Option<f64>,
         /// One cell per metric column of the table's template.
         metrics: Vec<Cell>,
+        /// Why the overload detector stopped the run early (a search's
+        /// probe), if it did; the metrics then cover what finished.
+        overload: Option<String>,
     },
     /// The run failed (or its config was invalid).
     Failed {
@@ -95,6 +102,10 @@ impl Outcome {
                         .map_or(Cell::Null, |(_, c)| conform(c, col.kind))
                 })
                 .collect(),
+            overload: result
+                .get(OVERLOAD_KEY)
+                .and_then(Json::as_str)
+                .map(str::to_string),
         }
     }
 
@@ -111,6 +122,8 @@ pub struct RunRow<'a> {
     pub point: &'a Point,
     /// Which probe of the point's search it is (`None` for a grid point's run).
     pub probe: Option<u32>,
+    /// The searched key's value of a probe.
+    pub load: Option<Load>,
     /// The run's id.
     pub run_id: RunId,
     /// What became of it.
@@ -119,11 +132,23 @@ pub struct RunRow<'a> {
     pub requests: Option<std::path::PathBuf>,
 }
 
+/// The column type of a searched key's values.
+pub fn load_type(bounds: Bounds) -> ColumnType {
+    match bounds {
+        Bounds::Int { .. } => ColumnType::Int,
+        Bounds::Float { .. } => ColumnType::Float,
+    }
+}
+
 /// The runs table of `rows` (in point order, a point's probes in probe
 /// order). `metric_template` fixes the metric columns (see
-/// [`metric_columns`](crate::metrics::catalog::metric_columns)).
+/// [`metric_columns`](crate::metrics::catalog::metric_columns)). A capacity
+/// search's table also has the searched key (after the swept keys: each
+/// probe's load) and `overload` (after `error`: why the overload detector
+/// stopped the probe).
 pub fn runs_table(plan: &Plan, metric_template: &[Column], rows: &[RunRow<'_>]) -> Table {
     let swept = swept_types(plan);
+    let search = plan.strategy.search();
     let mut columns = vec![
         Column::new(RUN_ID, ColumnType::Text),
         Column::new(SWEEP, ColumnType::Text),
@@ -136,11 +161,15 @@ pub fn runs_table(plan: &Plan, metric_template: &[Column], rows: &[RunRow<'_>]) 
             .zip(&swept)
             .map(|(k, kind)| Column::new(k, *kind)),
     );
-    columns.extend([
-        Column::new(STATUS, ColumnType::Text),
-        Column::new(ERROR, ColumnType::Text),
-        Column::new(WALL_SECONDS, ColumnType::Float),
-    ]);
+    if let Some(spec) = search {
+        columns.push(Column::new(&spec.over, load_type(spec.bounds)));
+    }
+    columns.push(Column::new(STATUS, ColumnType::Text));
+    columns.push(Column::new(ERROR, ColumnType::Text));
+    if search.is_some() {
+        columns.push(Column::new(OVERLOAD, ColumnType::Text));
+    }
+    columns.push(Column::new(WALL_SECONDS, ColumnType::Float));
     columns.extend(metric_template.iter().cloned());
     let table_rows = rows
         .iter()
@@ -158,26 +187,37 @@ pub fn runs_table(plan: &Plan, metric_template: &[Column], rows: &[RunRow<'_>]) 
                     .zip(&swept)
                     .map(|(v, kind)| swept_cell(v, *kind)),
             );
-            let (status, error, wall, metrics) = match &r.outcome {
+            if search.is_some() {
+                row.push(r.load.map_or(Cell::Null, Load::to_cell));
+            }
+            let (status, error, overload, wall, metrics) = match &r.outcome {
                 Outcome::Finished {
                     wall_seconds,
                     metrics,
-                } => (STATUS_OK, Cell::Null, wall_seconds, metrics.clone()),
+                    overload,
+                } => (
+                    STATUS_OK,
+                    Cell::Null,
+                    overload.clone().map_or(Cell::Null, Cell::Text),
+                    wall_seconds,
+                    metrics.clone(),
+                ),
                 Outcome::Failed {
                     error,
                     wall_seconds,
                 } => (
                     STATUS_FAILED,
                     Cell::Text(error.clone()),
+                    Cell::Null,
                     wall_seconds,
                     vec![Cell::Null; metric_template.len()],
                 ),
             };
-            row.extend([
-                Cell::Text(status.into()),
-                error,
-                wall.map_or(Cell::Null, Cell::Float),
-            ]);
+            row.extend([Cell::Text(status.into()), error]);
+            if search.is_some() {
+                row.push(overload);
+            }
+            row.push(wall.map_or(Cell::Null, Cell::Float));
             row.extend(metrics);
             row
         })

@@ -4,6 +4,7 @@
 //! its values are lists of what that field accepts.
 
 use super::manifest::SWEEP_FIELDS;
+use super::search::spec::SEARCH_FIELDS;
 use crate::config::fields::FieldKind;
 use crate::config::schema::{dotted_paths, object_schema, SCHEMA_DRAFT};
 use serde_json::{json, Map, Value};
@@ -20,6 +21,7 @@ pub fn sweep_schema() -> Value {
         "type": "object",
         "properties": {
             "sweep": object_schema(SWEEP_FIELDS),
+            "search": object_schema(SEARCH_FIELDS),
             "grid": grid,
             "zip": {
                 "description": "Groups of keys that vary together: the lists of a group have the same length; each group is one axis of the product.",

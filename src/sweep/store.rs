@@ -4,7 +4,7 @@
 
 use super::layout::Layout;
 use super::run_id::{InputDigest, RunId};
-use super::runs_table::Outcome;
+use super::runs_table::{Outcome, OVERLOAD_KEY};
 use crate::config::Config;
 use crate::engine::RunOutput;
 use crate::io::files::write_atomic_unsynced;
@@ -84,22 +84,36 @@ fn read_json(path: &Path) -> Option<Json> {
     serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
 }
 
+/// What a finished run left: its output, and why the overload detector
+/// stopped it early, if it did.
+#[derive(Debug)]
+pub struct Finished {
+    /// The simulation's output.
+    pub output: RunOutput,
+    /// The detector's reason for stopping the run.
+    pub overload: Option<String>,
+}
+
 /// Writes a finished run's files and returns its row's outcome.
 pub fn record_finished(
     layout: &Layout,
     id: RunId,
-    output: RunOutput,
+    finished: Finished,
     inputs: &[InputDigest],
     wall_seconds: f64,
     template: &[Column],
 ) -> Result<Outcome> {
+    let Finished { output, overload } = finished;
     let mut result = output.result;
     result.simulation.wall_seconds = wall_seconds;
     let path = layout.run_json(id);
     let mut json = serde_json::to_value(&result).map_err(|e| Error::write_with(&path, e))?;
-    if !inputs.is_empty() {
-        if let (Json::Object(map), Ok(list)) = (&mut json, serde_json::to_value(inputs)) {
+    if let Json::Object(map) = &mut json {
+        if let (false, Ok(list)) = (inputs.is_empty(), serde_json::to_value(inputs)) {
             map.insert(INPUTS_KEY.into(), list);
+        }
+        if let Some(reason) = overload {
+            map.insert(OVERLOAD_KEY.into(), Json::String(reason));
         }
     }
     if let Some(records) = &output.requests {

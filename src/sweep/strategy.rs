@@ -7,7 +7,12 @@
 use super::plan::{Plan, Point};
 use super::run_id::RunId;
 use super::runs_table::{Outcome, RunRow};
+use super::search::bracket::{self, Next};
+use super::search::overload::OverloadRule;
+use super::search::spec::{Load, SearchSpec};
+use super::search::verdict::verdict;
 use crate::config::Config;
+use crate::table::Column;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -18,6 +23,19 @@ pub enum Strategy {
     /// Every point runs its resolved config once.
     #[default]
     Grid,
+    /// Every point (one configuration and seed) is bisected for the
+    /// highest load of `search.over` that meets every SLO.
+    Search(Arc<SearchSpec>),
+}
+
+impl Strategy {
+    /// The capacity search, if this is one.
+    pub fn search(&self) -> Option<&SearchSpec> {
+        match self {
+            Strategy::Grid => None,
+            Strategy::Search(spec) => Some(spec),
+        }
+    }
 }
 
 /// One run a point asks for.
@@ -25,10 +43,15 @@ pub enum Strategy {
 pub struct RunSpec {
     /// The probe's index within the point's runs (`None` for a grid point's one run).
     pub probe: Option<u32>,
-    /// The run's id (from its config and the point's input digests).
+    /// The searched key's value of a probe.
+    pub load: Option<Load>,
+    /// The run's id (from its config and the point's input digests, and a
+    /// probe's early-stop rule).
     pub run_id: RunId,
     /// The config to simulate.
     pub config: Arc<Config>,
+    /// The overload detector's rule, for a probe that may stop early.
+    pub overload: Option<OverloadRule>,
 }
 
 /// What one run gave: its outcome and, with per-request output, its file.
@@ -40,23 +63,68 @@ pub struct RunResultRef {
     pub requests: Option<PathBuf>,
 }
 
-impl Strategy {
-    /// The next run of `point`, given the runs it already did (in order), or
-    /// `None` when the point is done.
-    fn next_run(
-        &self,
-        point: &Point,
-        config: &Arc<Config>,
-        done: &[RunRow<'_>],
-    ) -> Option<RunSpec> {
-        match self {
-            Strategy::Grid => done.is_empty().then(|| RunSpec {
-                probe: None,
-                run_id: point.run_id,
-                config: Arc::clone(config),
-            }),
+/// The next run of a point, or why its next probe cannot run.
+enum NextRun {
+    Run(RunSpec),
+    /// The probe's config does not resolve (its row is a failed run).
+    Invalid {
+        probe: u32,
+        load: Load,
+        error: String,
+    },
+}
+
+/// The next run of `point` (whose resolved config is `config`), given the
+/// runs it already did (in order), or `None` when the point is done.
+fn next_run(
+    plan: &Plan,
+    template: &[Column],
+    point: &Point,
+    config: &Arc<Config>,
+    done: &[RunRow<'_>],
+) -> Option<NextRun> {
+    let spec = match &plan.strategy {
+        Strategy::Grid => {
+            return done.is_empty().then(|| {
+                NextRun::Run(RunSpec {
+                    probe: None,
+                    load: None,
+                    run_id: point.run_id,
+                    config: Arc::clone(config),
+                    overload: None,
+                })
+            })
         }
-    }
+        Strategy::Search(spec) => spec,
+    };
+    let probes: Vec<(Load, bool)> = done
+        .iter()
+        .filter_map(|r| Some((r.load?, verdict(spec, template, &r.outcome).passed())))
+        .collect();
+    let Next::Probe(load) = bracket::next(spec.bounds, spec.tolerance, &probes) else {
+        return None;
+    };
+    let probe = done.len() as u32;
+    Some(match plan.probe_config(point, load) {
+        Ok(config) => {
+            let overload = spec
+                .early_stop
+                .then(|| OverloadRule::new(&spec.slos))
+                .flatten();
+            let mut run_id = RunId::of(&config, &point.inputs);
+            if overload.is_some() {
+                run_id = run_id.salted(&format!("early_stop: {}", spec.describe_slos()));
+            }
+            NextRun::Run(RunSpec {
+                probe: Some(probe),
+                load: Some(load),
+                run_id,
+                config: Arc::new(config),
+                overload,
+            })
+        }
+        Err(error) => NextRun::Invalid { probe, load, error },
+    })
 }
 
 /// The runs of one point, and whether it is complete.
@@ -71,32 +139,45 @@ pub struct PointRuns<'a> {
 /// Drives `point` through the plan's strategy: asks for each run in turn and
 /// gets it from `run` (which simulates it, reuses a stored result, or, when
 /// it returns `None`, cannot provide it: an interrupted sweep, a shard that
-/// is missing in a merge). A point whose config is invalid has one failed row.
+/// is missing in a merge). A point whose config is invalid has one failed
+/// row. `template` is the metric columns of the outcomes (a search reads its
+/// SLO columns there).
 pub fn drive_point<'a>(
     plan: &Plan,
+    template: &[Column],
     point: &'a Point,
     run: &mut dyn FnMut(&RunSpec) -> Option<RunResultRef>,
 ) -> PointRuns<'a> {
+    let failed = |probe, load, run_id, error: &str| RunRow {
+        point,
+        probe,
+        load,
+        run_id,
+        outcome: Outcome::Failed {
+            error: error.to_string(),
+            wall_seconds: None,
+        },
+        requests: None,
+    };
     let config = match &point.config {
         Ok(config) => config,
         Err(error) => {
             return PointRuns {
-                rows: vec![RunRow {
-                    point,
-                    probe: None,
-                    run_id: point.run_id,
-                    outcome: Outcome::Failed {
-                        error: error.clone(),
-                        wall_seconds: None,
-                    },
-                    requests: None,
-                }],
+                rows: vec![failed(None, None, point.run_id, error)],
                 complete: true,
             }
         }
     };
     let mut rows: Vec<RunRow<'a>> = Vec::new();
-    while let Some(spec) = plan.strategy.next_run(point, config, &rows) {
+    while let Some(next) = next_run(plan, template, point, config, &rows) {
+        let spec = match next {
+            NextRun::Run(spec) => spec,
+            NextRun::Invalid { probe, load, error } => {
+                let id = point.run_id.salted(&format!("invalid probe {probe}"));
+                rows.push(failed(Some(probe), Some(load), id, &error));
+                continue;
+            }
+        };
         let Some(result) = run(&spec) else {
             return PointRuns {
                 rows,
@@ -106,6 +187,7 @@ pub fn drive_point<'a>(
         rows.push(RunRow {
             point,
             probe: spec.probe,
+            load: spec.load,
             run_id: spec.run_id,
             outcome: result.outcome,
             requests: result.requests,

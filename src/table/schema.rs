@@ -17,6 +17,34 @@ pub const STATUS: &str = "status";
 pub const ERROR: &str = "error";
 /// Column: wall-clock seconds the run took.
 pub const WALL_SECONDS: &str = "wall_seconds";
+/// Column of a search's runs table: why the overload detector stopped the
+/// probe early (null when it ran to the end).
+pub const OVERLOAD: &str = "overload";
+
+/// Capacity column: the highest passing value of the searched key.
+pub const CAPACITY: &str = "capacity";
+/// Capacity column: the lowest failing value above it.
+pub const FAILS_AT: &str = "fails_at";
+/// Capacity column: why the probe at `fails_at` failed.
+pub const BINDING_SLO: &str = "binding_slo";
+/// Capacity column: how many probes the search ran.
+pub const PROBES: &str = "probes";
+/// Capacity column: GPUs serving the configuration.
+pub const GPUS: &str = "gpus";
+/// Capacity column: `hardware.cost_per_hour` (USD per GPU-hour).
+pub const COST_PER_HOUR: &str = "cost_per_hour";
+/// Capacity column: completed requests/s at the capacity.
+pub const GOODPUT_REQUESTS: &str = "goodput_requests_per_sec";
+/// Capacity column: output tokens/s at the capacity.
+pub const GOODPUT_OUTPUT_TOKENS: &str = "goodput_output_tokens_per_sec";
+/// Capacity column: USD per million output tokens at the capacity.
+pub const COST_PER_MILLION: &str = "cost_per_million_output_tokens";
+/// `binding_slo` of a search that still passed at the upper bound.
+pub const BINDING_BOUND: &str = "bound";
+/// `binding_slo` of a probe stopped by the overload detector.
+pub const BINDING_OVERLOAD: &str = "overload";
+/// `binding_slo` of a probe whose run failed.
+pub const BINDING_FAILED: &str = "failed";
 
 /// Status of a run that finished.
 pub const STATUS_OK: &str = "ok";
@@ -44,6 +72,14 @@ pub const RUNS_CSV: &str = "runs.csv";
 pub const SUMMARY_PARQUET: &str = "summary.parquet";
 /// File: the seed-folded summary as CSV.
 pub const SUMMARY_CSV: &str = "summary.csv";
+/// File: a capacity search's results, one row per point, as Parquet.
+pub const CAPACITY_PARQUET: &str = "capacity.parquet";
+/// File: the same as CSV.
+pub const CAPACITY_CSV: &str = "capacity.csv";
+/// File: the capacities with the seed folded out, as Parquet.
+pub const CAPACITY_SUMMARY_PARQUET: &str = "capacity_summary.parquet";
+/// File: the same as CSV.
+pub const CAPACITY_SUMMARY_CSV: &str = "capacity_summary.csv";
 /// File: one row per request of every run (`--per-request`).
 pub const REQUESTS_PARQUET: &str = "requests.parquet";
 /// File: what produced the directory (`sweep.json`).

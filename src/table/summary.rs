@@ -89,6 +89,13 @@ pub fn summary_metrics() -> impl Iterator<Item = &'static str> {
 /// counted in `failed_runs`. Metric cells that are null (a run with no
 /// completed request) are left out of that metric's statistics.
 pub fn summarize(runs: &Table) -> Table {
+    summarize_columns(runs, &summary_metrics().collect::<Vec<_>>())
+}
+
+/// [`summarize`] with the statistics of the columns `metrics` (those the
+/// table lacks have null statistics): a capacity table folds its
+/// `capacity`, goodput and cost columns this way.
+pub fn summarize_columns(runs: &Table, metrics: &[&str]) -> Table {
     let keys: Vec<usize> = schema::swept_columns(runs)
         .into_iter()
         .filter(|&c| !is_seed_key(&runs.columns[c].name))
@@ -96,7 +103,7 @@ pub fn summarize(runs: &Table) -> Table {
     let status = runs.column(schema::STATUS);
     let sweep = runs.column(schema::SWEEP);
     let metrics: Vec<(&str, Option<usize>)> =
-        summary_metrics().map(|m| (m, runs.column(m))).collect();
+        metrics.iter().map(|&m| (m, runs.column(m))).collect();
 
     let mut columns = vec![Column::new(schema::SWEEP, ColumnType::Text)];
     columns.extend(keys.iter().map(|&c| runs.columns[c].clone()));
