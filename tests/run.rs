@@ -232,7 +232,8 @@ fn every_shipped_config_runs_and_every_preset_validates() {
             "models" => validates(
                 dir.path(),
                 "preset.toml",
-                &format!("hardware = {{ preset = 'b200', bytes_per_param = 1 }}\nmodel = {stem:?}\n{SMALL_REST}"),
+                // Eight B200s at fp8 hold every shipped model (405B included).
+                &format!("hardware = {{ preset = 'b200', bytes_per_param = 1 }}\nmodel = {stem:?}\n[deployment]\ntensor_parallel_size = 8\n{SMALL_REST}"),
             ),
             "calibration" => validates(
                 dir.path(),

@@ -3,7 +3,7 @@
 //! source of truth for the parser (which keys exist, what each defaults to,
 //! how small it may be), for the documentation and for the JSON Schemas that
 //! editors validate configs with. A parser reads a field through its entry
-//! ([`Section::int`](super::reader::Section::int) and friends), so a default
+//! (`Section::int` and friends), so a default
 //! written here is the default the simulator uses.
 
 /// The type of a field's value, with the bounds the parser enforces.

@@ -13,8 +13,8 @@ pub mod bundled;
 pub mod overrides;
 pub mod trace;
 
-use inference_lab::config::{parse_toml, Config, ConfigError, Policy};
 use inference_lab::cluster::simulate as run;
+use inference_lab::config::{parse_toml, Config, ConfigError, Policy};
 use inference_lab::engine::{NoopObserver, SimError, SimOptions};
 use inference_lab::metrics::RunResult;
 use serde::Serialize;
