@@ -1,8 +1,8 @@
 //! The sweep manifest (`sweeps/*.toml`): which base config, which keys vary
 //! and over which values. Parsing only; [`super::plan`] expands it into points.
 
-use crate::config::fields::{Field, FieldDefault, FieldKind};
 use super::search::spec::SearchSpec;
+use crate::config::fields::{Field, FieldDefault, FieldKind};
 use crate::config::{describe, parse_toml, with_hint, ConfigError, Section};
 use crate::io::dataset::TemplateArg;
 use crate::io::digest::fnv1a;

@@ -123,7 +123,7 @@ mod tests {
             let max_pass = probes.iter().filter(|p| p.1).map(|p| p.0.as_f64()).fold(0.0, f64::max);
             let min_fail = probes.iter().filter(|p| !p.1).map(|p| p.0.as_f64()).fold(f64::INFINITY, f64::min);
             prop_assert_eq!((max_pass, min_fail), (lo, hi));
-            prop_assert!(probes.len() <= 2 + (64f64.ln() / (1.0 + tolerance).ln()).log2().ceil() as usize + 1);
+            prop_assert!(probes.len() <= 2 + libm::ceil(libm::log2(libm::log(64.0) / libm::log(1.0 + tolerance))) as usize + 1);
         }
 
         #[test]

@@ -294,8 +294,9 @@ impl Observer for OverloadDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::Simulator;
     use crate::config::Config;
-    use crate::engine::{NoopObserver, SimOptions, Simulator};
+    use crate::engine::{NoopObserver, SimOptions};
     use crate::metrics::catalog::metric_cells;
     use crate::workload::Workload;
     use proptest::prelude::*;
