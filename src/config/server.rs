@@ -37,15 +37,6 @@ impl ServerConfig {
         self.model.num_layers * self.kv_bytes_per_token_per_layer()
     }
 
-    /// The same server with replicas of `tensor_parallel_size` GPUs (the KV
-    /// capacity per GPU unchanged): how step tables price measured steps of
-    /// other sizes.
-    pub fn with_tensor_parallel_size(&self, tensor_parallel_size: u64) -> Self {
-        let mut server = self.clone();
-        server.deployment.tensor_parallel_size = tensor_parallel_size;
-        server
-    }
-
     /// Checks that the KV cache holds at least one block (`source` names the
     /// document in the error).
     pub(crate) fn check_kv_fits_a_block(&self, source: &str) -> Result<(), ConfigError> {
