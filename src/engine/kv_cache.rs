@@ -168,20 +168,48 @@ pub struct PrefixHit {
     pub free_blocks: u64,
 }
 
+/// One block's bookkeeping, kept together so that touching a block touches
+/// one cache line (the block operations are the hottest loop of a run).
+#[derive(Debug, Clone, Copy)]
+struct Block {
+    /// The content hash, or [`NO_HASH`].
+    hash: u64,
+    /// Free-list neighbours ([`NIL`] at the ends or when not free).
+    prev: u32,
+    next: u32,
+    ref_count: u32,
+    /// Whether the hash is (or was last) entered in the prefix map.
+    in_map: bool,
+}
+
+impl Block {
+    const FRESH: Self = Self {
+        hash: NO_HASH,
+        prev: NIL,
+        next: NIL,
+        ref_count: 0,
+        in_map: false,
+    };
+}
+
+/// Stands in the free list for the blocks never used yet, which are
+/// materialised in index order as allocation reaches them: memory grows with
+/// the blocks a run touches, not with the capacity a config declares.
+const UNTOUCHED: u32 = NIL - 1;
+
 /// The block pool.
 #[derive(Debug)]
 pub struct KvCache {
     layout: KvLayout,
-    ref_count: Vec<u32>,
-    hash: Vec<u64>,
-    prev: Vec<u32>,
-    next: Vec<u32>,
+    /// The blocks used so far, by index (`blocks.len() <= num_blocks`).
+    blocks: Vec<Block>,
+    num_blocks: u32,
     free_head: u32,
     free_tail: u32,
+    /// The free-list links of [`UNTOUCHED`].
+    untouched: (u32, u32),
     in_use: u64,
     window_tokens_held: u64,
-    /// Whether a block's hash is (or was last) entered in `shared`.
-    in_map: Vec<bool>,
     shared: HashMap<u64, u32, BuildHasherDefault<IdentityHasher>>,
     prefix_caching: bool,
     /// Enter every hash in the map and find every block through it (the plain
@@ -192,24 +220,22 @@ pub struct KvCache {
 impl KvCache {
     /// An empty cache of `layout`; `prefix_caching` enables content sharing.
     pub fn new(layout: KvLayout, prefix_caching: bool) -> Self {
-        let n = layout.num_blocks().min(u64::from(NIL - 1)) as u32;
+        let num_blocks = layout.num_blocks().min(u64::from(UNTOUCHED)) as u32;
         let mut cache = Self {
             layout,
-            ref_count: vec![0; n as usize],
-            hash: vec![NO_HASH; n as usize],
-            prev: vec![NIL; n as usize],
-            next: vec![NIL; n as usize],
+            blocks: Vec::new(),
+            num_blocks,
             free_head: NIL,
             free_tail: NIL,
+            untouched: (NIL, NIL),
             in_use: 0,
             window_tokens_held: 0,
-            in_map: vec![false; n as usize],
             shared: HashMap::default(),
             prefix_caching,
             map_everything: false,
         };
-        for b in 0..n {
-            cache.push_back(b);
+        if num_blocks > 0 {
+            cache.push_back(UNTOUCHED);
         }
         cache
     }
@@ -226,7 +252,7 @@ impl KvCache {
 
     /// Blocks the cache has (`layout().num_blocks()`, at most `u32::MAX - 1`).
     pub fn num_blocks(&self) -> u64 {
-        self.ref_count.len() as u64
+        u64::from(self.num_blocks)
     }
 
     /// Blocks referenced by at least one request.
@@ -257,7 +283,7 @@ impl KvCache {
         (self.in_use + blocks) * l.block_bytes
             + (self.window_tokens_held + window_tokens) * l.window_token_bytes
             <= l.capacity_bytes
-            && self.in_use + blocks <= self.ref_count.len() as u64
+            && self.in_use + blocks <= u64::from(self.num_blocks)
     }
 
     /// The block holding the content `key` names, if the cache still has it.
@@ -267,7 +293,7 @@ impl KvCache {
             BlockKey::Own { hash, .. } if self.map_everything => self.shared.get(&hash).copied(),
             BlockKey::Shared(hash) => self.shared.get(&hash).copied(),
             BlockKey::Own { hash, candidate } => {
-                candidate.filter(|&b| self.hash.get(b as usize) == Some(&hash))
+                candidate.filter(|&b| self.blocks.get(b as usize).is_some_and(|k| k.hash == hash))
             }
         }
     }
@@ -281,7 +307,7 @@ impl KvCache {
         for key in keys.take(max_blocks as usize) {
             let Some(b) = self.find(key) else { break };
             hit.blocks += 1;
-            if self.ref_count[b as usize] == 0 {
+            if self.blocks[b as usize].ref_count == 0 {
                 hit.free_blocks += 1;
             }
         }
@@ -298,11 +324,11 @@ impl KvCache {
     ) {
         for key in keys.take(count as usize) {
             let Some(b) = self.find(key) else { break };
-            if self.ref_count[b as usize] == 0 {
+            if self.blocks[b as usize].ref_count == 0 {
                 self.unlink(b);
                 self.in_use += 1;
             }
-            self.ref_count[b as usize] += 1;
+            self.blocks[b as usize].ref_count += 1;
             out.push(b);
         }
     }
@@ -311,14 +337,14 @@ impl KvCache {
     /// evicting the least recently freed cached blocks.
     pub fn allocate(&mut self, count: u64, out: &mut Vec<u32>) {
         for _ in 0..count {
-            let b = self.free_head;
-            debug_assert_ne!(b, NIL, "allocate without fits");
-            self.unlink(b);
-            let h = std::mem::replace(&mut self.hash[b as usize], NO_HASH);
-            if std::mem::take(&mut self.in_map[b as usize]) && self.shared.get(&h) == Some(&b) {
+            let b = self.take_free_head();
+            let block = &mut self.blocks[b as usize];
+            let h = std::mem::replace(&mut block.hash, NO_HASH);
+            let was_mapped = std::mem::take(&mut block.in_map);
+            block.ref_count = 1;
+            if was_mapped && self.shared.get(&h) == Some(&b) {
                 self.shared.remove(&h);
             }
-            self.ref_count[b as usize] = 1;
             self.in_use += 1;
             out.push(b);
         }
@@ -338,11 +364,11 @@ impl KvCache {
     /// that a request's tail is evicted before its (more shareable) prefix.
     pub fn release(&mut self, blocks: &[u32]) {
         for &b in blocks.iter().rev() {
-            let rc = &mut self.ref_count[b as usize];
-            *rc -= 1;
-            if *rc == 0 {
+            let block = &mut self.blocks[b as usize];
+            block.ref_count -= 1;
+            if block.ref_count == 0 {
                 self.in_use -= 1;
-                if self.hash[b as usize] == NO_HASH {
+                if block.hash == NO_HASH {
                     // Nothing worth keeping: reuse it first.
                     self.push_front(b);
                 } else {
@@ -363,10 +389,11 @@ impl KvCache {
             BlockKey::Own { hash, .. } => (hash, false),
         };
         let shared = shared || self.map_everything;
-        self.hash[block as usize] = hash;
+        let b = &mut self.blocks[block as usize];
+        b.hash = hash;
         if shared {
+            b.in_map = true;
             self.shared.entry(hash).or_insert(block);
-            self.in_map[block as usize] = true;
         }
     }
 
@@ -376,41 +403,89 @@ impl KvCache {
         self.map_everything = on;
     }
 
+    /// Unlinks the block at the head of the free list (the caller checked
+    /// [`fits`](Self::fits)), materialising the next untouched block when
+    /// the untouched run is at the head.
+    #[inline]
+    fn take_free_head(&mut self) -> u32 {
+        let b = self.free_head;
+        debug_assert_ne!(b, NIL, "allocate without fits");
+        if b != UNTOUCHED {
+            self.unlink(b);
+            return b;
+        }
+        let fresh = self.blocks.len() as u32;
+        self.blocks.push(Block::FRESH);
+        if fresh + 1 == self.num_blocks {
+            self.unlink(UNTOUCHED);
+        }
+        fresh
+    }
+
+    /// The free-list links (prev, next) of `b`.
+    #[inline]
+    fn links(&self, b: u32) -> (u32, u32) {
+        if b == UNTOUCHED {
+            self.untouched
+        } else {
+            let k = &self.blocks[b as usize];
+            (k.prev, k.next)
+        }
+    }
+
+    #[inline]
+    fn set_prev(&mut self, b: u32, prev: u32) {
+        if b == UNTOUCHED {
+            self.untouched.0 = prev;
+        } else {
+            self.blocks[b as usize].prev = prev;
+        }
+    }
+
+    #[inline]
+    fn set_next(&mut self, b: u32, next: u32) {
+        if b == UNTOUCHED {
+            self.untouched.1 = next;
+        } else {
+            self.blocks[b as usize].next = next;
+        }
+    }
+
     #[inline]
     fn unlink(&mut self, b: u32) {
-        let (p, n) = (self.prev[b as usize], self.next[b as usize]);
+        let (p, n) = self.links(b);
         if p == NIL {
             self.free_head = n;
         } else {
-            self.next[p as usize] = n;
+            self.set_next(p, n);
         }
         if n == NIL {
             self.free_tail = p;
         } else {
-            self.prev[n as usize] = p;
+            self.set_prev(n, p);
         }
-        self.prev[b as usize] = NIL;
-        self.next[b as usize] = NIL;
+        self.set_prev(b, NIL);
+        self.set_next(b, NIL);
     }
 
     fn push_back(&mut self, b: u32) {
-        self.prev[b as usize] = self.free_tail;
-        self.next[b as usize] = NIL;
+        self.set_prev(b, self.free_tail);
+        self.set_next(b, NIL);
         if self.free_tail == NIL {
             self.free_head = b;
         } else {
-            self.next[self.free_tail as usize] = b;
+            self.set_next(self.free_tail, b);
         }
         self.free_tail = b;
     }
 
     fn push_front(&mut self, b: u32) {
-        self.next[b as usize] = self.free_head;
-        self.prev[b as usize] = NIL;
+        self.set_next(b, self.free_head);
+        self.set_prev(b, NIL);
         if self.free_head == NIL {
             self.free_tail = b;
         } else {
-            self.prev[self.free_head as usize] = b;
+            self.set_prev(self.free_head, b);
         }
         self.free_head = b;
     }
@@ -432,6 +507,44 @@ mod tests {
             window_token_bytes: 0,
             capacity_bytes: blocks * 100 + 50,
         }
+    }
+
+    #[test]
+    fn memory_grows_with_the_blocks_used_not_the_capacity() {
+        let mut cache = KvCache::new(
+            KvLayout {
+                capacity_bytes: u64::MAX,
+                ..layout(0)
+            },
+            true,
+        );
+        assert_eq!(cache.num_blocks(), u64::from(UNTOUCHED));
+        assert!(cache.blocks.is_empty());
+        let mut out = Vec::new();
+        cache.allocate(3, &mut out);
+        assert_eq!(out, [0, 1, 2]);
+        assert_eq!(cache.blocks.len(), 3);
+        cache.release(&out);
+        // Unhashed blocks come back first, before the untouched ones.
+        let mut again = Vec::new();
+        cache.allocate(4, &mut again);
+        assert_eq!(again, [0, 1, 2, 3]);
+        assert_eq!(cache.blocks.len(), 4);
+    }
+
+    #[test]
+    fn the_last_untouched_block_leaves_the_free_list() {
+        let mut cache = KvCache::new(layout(2), true);
+        let mut out = Vec::new();
+        cache.allocate(2, &mut out);
+        assert_eq!((cache.free_head, cache.free_tail), (NIL, NIL));
+        cache.register(out[0], BlockKey::Shared(7));
+        cache.release(&out);
+        // The hashed block goes to the back, the other to the front.
+        let mut again = Vec::new();
+        cache.allocate(2, &mut again);
+        assert_eq!(again, [out[1], out[0]]);
+        assert_eq!(cache.find(BlockKey::Shared(7)), None);
     }
 
     #[test]
