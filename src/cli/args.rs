@@ -32,6 +32,8 @@ pub enum Command {
     Calibrate(CalibrateArgs),
     /// Run every point of a sweep manifest in parallel into Parquet and CSV tables.
     Sweep(SweepArgs),
+    /// Find the highest load one config carries while every SLO holds (a one-config capacity search).
+    Capacity(CapacityArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
     Completions(CompletionsArgs),
     /// Write a man page for every command (inference-lab.1, inference-lab-sweep.1, ...) into a directory.
@@ -101,6 +103,55 @@ pub struct RunArgs {
 /// Parses one `--set KEY=VALUE`.
 fn parse_set(text: &str) -> Result<(String, toml::Value), String> {
     crate::config::parse_assignment(text)
+}
+
+/// Options of `capacity`: the `[search]` section of a manifest as flags.
+#[derive(Debug, Args)]
+pub struct CapacityArgs {
+    /// Config file to search.
+    #[arg(short = 'c', long = "config", value_name = "CONFIG", required = true)]
+    pub config: PathBuf,
+    /// An SLO: an upper bound on a metric column of the runs table
+    /// (`--slo ttft_ms_p99=2000 --slo per_token_ms_p99=100`). Repeatable; at least one.
+    #[arg(long = "slo", value_name = "COLUMN=MAX", required = true, value_parser = parse_slo)]
+    pub slo: Vec<(String, f64)>,
+    /// The load knob searched: any numeric config key.
+    #[arg(long, value_name = "KEY", default_value = "workload.arrival_rate")]
+    pub over: String,
+    /// The bracket searched [default: 0.25,64 for a rate; 1,256 for workload.num_concurrent_users].
+    /// Integers search an integer key over integers.
+    #[arg(long, value_name = "LO,HI")]
+    pub bounds: Option<String>,
+    /// Relative width of the final bracket [default: 0.02].
+    #[arg(long, value_name = "X")]
+    pub tolerance: Option<f64>,
+    /// Override workload.seed.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Override a config field, as `--set` of a run does (`--set scheduler.policy=sof`). Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_set)]
+    pub set: Vec<(String, toml::Value)>,
+    /// Write the search (found load, fails_at, binding SLO, every probe) as JSON to this file.
+    #[arg(short = 'o', long = "output", value_name = "FILE.json")]
+    pub output: Option<PathBuf>,
+    /// Quiet: no probe lines while searching and no report (the -o file is still written).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Never colour the output (also: NO_COLOR, or stdout not a terminal).
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+/// Parses one `--slo COLUMN=MAX`.
+fn parse_slo(text: &str) -> Result<(String, f64), String> {
+    let (key, value) = text.split_once('=').ok_or_else(|| {
+        format!("expected COLUMN=MAX (for example ttft_ms_p99=2000), got '{text}'")
+    })?;
+    let max: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a number after '=' in '{text}'"))?;
+    Ok((key.trim().to_string(), max))
 }
 
 /// Options of `sweep`.

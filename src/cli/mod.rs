@@ -15,6 +15,7 @@
 mod accuracy;
 mod args;
 mod calibrate;
+mod capacity;
 mod plot;
 mod predict_steps;
 mod progress;
@@ -26,8 +27,8 @@ mod sweep_report;
 mod validate;
 
 pub use args::{
-    CalibrateArgs, Cli, Command, CompletionsArgs, ManArgs, MergeArgs, PredictStepsArgs, ReportArgs,
-    RunArgs, ShardSpec, SweepArgs, SweepCommand, ValidateArgs,
+    CalibrateArgs, CapacityArgs, Cli, Command, CompletionsArgs, ManArgs, MergeArgs,
+    PredictStepsArgs, ReportArgs, RunArgs, ShardSpec, SweepArgs, SweepCommand, ValidateArgs,
 };
 
 use crate::config::ConfigError;
@@ -108,6 +109,7 @@ pub fn main() -> ExitCode {
         Some(Command::PredictSteps(args)) => predict_steps::predict_steps(&args),
         Some(Command::Calibrate(args)) => calibrate::calibrate(&args),
         Some(Command::Sweep(args)) => sweep::sweep(&args),
+        Some(Command::Capacity(args)) => capacity::capacity(&args),
         Some(Command::Completions(args)) => shell::completions(&args),
         Some(Command::Man(args)) => shell::man(&args),
         Some(Command::Schema(args)) => schema(&args),

@@ -235,25 +235,36 @@ impl RunContext<'_> {
         })
     }
 
-    /// Simulates `spec`'s config, under the overload detector for a probe
-    /// that may stop early.
+    /// Simulates `spec`'s config.
     fn simulate(&self, spec: &RunSpec) -> Result<Finished> {
-        let workload = build_workload(&spec.config, &self.source, &mut |_| {})?;
-        let mut detector = spec
-            .overload
-            .as_ref()
-            .and_then(|rule| rule.detector(workload.planned_requests()));
-        let options = SimOptions::recording(self.opts.per_request);
-        let sim = Simulator::new(&spec.config, workload, options);
-        let output = match &mut detector {
-            Some(d) => sim.run(d)?,
-            None => sim.run(&mut NoopObserver)?,
-        };
-        Ok(Finished {
-            output,
-            overload: detector.and_then(|d| d.fired().map(str::to_string)),
-        })
+        simulate(spec, &self.source, self.opts.per_request)
     }
+}
+
+/// Simulates `spec`'s config (its workload read through `source`), under
+/// the overload detector for a probe that may stop early; `per_request`
+/// keeps every request's record. The sweep runner and the one-config
+/// `capacity` command both run probes through here.
+pub fn simulate(
+    spec: &RunSpec,
+    source: &WorkloadSource<'_>,
+    per_request: bool,
+) -> Result<Finished> {
+    let workload = build_workload(&spec.config, source, &mut |_| {})?;
+    let mut detector = spec
+        .overload
+        .as_ref()
+        .and_then(|rule| rule.detector(workload.planned_requests()));
+    let options = SimOptions::recording(per_request);
+    let sim = Simulator::new(&spec.config, workload, options);
+    let output = match &mut detector {
+        Some(d) => sim.run(d)?,
+        None => sim.run(&mut NoopObserver)?,
+    };
+    Ok(Finished {
+        output,
+        overload: detector.and_then(|d| d.fired().map(str::to_string)),
+    })
 }
 
 /// The message of a caught panic.

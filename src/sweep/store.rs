@@ -104,18 +104,9 @@ pub fn record_finished(
     template: &[Column],
 ) -> Result<Outcome> {
     let Finished { output, overload } = finished;
-    let mut result = output.result;
-    result.simulation.wall_seconds = wall_seconds;
     let path = layout.run_json(id);
-    let mut json = serde_json::to_value(&result).map_err(|e| Error::write_with(&path, e))?;
-    if let Json::Object(map) = &mut json {
-        if let (false, Ok(list)) = (inputs.is_empty(), serde_json::to_value(inputs)) {
-            map.insert(INPUTS_KEY.into(), list);
-        }
-        if let Some(reason) = overload {
-            map.insert(OVERLOAD_KEY.into(), Json::String(reason));
-        }
-    }
+    let json = result_json(output.result, inputs, overload, wall_seconds)
+        .map_err(|e| Error::write_with(&path, e))?;
     if let Some(records) = &output.requests {
         requests::write_run(&layout.run_requests(id), &id.to_string(), records)?;
     }
@@ -124,6 +115,27 @@ pub fn record_finished(
     write_json(&path, &json)?;
     let _ = std::fs::remove_file(layout.run_failed(id));
     Ok(Outcome::finished(&json, template))
+}
+
+/// A finished run's result JSON as its run file holds it: the result with
+/// its wall time, the files it read and the overload detector's reason.
+pub fn result_json(
+    mut result: crate::metrics::RunResult,
+    inputs: &[InputDigest],
+    overload: Option<String>,
+    wall_seconds: f64,
+) -> serde_json::Result<Json> {
+    result.simulation.wall_seconds = wall_seconds;
+    let mut json = serde_json::to_value(&result)?;
+    if let Json::Object(map) = &mut json {
+        if let (false, Ok(list)) = (inputs.is_empty(), serde_json::to_value(inputs)) {
+            map.insert(INPUTS_KEY.into(), list);
+        }
+        if let Some(reason) = overload {
+            map.insert(OVERLOAD_KEY.into(), Json::String(reason));
+        }
+    }
+    Ok(json)
 }
 
 /// Records why a run failed (best effort: the row records it anyway).

@@ -218,18 +218,24 @@ fn number(v: &Value) -> Option<f64> {
     }
 }
 
-fn parse_slos(table: &Table, s: &Section<'_>) -> Result<Vec<Slo>, ConfigError> {
+/// Checks that an SLO's `column` is a metric column of the runs table; the
+/// message suggests the closest one (`did you mean 'ttft_ms_p99'?`).
+pub fn check_slo_column(column: &str) -> Result<(), String> {
+    if metric(column).is_some() {
+        return Ok(());
+    }
     let names: Vec<&str> = catalog().iter().map(|m| m.column.as_str()).collect();
+    Err(with_hint(
+        format!("'{column}' is not a metric column of the runs table"),
+        column,
+        &names,
+    ))
+}
+
+fn parse_slos(table: &Table, s: &Section<'_>) -> Result<Vec<Slo>, ConfigError> {
     let mut slos = Vec::new();
     for key in table.keys() {
-        if metric(key).is_none() {
-            let message = with_hint(
-                format!("'{key}' is not a metric column of the runs table"),
-                key,
-                &names,
-            );
-            return Err(s.error(key, message));
-        }
+        check_slo_column(key).map_err(|message| s.error(key, message))?;
         let max: f64 = s.req(key)?;
         if !max.is_finite() || max < 0.0 {
             return Err(s.error(key, format!("expected a bound of at least 0, got {max}")));
