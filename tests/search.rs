@@ -352,3 +352,93 @@ fn a_killed_search_resumes_only_its_unfinished_probes() {
     sweep(dir.path(), &m, &["-o", "whole"]);
     same_tables(&dir.path().join("out"), &dir.path().join("whole"));
 }
+
+/// `inference-lab capacity` on one config: the same search as the manifest
+/// form, so the same capacity for the same seed.
+#[test]
+fn the_capacity_command_finds_what_the_manifest_search_finds() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(
+        dir.path(),
+        "md1.toml",
+        "[grid]\n\"workload.seed\" = [2]\n[search]\nover = \"workload.arrival_rate\"\nbounds = [0.5, 64.0]\ntolerance = 0.01\n[search.slo]\ne2e_ms_mean = 250.0\n",
+    );
+    sweep(dir.path(), &m, &[]);
+    let expected = rows(&dir.path().join("out/capacity.csv"));
+    let config = shipped("tests/fixtures/md1.toml");
+    let o = run(
+        dir.path(),
+        &[
+            "capacity",
+            "-c",
+            config.to_str().unwrap(),
+            "--slo",
+            "e2e_ms_mean=250",
+            "--bounds",
+            "0.5,64",
+            "--tolerance",
+            "0.01",
+            "--seed",
+            "2",
+            "-o",
+            "cap.json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        common::stdout(&o).contains("capacity"),
+        "{}",
+        common::stdout(&o)
+    );
+    let found = common::json(&dir.path().join("cap.json"));
+    let result = &found["result"];
+    assert_eq!(
+        result["capacity"].as_f64().unwrap(),
+        num(&expected[0], "capacity")
+    );
+    assert_eq!(
+        result["fails_at"].as_f64().unwrap(),
+        num(&expected[0], "fails_at")
+    );
+    assert_eq!(result["binding_slo"], expected[0]["binding_slo"].as_str());
+    let probes = found["probes"].as_array().unwrap();
+    assert_eq!(probes.len() as f64, num(&expected[0], "probes"));
+    let capacity = result["capacity"].as_f64().unwrap();
+    for p in probes {
+        let load = p["load"].as_f64().unwrap();
+        assert_eq!(p["passed"].as_bool().unwrap(), load <= capacity, "{p}");
+    }
+}
+
+#[test]
+fn the_capacity_command_names_a_misspelt_slo_and_a_bound_that_still_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = shipped("tests/fixtures/md1.toml");
+    let c = config.to_str().unwrap();
+    let o = run(dir.path(), &["capacity", "-c", c, "--slo", "e2e_mean=250"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("did you mean 'e2e_ms_mean'"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(
+        dir.path(),
+        &[
+            "capacity",
+            "-c",
+            c,
+            "--slo",
+            "e2e_ms_mean=250",
+            "--bounds",
+            "0.5,1",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("raise --bounds"), "{}", stderr(&o));
+    assert!(
+        common::stdout(&o).contains("bound"),
+        "{}",
+        common::stdout(&o)
+    );
+}
