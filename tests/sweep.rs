@@ -432,3 +432,61 @@ fn a_reader_that_stops_early_is_not_an_error() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 }
+
+/// The main job crosses saturation: at its heaviest load the length-aware
+/// policies beat fcfs on TTFT p50 by more than both 95% intervals, at every
+/// budget, and the best points are reported per load.
+#[test]
+fn the_main_job_separates_length_aware_policies_from_fcfs_at_its_heaviest_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let manifest = shipped("sweeps/policies.toml");
+    let o = run(
+        dir.path(),
+        &[
+            "sweep",
+            manifest.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let summary = read_parquet(&out.join("summary.parquet"));
+    let load = column::<Float64Array>(&summary, "workload.arrival_rate");
+    let policy = column::<StringArray>(&summary, "scheduler.policy");
+    let budget = column::<Int64Array>(&summary, "scheduler.max_num_batched_tokens");
+    let mean = column::<Float64Array>(&summary, "ttft_ms_p50_mean");
+    let ci = column::<Float64Array>(&summary, "ttft_ms_p50_ci95");
+    let heaviest = load.values().iter().copied().fold(f64::MIN, f64::max);
+    let lightest = load.values().iter().copied().fold(f64::MAX, f64::min);
+    let at = |l: f64, p: &str, b: i64| -> (f64, f64) {
+        let i = (0..summary.num_rows())
+            .find(|&i| load.value(i) == l && policy.value(i) == p && budget.value(i) == b)
+            .unwrap_or_else(|| panic!("no row for {p} at {l}/s, budget {b}"));
+        (mean.value(i), ci.value(i))
+    };
+    let mut budgets: Vec<i64> = budget.values().to_vec();
+    budgets.sort_unstable();
+    budgets.dedup();
+    for &b in &budgets {
+        let (fcfs, fcfs_ci) = at(heaviest, "fcfs", b);
+        for p in ["sif", "stf", "sof"] {
+            let (m, m_ci) = at(heaviest, p, b);
+            assert!(
+                m + m_ci < fcfs - fcfs_ci,
+                "{p} at {heaviest}/s, budget {b}: TTFT p50 {m:.1} ± {m_ci:.1} ms vs fcfs {fcfs:.1} ± {fcfs_ci:.1}"
+            );
+        }
+        // At the lightest load nobody waits, so the policies agree.
+        let (light, light_ci) = at(lightest, "fcfs", b);
+        let (sif, sif_ci) = at(lightest, "sif", b);
+        assert!((light - sif).abs() <= light_ci + sif_ci, "{light} vs {sif}");
+    }
+    let text = stdout(&o);
+    for l in [lightest, heaviest] {
+        assert!(
+            text.contains(&format!("Best points at workload.arrival_rate={l:?} ")),
+            "{text}"
+        );
+    }
+}

@@ -6,7 +6,7 @@ use super::style::Style;
 use crate::config::DeploymentConfig;
 use crate::metrics::catalog::{catalog, metric_cells, Group, Metric, Unit, LATENCY_STATS};
 use crate::metrics::RunResult;
-use crate::table::best::best_points;
+use crate::table::best::best_points_by_load;
 use crate::table::schema::{
     summary_key_columns, CAPACITY, CI_SUFFIX, COST_PER_MILLION, MEAN_SUFFIX,
 };
@@ -133,24 +133,39 @@ fn cell_text(m: &Metric, cells: &HashMap<String, Cell>) -> String {
 }
 
 /// The best points of a sweep's summary table: one line per key metric
-/// with the best configuration's mean over seeds (and its 95% interval).
+/// with the best configuration's mean over seeds (and its 95% interval), at
+/// each load of a sweep across loads.
 pub fn best_points_report(summary: &Table, style: Style) -> String {
-    let mut lines = vec![style.heading("Best points (mean over seeds, 95% interval)")];
-    let best = best_points(summary);
-    let width = best.iter().map(|b| b.metric.label.len()).max().unwrap_or(0);
-    for b in &best {
-        let interval = b
-            .ci95
-            .map_or_else(|| " ".repeat(11), |ci| format!(" ± {ci:<8.2}"));
-        lines.push(format!(
-            "  {:<width$}  {}{interval}  {}",
-            b.metric.label,
-            style.value(&format!("{:>10.2}", b.mean)),
-            b.settings.join(" ")
-        ));
-    }
-    if best.is_empty() {
-        lines.push("  no run finished".into());
+    let groups = best_points_by_load(summary);
+    let width = groups
+        .iter()
+        .flat_map(|g| &g.points)
+        .map(|b| b.metric.label.len())
+        .max()
+        .unwrap_or(0);
+    let mut lines = Vec::new();
+    for group in &groups {
+        let at = group
+            .load
+            .as_ref()
+            .map_or_else(String::new, |load| format!(" at {load}"));
+        lines.push(style.heading(&format!(
+            "Best points{at} (mean over seeds, 95% interval)"
+        )));
+        for b in &group.points {
+            let interval = b
+                .ci95
+                .map_or_else(|| " ".repeat(11), |ci| format!(" ± {ci:<8.2}"));
+            lines.push(format!(
+                "  {:<width$}  {}{interval}  {}",
+                b.metric.label,
+                style.value(&format!("{:>10.2}", b.mean)),
+                b.settings.join(" ")
+            ));
+        }
+        if group.points.is_empty() {
+            lines.push("  no run finished".into());
+        }
     }
     lines.join("\n") + "\n"
 }
