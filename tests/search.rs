@@ -442,3 +442,55 @@ fn the_capacity_command_names_a_misspelt_slo_and_a_bound_that_still_passes() {
         common::stdout(&o)
     );
 }
+
+/// `sweep report` of a search draws the capacity of each configuration as
+/// bars with intervals and each SLO's metric against the load with the SLO
+/// and the found capacities as guide lines, also for a merged sharded search.
+#[test]
+fn the_report_of_a_search_draws_capacity_bars_and_the_slo_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(dir.path(), "closed-loop-small.toml", POLICY_SEARCH);
+    for shard in ["0/2", "1/2"] {
+        sweep(dir.path(), &m, &["--shard", shard, "-o", "sharded"]);
+    }
+    let o = run(
+        dir.path(),
+        &[
+            "sweep",
+            "merge",
+            "sharded/shard-0-of-2",
+            "sharded/shard-1-of-2",
+            "-o",
+            "merged",
+            "-q",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run(dir.path(), &["sweep", "report", "merged"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let page = fs::read_to_string(dir.path().join("merged/report.html")).unwrap();
+    assert!(page.contains("Capacity search: t"), "the search page");
+    // Two policies, one bar each, with the 95% interval of three seeds.
+    assert!(
+        page.contains(r#"data-chart="capacity bars" data-series="1" data-points="2""#),
+        "{page}"
+    );
+    assert_eq!(page.matches(r#"<rect class="bar""#).count(), 2);
+    for (slo, max) in [("ttft_ms_p99", "1500"), ("e2e_ms_p90", "2500")] {
+        assert!(page.contains(&format!(
+            r#"data-chart="{slo} vs workload.num_concurrent_users" data-series="2""#
+        )));
+        assert!(page.contains(&format!(r#"data-axis="y" data-value="{max}""#)));
+    }
+    // Each policy's mean capacity is marked on both load charts.
+    let capacity = rows(&dir.path().join("merged/capacity_summary.csv"));
+    for row in &capacity {
+        let mean = num(row, "capacity_mean");
+        assert_eq!(
+            page.matches(&format!(r#"data-axis="x" data-value="{mean}""#))
+                .count(),
+            2,
+            "capacity {mean}"
+        );
+    }
+}

@@ -10,6 +10,7 @@ use crate::io::files::write_atomic;
 use crate::io::workload::WorkloadSource;
 use crate::io::Error;
 use crate::metrics::catalog::metric;
+use crate::report::html::svg::plain_number;
 use crate::report::style::Style;
 use crate::sweep::manifest::{Dimension, Manifest};
 use crate::sweep::output::metric_template;
@@ -293,12 +294,12 @@ fn report(
     );
     let capacity = match cell(CAPACITY) {
         Cell::Null => "none (the lower bound fails)".to_string(),
-        c => c.to_string(),
+        c => load_text(&c),
     };
     out.push_str(&format!("  capacity     {}\n", style.value(&capacity)));
     let fails_at = match cell(FAILS_AT) {
         Cell::Null => "above the upper bound".to_string(),
-        c => c.to_string(),
+        c => load_text(&c),
     };
     out.push_str(&format!("  fails at     {fails_at}\n"));
     out.push_str(&format!("  binding SLO  {}\n", cell(BINDING_SLO)));
@@ -332,7 +333,7 @@ fn report(
         let mut line = vec![
             row.probe.unwrap_or_default().to_string(),
             row.load
-                .map(|l| l.to_cell().to_string())
+                .map(|l| load_text(&l.to_cell()))
                 .unwrap_or_default(),
             if passed { "pass" } else { "fail" }.to_string(),
         ];
@@ -362,6 +363,16 @@ fn report(
         out.push('\n');
     }
     out
+}
+
+/// A load as the console shows it: integers whole, rates as written when
+/// short, else to four significant digits (the `-o` JSON and the tables
+/// keep every digit).
+fn load_text(cell: &Cell) -> String {
+    match cell {
+        Cell::Float(x) => plain_number(*x),
+        other => other.to_string(),
+    }
 }
 
 /// The `-o` document: the search, its result (the capacity table's row) and

@@ -149,9 +149,7 @@ pub fn best_points_report(summary: &Table, style: Style) -> String {
             .load
             .as_ref()
             .map_or_else(String::new, |load| format!(" at {load}"));
-        lines.push(style.heading(&format!(
-            "Best points{at} (mean over seeds, 95% interval)"
-        )));
+        lines.push(style.heading(&format!("Best points{at} (mean over seeds, 95% interval)")));
         for b in &group.points {
             let interval = b
                 .ci95

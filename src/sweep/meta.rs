@@ -2,6 +2,7 @@
 //! can tell whether directories belong together.
 
 use super::layout::Shard;
+use super::search::spec::{SearchSpec, Slo};
 use serde::{Deserialize, Serialize};
 
 /// The contents of `sweep.json`.
@@ -35,6 +36,28 @@ pub struct SweepMeta {
     pub not_run: usize,
     /// Of the finished points, those reused from an earlier invocation.
     pub reused: usize,
+    /// What a capacity search searched (`null` for a plain sweep), so a
+    /// report can draw the SLOs without the manifest.
+    #[serde(default)]
+    pub search: Option<SearchMeta>,
+}
+
+/// The part of a `[search]` section a report needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchMeta {
+    /// `search.over`: the load key searched.
+    pub over: String,
+    /// `search.slo`, in manifest order.
+    pub slo: Vec<Slo>,
+}
+
+impl From<&SearchSpec> for SearchMeta {
+    fn from(spec: &SearchSpec) -> Self {
+        SearchMeta {
+            over: spec.over.clone(),
+            slo: spec.slos.clone(),
+        }
+    }
 }
 
 /// The current time in RFC 3339 (UTC, whole seconds).

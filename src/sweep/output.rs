@@ -3,7 +3,7 @@
 //! `sweep merge`.
 
 use super::layout::{Layout, Shard};
-use super::meta::{now_rfc3339, SweepMeta};
+use super::meta::{now_rfc3339, SearchMeta, SweepMeta};
 use super::plan::Plan;
 use super::runs_table::{runs_table, RunRow};
 use super::search::capacity::{capacity_summary, capacity_table};
@@ -127,6 +127,7 @@ pub fn new_meta(
         failed: 0,
         not_run: points_here,
         reused: 0,
+        search: plan.manifest.search.as_ref().map(SearchMeta::from),
     }
 }
 

@@ -1,8 +1,9 @@
-//! Self-contained HTML reports: the sweep report (`sweep report`) and the
-//! single-run plot (`--plot`). Charts are inline SVG drawn here; the only
+//! Self-contained HTML reports: the sweep report (`sweep report`), its
+//! capacity-search form, and the single-run plot (`--plot`). Charts are inline SVG drawn here; the only
 //! script is a few lines that sort the tables, so pages work offline.
 
 pub mod run_page;
+pub mod search_page;
 pub mod svg;
 pub mod sweep_page;
 pub mod timeline;

@@ -39,6 +39,7 @@ fn over_time(id: &str, title: &str, y_label: &str, series: Vec<Series>) -> Chart
         x_axis: XAxis::Linear,
         series,
         front: None,
+        guides: Vec::new(),
     }
 }
 
@@ -114,6 +115,7 @@ pub fn latency_charts(records: &[RequestRecord]) -> Vec<Chart> {
         x_axis: XAxis::Linear,
         series: vec![trace("CDF", cdf(values).into_iter())],
         front: None,
+        guides: Vec::new(),
     };
     vec![
         chart(

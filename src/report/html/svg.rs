@@ -5,7 +5,9 @@
 //! Every chart is marked for tests and tools: the `<svg>` carries
 //! `data-chart` (its id), `data-series` and `data-points` (the data series
 //! and their points), each series is a `<g class="series">` with its own
-//! `data-points`, and a Pareto front is a `<g class="front">`.
+//! `data-points`, a Pareto front is a `<g class="front">` and each guide
+//! line (an SLO, a found capacity) is a `<line class="guide">` with
+//! `data-axis` and `data-value`.
 
 use super::escape;
 use std::fmt::Write;
@@ -51,6 +53,30 @@ pub enum Mark {
     Dots,
     /// A line without point markers (dense series: time series, CDFs).
     Trace,
+    /// Bars from zero, series side by side within a category.
+    Bars,
+}
+
+/// Which way a guide line runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuideAxis {
+    /// A horizontal line at a y value (a limit such as an SLO).
+    Horizontal,
+    /// A vertical line at an x value (a found capacity).
+    Vertical,
+}
+
+/// A reference line across the plot, labelled at its end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Guide {
+    /// Which way it runs.
+    pub axis: GuideAxis,
+    /// Where: the y value of a horizontal guide, the x value of a vertical one.
+    pub value: f64,
+    /// Its label (and tooltip).
+    pub label: String,
+    /// The series whose colour it takes; dark red when it belongs to none.
+    pub series: Option<usize>,
 }
 
 /// One point; `err` is the half-width of an error bar.
@@ -95,6 +121,8 @@ pub struct Chart {
     pub series: Vec<Series>,
     /// A front to mark (a step line through the given points).
     pub front: Option<Vec<Point>>,
+    /// Reference lines drawn over the series.
+    pub guides: Vec<Guide>,
 }
 
 impl Chart {
@@ -252,14 +280,29 @@ pub fn render(chart: &Chart) -> String {
         .iter()
         .flat_map(|s| &s.points)
         .chain(chart.front.iter().flatten());
-    let xs: Vec<f64> = points.clone().map(|p| p.x).collect();
-    let ys = points.flat_map(|p| {
-        let e = p.err.unwrap_or(0.0);
-        [p.y - e, p.y + e]
-    });
+    let guides_at = |axis: GuideAxis| {
+        chart
+            .guides
+            .iter()
+            .filter(move |g| g.axis == axis)
+            .map(|g| g.value)
+    };
+    let xs: Vec<f64> = points
+        .clone()
+        .map(|p| p.x)
+        .chain(guides_at(GuideAxis::Vertical))
+        .collect();
+    let ys = points
+        .flat_map(|p| {
+            let e = p.err.unwrap_or(0.0);
+            [p.y - e, p.y + e]
+        })
+        .chain(guides_at(GuideAxis::Horizontal));
     let (ylo, yhi) = min_max(ys).unwrap_or((0.0, 1.0));
-    // Start at zero when the data is not far from it: bars of size read true.
-    let ylo = if ylo >= 0.0 && ylo < 0.5 * yhi {
+    let bars = chart.series.iter().any(|s| s.mark == Mark::Bars);
+    // Start at zero when the data is not far from it (and always for bars):
+    // bars of size read true.
+    let ylo = if ylo >= 0.0 && (bars || ylo < 0.5 * yhi) {
         0.0
     } else {
         ylo
@@ -289,19 +332,26 @@ pub fn render(chart: &Chart) -> String {
         escape(&chart.title)
     );
     axes(&mut s, chart, &frame, &xticks, &yticks, ystep);
-    // Series at the same x are shifted apart a little so error bars stay visible.
+    // Series at the same x are shifted apart a little so error bars stay
+    // visible; bars stand side by side within their category.
     let n = chart.series.len() as f64;
     let spread = (40.0 / n).min(4.0);
+    let slot = (WIDTH - LEFT - RIGHT) / (frame.x1 - frame.x0).max(1.0);
+    let bar_width = (0.8 * slot / n).min(28.0);
     for (i, series) in chart.series.iter().enumerate() {
-        let dodge = if series.mark == Mark::Line {
-            (i as f64 - (n - 1.0) / 2.0) * spread
-        } else {
-            0.0
+        let offset = i as f64 - (n - 1.0) / 2.0;
+        let (dodge, width) = match series.mark {
+            Mark::Line => (offset * spread, 0.0),
+            Mark::Bars => (offset * bar_width, bar_width),
+            Mark::Dots | Mark::Trace => (0.0, 0.0),
         };
-        draw_series(&mut s, series, i, &frame, dodge);
+        draw_series(&mut s, series, i, &frame, dodge, width);
     }
     if let Some(front) = &chart.front {
         draw_front(&mut s, front, &frame);
+    }
+    for guide in &chart.guides {
+        draw_guide(&mut s, guide, &frame);
     }
     legend(&mut s, chart);
     s.push_str("</svg>");
@@ -379,7 +429,9 @@ fn colour(i: usize) -> (&'static str, &'static str) {
     (PALETTE[i % PALETTE.len()], dash)
 }
 
-fn draw_series(s: &mut String, series: &Series, i: usize, f: &Frame, dodge: f64) {
+/// Draws one series, shifted `dodge` pixels; `width` is the width of its
+/// bars (for [`Mark::Bars`]).
+fn draw_series(s: &mut String, series: &Series, i: usize, f: &Frame, dodge: f64, width: f64) {
     let (color, dash) = colour(i);
     let _ = write!(
         s,
@@ -387,7 +439,7 @@ fn draw_series(s: &mut String, series: &Series, i: usize, f: &Frame, dodge: f64)
         escape(&series.name),
         series.points.len()
     );
-    if series.mark != Mark::Dots && series.points.len() > 1 {
+    if matches!(series.mark, Mark::Line | Mark::Trace) && series.points.len() > 1 {
         let mut pts: Vec<&Point> = series.points.iter().collect();
         pts.sort_by(|a, b| a.x.total_cmp(&b.x));
         let path: Vec<String> = pts
@@ -403,6 +455,18 @@ fn draw_series(s: &mut String, series: &Series, i: usize, f: &Frame, dodge: f64)
     if series.mark != Mark::Trace {
         for p in &series.points {
             let (px, py) = (f.px(p.x) + dodge, f.py(p.y));
+            if series.mark == Mark::Bars {
+                let base = f.py(f.y0.max(0.0));
+                let _ = write!(
+                    s,
+                    r#"<rect class="bar" x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill-opacity="0.75"><title>{}</title></rect>"#,
+                    px - width / 2.0,
+                    py.min(base),
+                    (width - 1.0).max(1.0),
+                    (base - py).abs(),
+                    escape(&p.tip)
+                );
+            }
             if let Some(e) = p.err.filter(|e| *e > 0.0) {
                 let (a, b) = (f.py(p.y - e), f.py(p.y + e));
                 let _ = write!(
@@ -414,14 +478,55 @@ fn draw_series(s: &mut String, series: &Series, i: usize, f: &Frame, dodge: f64)
                     px + 3.0
                 );
             }
-            let _ = write!(
-                s,
-                r#"<circle class="pt" cx="{px:.1}" cy="{py:.1}" r="3.2"><title>{}</title></circle>"#,
-                escape(&p.tip)
-            );
+            if series.mark != Mark::Bars {
+                let _ = write!(
+                    s,
+                    r#"<circle class="pt" cx="{px:.1}" cy="{py:.1}" r="3.2"><title>{}</title></circle>"#,
+                    escape(&p.tip)
+                );
+            }
         }
     }
     s.push_str("</g>");
+}
+
+/// Colour of a guide: its series', or dark red.
+fn guide_colour(guide: &Guide) -> &'static str {
+    guide.series.map_or("#b2182b", |i| colour(i).0)
+}
+
+fn draw_guide(s: &mut String, guide: &Guide, f: &Frame) {
+    let (x1, x2, y1, y2, lx, ly, anchor) = match guide.axis {
+        GuideAxis::Horizontal => {
+            let y = f.py(guide.value);
+            let (l, r) = (LEFT, WIDTH - RIGHT);
+            (l, r, y, y, r - 4.0, y - 4.0, "end")
+        }
+        GuideAxis::Vertical => {
+            let x = f.px(guide.value);
+            let (t, b) = (TOP, HEIGHT - BOTTOM);
+            (x, x, t, b, x + 3.0, t + 10.0, "start")
+        }
+    };
+    let colour = guide_colour(guide);
+    let label = if guide.axis == GuideAxis::Horizontal {
+        format!(
+            r#"<text class="tick" x="{lx:.1}" y="{ly:.1}" text-anchor="{anchor}" fill="{colour}">{}</text>"#,
+            escape(&guide.label)
+        )
+    } else {
+        String::new()
+    };
+    let _ = write!(
+        s,
+        r#"<line class="guide" data-axis="{}" data-value="{}" x1="{x1:.1}" x2="{x2:.1}" y1="{y1:.1}" y2="{y2:.1}" stroke="{colour}" stroke-width="1.4" stroke-dasharray="4 3"><title>{}</title></line>{label}"#,
+        match guide.axis {
+            GuideAxis::Horizontal => "y",
+            GuideAxis::Vertical => "x",
+        },
+        guide.value,
+        escape(&guide.label)
+    );
 }
 
 fn draw_front(s: &mut String, front: &[Point], f: &Frame) {
@@ -544,6 +649,7 @@ mod tests {
                 },
             ],
             front: None,
+            guides: Vec::new(),
         }
     }
 

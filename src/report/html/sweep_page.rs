@@ -35,7 +35,7 @@ fn settings(summary: &Table, row: &[Cell], keys: &[usize]) -> String {
 }
 
 /// A key without its section (`scheduler.policy` -> `policy`), for legends.
-fn short_key(name: &str) -> &str {
+pub fn short_key(name: &str) -> &str {
     name.rsplit('.').next().unwrap_or(name)
 }
 
@@ -123,6 +123,7 @@ pub fn metric_chart(summary: &Table, metric: &Metric, x: usize) -> Option<Chart>
         x_axis,
         series,
         front: None,
+        guides: Vec::new(),
     })
 }
 
@@ -200,6 +201,7 @@ pub fn scatter_chart(summary: &Table) -> Option<Chart> {
         x_axis: XAxis::Linear,
         series,
         front: Some(front),
+        guides: Vec::new(),
     })
 }
 
@@ -235,7 +237,7 @@ pub fn summary_table(summary: &Table) -> String {
 }
 
 /// The metadata rows of `sweep.json`, in its order.
-fn meta_rows(meta: &Json) -> Vec<(String, String)> {
+pub fn meta_rows(meta: &Json) -> Vec<(String, String)> {
     match meta {
         Json::Object(fields) => fields
             .iter()

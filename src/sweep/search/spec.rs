@@ -5,6 +5,7 @@ use crate::config::fields::{Field, FieldDefault, FieldKind};
 use crate::config::{describe, with_hint, ConfigError, Section};
 use crate::metrics::catalog::{catalog, metric};
 use crate::table::Cell;
+use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
 /// The `[search]` fields of a manifest.
@@ -127,7 +128,7 @@ impl Load {
 }
 
 /// One service-level objective: the metric column must stay at or below `max`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Slo {
     /// A metric column of the runs table (`ttft_ms_p99`).
     pub column: String,
