@@ -173,7 +173,11 @@ impl Engine {
         );
         kv.set_map_everything(options.reference);
         let sched = Scheduler::new(&server.scheduler, cost.window(), !options.reference);
-        let metrics = MetricsCollector::new(options.record_requests, cost.peaks());
+        let metrics = MetricsCollector::new(
+            options.record_requests,
+            cost.peaks(),
+            server.hardware.calibration.request_overhead,
+        );
         Self {
             limits: Limits {
                 max_seq_len: server.model.max_seq_len,

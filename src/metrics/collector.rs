@@ -46,6 +46,9 @@ pub struct MetricsCollector {
     bytes: f64,
     kv_util_secs: f64,
     records: Option<Vec<RequestRecord>>,
+    /// Seconds the API server adds to each request's first token and end, as
+    /// its client sees them (`hardware.calibration.request_overhead`).
+    request_overhead: f64,
 }
 
 /// Counters an engine keeps beside its samples, handed over at the end.
@@ -88,15 +91,17 @@ impl RunTotals {
 }
 
 impl MetricsCollector {
-    /// A collector for an engine with `peaks`; `keep_records` also keeps one
-    /// [`RequestRecord`] per completed request.
-    pub fn new(keep_records: bool, peaks: Peaks) -> Self {
+    /// A collector for an engine with `peaks` behind an API server that adds
+    /// `request_overhead` seconds to each request; `keep_records` also keeps
+    /// one [`RequestRecord`] per completed request.
+    pub fn new(keep_records: bool, peaks: Peaks, request_overhead: f64) -> Self {
         Self {
             own: EngineTime {
                 busy_secs: 0.0,
                 peaks,
             },
             records: keep_records.then(Vec::new),
+            request_overhead,
             ..Self::default()
         }
     }
@@ -115,8 +120,11 @@ impl MetricsCollector {
         self.kv_util_secs += kv_util * secs;
     }
 
-    /// Records a completed request.
-    pub(crate) fn on_complete(&mut self, record: RequestRecord) {
+    /// Records a completed request, its first token and end as the client
+    /// sees them: the API server's overhead later than the engine's.
+    pub(crate) fn on_complete(&mut self, mut record: RequestRecord) {
+        record.first_token_secs += self.request_overhead;
+        record.finish_secs += self.request_overhead;
         let ttft = record.first_token_secs - record.arrival_secs;
         let e2e = record.finish_secs - record.arrival_secs;
         self.ttft.push(ttft);
@@ -283,7 +291,7 @@ mod tests {
 
     #[test]
     fn one_engine_by_hand() {
-        let mut c = MetricsCollector::new(true, PEAKS);
+        let mut c = MetricsCollector::new(true, PEAKS, 0.0);
         c.on_arrival(1.0);
         c.on_step(2.0, 50.0, 4.0, 0.5);
         c.on_complete(record(0, 1.0, 2.0, 5.0));
@@ -305,8 +313,22 @@ mod tests {
     }
 
     #[test]
+    fn the_request_overhead_delays_what_the_client_sees() {
+        let mut c = MetricsCollector::new(true, PEAKS, 0.25);
+        c.on_arrival(1.0);
+        c.on_complete(record(0, 1.0, 2.0, 5.0));
+        let (m, records) = c.finish(&RunTotals::default());
+        assert_eq!(m.latency_metrics.ttft_ms.mean, 1250.0);
+        assert_eq!(m.latency_metrics.e2e_ms.mean, 4250.0);
+        // Per token: the same gap between first token and end.
+        assert_eq!(m.latency_metrics.per_token_ms.mean, 1500.0);
+        let r = records.unwrap()[0];
+        assert_eq!((r.first_token_secs, r.finish_secs), (2.25, 5.25));
+    }
+
+    #[test]
     fn merged_engines_keep_their_own_peaks_and_pool_their_samples() {
-        let mut a = MetricsCollector::new(true, PEAKS);
+        let mut a = MetricsCollector::new(true, PEAKS, 0.0);
         a.on_arrival(1.0);
         a.on_step(2.0, 50.0, 4.0, 0.5);
         a.on_complete(record(0, 1.0, 2.0, 5.0));
@@ -314,7 +336,7 @@ mod tests {
             compute_flops: 200.0,
             memory_bandwidth: 20.0,
         };
-        let mut b = MetricsCollector::new(true, twice);
+        let mut b = MetricsCollector::new(true, twice, 0.0);
         b.on_arrival(0.0);
         b.on_step(1.0, 30.0, 6.0, 1.0);
         b.on_complete(record(1, 0.0, 3.0, 3.0));
