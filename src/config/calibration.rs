@@ -5,8 +5,9 @@
 //! The efficiencies are fractions of the datasheet figures, so a calibration
 //! fitted on one GPU carries over to a sibling whose datasheet differs; the
 //! overheads are per layer, so it carries over to a model with more or fewer
-//! layers. Two serving overheads, per running sequence and per request, are
-//! host costs fitted to whole measured serving runs (docs/calibration.md,
+//! layers. Three serving parameters (host work per running sequence, the API
+//! server's time per request, and how far streamed output trails the engine)
+//! are fitted to whole measured serving runs (docs/calibration.md,
 //! "Serving fidelity"). The core reads only tables: a calibration file named
 //! by path is read and inlined by the command line before the config is validated.
 
@@ -43,6 +44,12 @@ pub struct Calibration {
     /// (HTTP, tokenization, hand-off to the engine, the first streamed
     /// chunk): added to each request's TTFT and E2E, not to the engine's time.
     pub request_overhead: f64,
+    /// Inter-token intervals (the request's own decode cadence) by which the
+    /// client sees every streamed token late: the engine schedules a step
+    /// ahead and hands its outputs to the API server a step behind, so a new
+    /// request's first token, and every later one, trails the engine's step
+    /// by about two steps. Added to each request's TTFT and E2E.
+    pub stream_lag_steps: f64,
 }
 
 const COMPUTE_EFFICIENCY: Field = Field::new(
@@ -105,6 +112,16 @@ const REQUEST_OVERHEAD: Field = Field::new(
 .default(FieldDefault::Number(0.0))
 .unit("s");
 
+const STREAM_LAG_STEPS: Field = Field::new(
+    "stream_lag_steps",
+    FieldKind::Number {
+        min: 0.0,
+        max: f64::MAX,
+    },
+    "inter-token intervals of a request by which its client sees each streamed token late: added to its TTFT and E2E",
+)
+.default(FieldDefault::Number(0.0));
+
 /// The fields of a calibration table (and file).
 pub const CALIBRATION_FIELDS: &[Field] = &[
     COMPUTE_EFFICIENCY,
@@ -113,6 +130,7 @@ pub const CALIBRATION_FIELDS: &[Field] = &[
     EAGER_FLOOR_PER_LAYER,
     STEP_OVERHEAD_PER_SEQ,
     REQUEST_OVERHEAD,
+    STREAM_LAG_STEPS,
 ];
 
 impl Default for Calibration {
@@ -130,6 +148,7 @@ impl Calibration {
         eager_floor_per_layer: 0.0,
         step_overhead_per_seq: 0.0,
         request_overhead: 0.0,
+        stream_lag_steps: 0.0,
     };
 
     /// Reads and validates a calibration table; `path` is its dotted path
@@ -185,6 +204,16 @@ impl Calibration {
             eager_floor_per_layer: seconds(&EAGER_FLOOR_PER_LAYER)?,
             step_overhead_per_seq: seconds(&STEP_OVERHEAD_PER_SEQ)?,
             request_overhead: seconds(&REQUEST_OVERHEAD)?,
+            stream_lag_steps: {
+                let value = s.number(&STREAM_LAG_STEPS)?;
+                if value < 0.0 {
+                    return Err(s.error(
+                        STREAM_LAG_STEPS.name,
+                        format!("expected inter-token intervals, at least 0, got {value}"),
+                    ));
+                }
+                value
+            },
         })
     }
 
@@ -202,6 +231,7 @@ impl Calibration {
         for (field, value) in [
             (&STEP_OVERHEAD_PER_SEQ, self.step_overhead_per_seq),
             (&REQUEST_OVERHEAD, self.request_overhead),
+            (&STREAM_LAG_STEPS, self.stream_lag_steps),
         ] {
             if value > 0.0 {
                 text.push_str(&format!("{} = {value:.4e}\n", field.name));
@@ -268,6 +298,7 @@ mod tests {
         let serving = Calibration {
             step_overhead_per_seq: 1.5e-5,
             request_overhead: 8.25e-3,
+            stream_lag_steps: 1.75,
             ..c
         };
         let back = Calibration::from_table(&table(&serving.to_toml()), "", "f").unwrap();
