@@ -36,7 +36,7 @@ def main():
         all_errors.append(e)
         cells = [f"{predicted[k]:.0f} / {stage.measured[k]:.0f} ({100 * e[k]:+.1f}%)" for k in keys]
         if args.markdown:
-            print(f"| {stage.model} TP{stage.tp} {stage.rate:g} rps | " + " | ".join(cells) + " |")
+            print(f"| {stage.short()} | " + " | ".join(cells) + " |")
         else:
             print(stage.label())
             for k, cell in zip(keys, cells):

@@ -9,6 +9,7 @@ p99 of every stage; a MAPE is the mean absolute relative error over them.
 import csv
 import json
 import os
+import re
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -32,9 +33,15 @@ class Stage:
         self.rate = float(row["rate_rps"])
         self.gpu_kv_blocks = int(row["gpu_kv_blocks"]) if row["gpu_kv_blocks"] else None
         self.measured = {(m, s): float(row[f"{m}_{s}_ms"]) for m in METRICS for s in STATS}
+        # The harness's data set, as the experiment's name says (general, codegen, roleplay).
+        found = re.search(r"-(general|codegen|roleplay)", self.experiment)
+        self.workload = found.group(1) if found else "?"
+
+    def short(self):
+        return f"{self.model} TP{self.tp} {self.workload} {self.rate:g} rps"
 
     def label(self):
-        return f"{self.model} TP{self.tp} {self.rate:g} rps ({self.name})"
+        return f"{self.short()} ({self.name})"
 
 
 def stages():
