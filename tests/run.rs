@@ -208,7 +208,8 @@ fn validates(dir: &Path, name: &str, text: &str) {
 
 /// Every file under configs/, checked as what its folder holds: presets as
 /// presets (through a config that names them), calibrations through a config
-/// that reads them, and everything else as a config that validates and runs
+/// that reads them, validation stages as configs that validate (tests/serving.rs
+/// runs them), and everything else as a config that validates and runs
 /// (dataset configs with the shipped tokenizer, as their comments say).
 #[test]
 fn every_shipped_config_runs_and_every_preset_validates() {
@@ -260,6 +261,11 @@ fn every_shipped_config_runs_and_every_preset_validates() {
                 if stem == "closed-loop" {
                     assert_eq!(v["config"]["workload"]["num_concurrent_users"], 64);
                 }
+            }
+            // Simulated in full, against the measurements, by tests/serving.rs.
+            "validation" => {
+                let o = run(dir.path(), &["validate", path.to_str().unwrap()]);
+                assert!(o.status.success(), "{name}: {}", stderr(&o));
             }
             other => panic!("configs/{other}/: a folder this test does not know how to check"),
         }

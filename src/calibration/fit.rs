@@ -60,6 +60,7 @@ pub fn fit(model: &CostModel, samples: &[Sample]) -> Calibration {
             bandwidth_efficiency: 0.7,
             step_overhead_per_layer: overhead,
             eager_floor_per_layer: 0.0,
+            ..Calibration::DATASHEET
         });
         let found = minimise(&objective, start);
         if best.is_none_or(|(_, v)| found.1 < v) {
@@ -154,6 +155,7 @@ fn decode(p: &[f64; 3]) -> Calibration {
         bandwidth_efficiency: efficiency(p[1]),
         step_overhead_per_layer: p[2] * p[2] * 1e-6,
         eager_floor_per_layer: 0.0,
+        ..Calibration::DATASHEET
     }
 }
 
@@ -289,12 +291,14 @@ mod tests {
                 bandwidth_efficiency: 0.85,
                 step_overhead_per_layer: 50e-6,
                 eager_floor_per_layer: 250e-6,
+                ..Calibration::DATASHEET
             },
             Calibration {
                 compute_efficiency: 0.9,
                 bandwidth_efficiency: 0.5,
                 step_overhead_per_layer: 5e-6,
                 eager_floor_per_layer: 0.0,
+                ..Calibration::DATASHEET
             },
         ] {
             let c = fit(&model, &synthetic(&model, &truth));
@@ -333,6 +337,7 @@ mod tests {
             bandwidth_efficiency: 0.8,
             step_overhead_per_layer: 20e-6,
             eager_floor_per_layer: 0.0,
+            ..Calibration::DATASHEET
         };
         let samples = synthetic(&model, &truth);
         for e in leave_one_out(&model, &samples[..12]) {
@@ -348,6 +353,7 @@ mod tests {
             bandwidth_efficiency: 0.85,
             step_overhead_per_layer: 50e-6,
             eager_floor_per_layer: 250e-6,
+            ..Calibration::DATASHEET
         };
         let samples = synthetic(&model, &truth);
         let (floor, error) = best_floor(&model, &samples, &truth);
@@ -376,6 +382,7 @@ mod tests {
             bandwidth_efficiency: 1.2,
             step_overhead_per_layer: 54e-6,
             eager_floor_per_layer: 0.0,
+            ..Calibration::DATASHEET
         };
         let back = decode(&encode(&c));
         assert!((back.compute_efficiency - c.compute_efficiency).abs() < 1e-12);

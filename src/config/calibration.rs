@@ -5,8 +5,11 @@
 //! The efficiencies are fractions of the datasheet figures, so a calibration
 //! fitted on one GPU carries over to a sibling whose datasheet differs; the
 //! overheads are per layer, so it carries over to a model with more or fewer
-//! layers. The core reads only tables: a calibration file named by path is
-//! read and inlined by the command line before the config is validated.
+//! layers. Three serving parameters (host work per running sequence, the API
+//! server's time per request, and how far streamed output trails the engine)
+//! are fitted to whole measured serving runs (docs/calibration.md,
+//! "Serving fidelity"). The core reads only tables: a calibration file named
+//! by path is read and inlined by the command line before the config is validated.
 
 use super::error::ConfigError;
 use super::fields::{Field, FieldDefault, FieldKind};
@@ -33,6 +36,20 @@ pub struct Calibration {
     /// steps run eagerly (not captured in a CUDA graph), so the host's kernel
     /// launches bound small ones. 0 for an engine that captures every step.
     pub eager_floor_per_layer: f64,
+    /// Seconds added to every step per sequence in it: the engine's host work
+    /// per running request (scheduling, input preparation, sampling and
+    /// output processing), which grows with the batch, not with the model.
+    pub step_overhead_per_seq: f64,
+    /// Seconds the API server adds to every request as its client sees it
+    /// (HTTP, tokenization, hand-off to the engine, the first streamed
+    /// chunk): added to each request's TTFT and E2E, not to the engine's time.
+    pub request_overhead: f64,
+    /// Inter-token intervals (the request's own decode cadence) by which the
+    /// client sees every streamed token late: the engine schedules a step
+    /// ahead and hands its outputs to the API server a step behind, so a new
+    /// request's first token, and every later one, trails the engine's step
+    /// by about two steps. Added to each request's TTFT and E2E.
+    pub stream_lag_steps: f64,
 }
 
 const COMPUTE_EFFICIENCY: Field = Field::new(
@@ -74,12 +91,46 @@ const EAGER_FLOOR_PER_LAYER: Field = Field::new(
 .default(FieldDefault::Number(0.0))
 .unit("s");
 
+const STEP_OVERHEAD_PER_SEQ: Field = Field::new(
+    "step_overhead_per_seq",
+    FieldKind::Number {
+        min: 0.0,
+        max: f64::MAX,
+    },
+    "time added to every step per sequence in it: the engine's host work per running request",
+)
+.default(FieldDefault::Number(0.0))
+.unit("s");
+const REQUEST_OVERHEAD: Field = Field::new(
+    "request_overhead",
+    FieldKind::Number {
+        min: 0.0,
+        max: f64::MAX,
+    },
+    "time the API server adds to each request as the client sees it: added to its TTFT and E2E",
+)
+.default(FieldDefault::Number(0.0))
+.unit("s");
+
+const STREAM_LAG_STEPS: Field = Field::new(
+    "stream_lag_steps",
+    FieldKind::Number {
+        min: 0.0,
+        max: f64::MAX,
+    },
+    "inter-token intervals of a request by which its client sees each streamed token late: added to its TTFT and E2E",
+)
+.default(FieldDefault::Number(0.0));
+
 /// The fields of a calibration table (and file).
 pub const CALIBRATION_FIELDS: &[Field] = &[
     COMPUTE_EFFICIENCY,
     BANDWIDTH_EFFICIENCY,
     STEP_OVERHEAD_PER_LAYER,
     EAGER_FLOOR_PER_LAYER,
+    STEP_OVERHEAD_PER_SEQ,
+    REQUEST_OVERHEAD,
+    STREAM_LAG_STEPS,
 ];
 
 impl Default for Calibration {
@@ -95,6 +146,9 @@ impl Calibration {
         bandwidth_efficiency: 1.0,
         step_overhead_per_layer: 0.0,
         eager_floor_per_layer: 0.0,
+        step_overhead_per_seq: 0.0,
+        request_overhead: 0.0,
+        stream_lag_steps: 0.0,
     };
 
     /// Reads and validates a calibration table; `path` is its dotted path
@@ -148,18 +202,42 @@ impl Calibration {
             bandwidth_efficiency: efficiency(&BANDWIDTH_EFFICIENCY)?,
             step_overhead_per_layer: seconds(&STEP_OVERHEAD_PER_LAYER)?,
             eager_floor_per_layer: seconds(&EAGER_FLOOR_PER_LAYER)?,
+            step_overhead_per_seq: seconds(&STEP_OVERHEAD_PER_SEQ)?,
+            request_overhead: seconds(&REQUEST_OVERHEAD)?,
+            stream_lag_steps: {
+                let value = s.number(&STREAM_LAG_STEPS)?;
+                if value < 0.0 {
+                    return Err(s.error(
+                        STREAM_LAG_STEPS.name,
+                        format!("expected inter-token intervals, at least 0, got {value}"),
+                    ));
+                }
+                value
+            },
         })
     }
 
-    /// The calibration as TOML lines (`key = value`), as a calibration file holds them.
+    /// The calibration as TOML lines (`key = value`), as a calibration file
+    /// holds them. The serving overheads, which step times do not determine,
+    /// are written only when set.
     pub fn to_toml(&self) -> String {
-        format!(
+        let mut text = format!(
             "compute_efficiency = {:.4}\nbandwidth_efficiency = {:.4}\nstep_overhead_per_layer = {:.4e}\neager_floor_per_layer = {:.4e}\n",
             self.compute_efficiency,
             self.bandwidth_efficiency,
             self.step_overhead_per_layer,
             self.eager_floor_per_layer
-        )
+        );
+        for (field, value) in [
+            (&STEP_OVERHEAD_PER_SEQ, self.step_overhead_per_seq),
+            (&REQUEST_OVERHEAD, self.request_overhead),
+            (&STREAM_LAG_STEPS, self.stream_lag_steps),
+        ] {
+            if value > 0.0 {
+                text.push_str(&format!("{} = {value:.4e}\n", field.name));
+            }
+        }
+        text
     }
 }
 
@@ -212,8 +290,18 @@ mod tests {
             bandwidth_efficiency: 0.9125,
             step_overhead_per_layer: 5.412e-5,
             eager_floor_per_layer: 2.525e-4,
+            ..Calibration::DATASHEET
         };
         let back = Calibration::from_table(&table(&c.to_toml()), "", "f").unwrap();
         assert_eq!(back, c);
+        assert!(!c.to_toml().contains("request_overhead"));
+        let serving = Calibration {
+            step_overhead_per_seq: 1.5e-5,
+            request_overhead: 8.25e-3,
+            stream_lag_steps: 1.75,
+            ..c
+        };
+        let back = Calibration::from_table(&table(&serving.to_toml()), "", "f").unwrap();
+        assert_eq!(back, serving);
     }
 }

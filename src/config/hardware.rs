@@ -3,7 +3,8 @@
 
 use super::calibration::{Calibration, CALIBRATION_FIELDS};
 use super::error::ConfigError;
-use super::fields::{Field, FieldDefault, FieldKind};
+use super::fields::{choice_names, Field, FieldDefault, FieldKind};
+use super::memory_profile::MemoryProfile;
 use super::presets::{preset_names, HARDWARE_PRESETS};
 use super::reader::Section;
 use super::resolve::Unresolved;
@@ -27,6 +28,8 @@ pub struct HardwareConfig {
     pub kv_cache_capacity: u64,
     /// Fraction of device memory the engine may use.
     pub gpu_memory_utilization: f64,
+    /// What, besides the weights, the derived KV cache capacity leaves out.
+    pub memory_profile: MemoryProfile,
     /// How far a real engine falls short of the datasheet (the datasheet itself by default).
     pub calibration: Calibration,
     /// Bytes/s each GPU sends (and receives) to the other GPUs of its
@@ -80,7 +83,7 @@ const KV_CACHE_CAPACITY: Field = Field::new(
     "bytes the KV cache gets",
 )
 .default(FieldDefault::Derived(
-    "memory_capacity x gpu_memory_utilization - the weights one GPU holds",
+    "memory_capacity x gpu_memory_utilization - the weights one GPU holds - the memory_profile's reserve",
 ))
 .unit("bytes");
 const GPU_MEMORY_UTILIZATION: Field = Field::new(
@@ -89,6 +92,13 @@ const GPU_MEMORY_UTILIZATION: Field = Field::new(
     "fraction of device memory the engine may use (vLLM's --gpu-memory-utilization)",
 )
 .default(FieldDefault::Number(0.9));
+const MEMORY_PROFILE: Field = Field::new(
+    "memory_profile",
+    FieldKind::Choice(&MEMORY_PROFILE_NAMES),
+    "what the derived kv_cache_capacity leaves out besides the weights: weights_only (nothing), vllm (vLLM's profiled activations, fp32 logits and 1 GiB outside PyTorch)",
+)
+.default(FieldDefault::Name("weights_only"));
+const MEMORY_PROFILE_NAMES: [&str; MemoryProfile::ALL.len()] = choice_names(MemoryProfile::ALL);
 const CALIBRATION: Field = Field::new(
     "calibration",
     FieldKind::PathOrTable(CALIBRATION_FIELDS),
@@ -136,6 +146,7 @@ pub const FIELDS: &[Field] = &[
     BYTES_PER_PARAM,
     KV_CACHE_CAPACITY,
     GPU_MEMORY_UTILIZATION,
+    MEMORY_PROFILE,
     CALIBRATION,
     INTERCONNECT_BANDWIDTH,
     INTERCONNECT_LATENCY,
@@ -160,6 +171,7 @@ impl HardwareConfig {
                 bytes_per_param: s.int(&BYTES_PER_PARAM)?,
                 kv_cache_capacity: kv_cache_capacity.unwrap_or(0),
                 gpu_memory_utilization: s.fraction(&GPU_MEMORY_UTILIZATION)?,
+                memory_profile: s.pick(&MEMORY_PROFILE, &MemoryProfile::ALL)?,
                 calibration: Calibration::from_hardware(s)?,
                 interconnect_bandwidth: s.opt_positive(&INTERCONNECT_BANDWIDTH)?,
                 cost_per_hour: s.opt_positive(&COST_PER_HOUR)?,

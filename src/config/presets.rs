@@ -45,6 +45,14 @@ pub const MODEL_PRESETS: &[(&str, &str)] = &[
         "qwen3-235b-a22b",
         include_str!("../../configs/models/qwen3-235b-a22b.toml"),
     ),
+    (
+        "llama-2-7b",
+        include_str!("../../configs/models/llama-2-7b.toml"),
+    ),
+    (
+        "llama-2-70b",
+        include_str!("../../configs/models/llama-2-70b.toml"),
+    ),
 ];
 
 /// The names of a preset list, for the `preset` field tables (their

@@ -4,6 +4,7 @@
 //! computed by one rule here, once every section is parsed.
 
 use super::format_bytes;
+use super::memory_profile::ReserveInputs;
 use super::{
     ConfigError, DeploymentConfig, HardwareConfig, ModelConfig, SchedulerConfig, ServerConfig,
 };
@@ -36,14 +37,27 @@ pub(crate) fn long_prefill_token_threshold(max_seq_len: u64, max_num_partial_pre
 
 /// The KV cache of one GPU when `hardware.kv_cache_capacity` is left out:
 /// the memory the engine may use, less the share of the weights the GPU
-/// holds under `deployment`; an error naming `hardware.memory_capacity`
-/// (and the smallest tensor parallelism that fits) when they do not fit.
+/// holds under `deployment` and the reserve of `hardware.memory_profile`
+/// (which depends on the `scheduler`'s budgets); an error naming
+/// `hardware.memory_capacity` (and the smallest tensor parallelism that
+/// fits) when they do not fit.
 pub(crate) fn kv_cache_capacity(
     hardware: &HardwareConfig,
     model: &ModelConfig,
     deployment: &DeploymentConfig,
+    scheduler: &SchedulerConfig,
     source: &str,
 ) -> Result<u64, ConfigError> {
+    let reserve = |t: u64| {
+        hardware.memory_profile.reserve(&ReserveInputs {
+            max_num_batched_tokens: scheduler.max_num_batched_tokens,
+            max_num_seqs: scheduler.max_num_seqs,
+            hidden_dim: model.hidden_dim,
+            vocab_size: model.vocab_size.unwrap_or(0),
+            bytes_per_param: hardware.bytes_per_param,
+            tensor_parallel_size: t,
+        })
+    };
     let usable = (hardware.memory_capacity as f64 * hardware.gpu_memory_utilization) as u64;
     let weights_at = |t: u64| {
         let d = DeploymentConfig {
@@ -53,6 +67,7 @@ pub(crate) fn kv_cache_capacity(
         model
             .params_per_gpu(&d)
             .saturating_mul(hardware.bytes_per_param)
+            .saturating_add(reserve(t))
     };
     let t = deployment.tensor_parallel_size;
     let weights = weights_at(t);
@@ -65,8 +80,12 @@ pub(crate) fn kv_cache_capacity(
             source,
             "hardware.memory_capacity",
             format!(
-                "the model does not fit: at tensor_parallel_size = {t} each GPU holds {} of weights but {:.0}% of memory_capacity is {}; {hint}",
-                format_bytes(weights),
+                "the model does not fit: at tensor_parallel_size = {t} each GPU holds {} of weights{} but {:.0}% of memory_capacity is {}; {hint}",
+                format_bytes(weights.saturating_sub(reserve(t))),
+                match reserve(t) {
+                    0 => String::new(),
+                    r => format!(" and sets aside {} (memory_profile)", format_bytes(r)),
+                },
                 hardware.gpu_memory_utilization * 100.0,
                 format_bytes(usable)
             ),
@@ -116,7 +135,13 @@ pub(crate) fn server(
     let mut hardware_config = hardware.section;
     hardware_config.kv_cache_capacity = match hardware.given {
         Some(bytes) => bytes,
-        None => kv_cache_capacity(&hardware_config, &model, &deployment, source)?,
+        None => kv_cache_capacity(
+            &hardware_config,
+            &model,
+            &deployment,
+            &scheduler.section,
+            source,
+        )?,
     };
     check_interconnect(&hardware_config, &deployment, source)?;
     let mut scheduler_config = scheduler.section;

@@ -29,9 +29,10 @@
 //!   with `F = compute_flops * compute_efficiency` and
 //!   `B = memory_bandwidth * bandwidth_efficiency`, plus
 //!   `num_layers * step_overhead_per_layer`. A step with prompt tokens runs
-//!   eagerly and takes at least `num_layers * eager_floor_per_layer`. Without
-//!   a calibration the efficiencies are 1 and the overheads 0: the datasheet
-//!   roofline.
+//!   eagerly and takes at least `num_layers * eager_floor_per_layer`. The
+//!   engine's host work per sequence, `num_seqs * step_overhead_per_seq`, adds
+//!   to every step after that floor. Without a calibration the efficiencies
+//!   are 1 and the overheads 0: the datasheet roofline.
 //!
 //! * **Tensor parallelism** over `t` GPUs: the model prices one GPU of the
 //!   replica. It does `1/t` of every FLOP and reads `1/t` of the weights; it
@@ -185,6 +186,8 @@ pub struct StepWork {
     pub collective_steps: f64,
     /// Whether the step has prompt tokens, so runs eagerly (not graph-captured).
     pub eager: bool,
+    /// Sequences in the step, each costing the engine's host some work.
+    pub num_seqs: f64,
 }
 
 /// The roofline model of one GPU of a replica, with its constants precomputed.
@@ -332,6 +335,7 @@ impl CostModel {
             interconnect_bytes: self.interconnect_bytes_per_token * t,
             collective_steps: self.collective_steps,
             eager: shape.prefill_tokens > 0,
+            num_seqs: f64::from(shape.num_seqs),
         }
     }
 
@@ -348,11 +352,12 @@ impl CostModel {
             + attention
             + self.num_layers * calibration.step_overhead_per_layer
             + communication;
-        if work.eager {
+        let device = if work.eager {
             secs.max(self.num_layers * calibration.eager_floor_per_layer)
         } else {
             secs
-        }
+        };
+        device + work.num_seqs * calibration.step_overhead_per_seq
     }
 
     /// Prices one step under the config's calibration.
@@ -615,6 +620,26 @@ mod tests {
         let sent = 32.0 * 2.0 * 8192.0;
         let want = weights / bandwidth + kv / bandwidth + 32.0 * 1e-5 + sent / 450e9 + 128.0 * 1e-6;
         assert_close(cm.step_cost(&decode).secs, want);
+    }
+
+    #[test]
+    fn the_per_sequence_overhead_adds_after_the_eager_floor() {
+        let cm = llama_8b("eager_floor_per_layer=2e-4,step_overhead_per_seq=1e-5");
+        // Three 4-token prompts: at the floor, then 3 x 10 us of host work.
+        let mut small = BatchShape::default();
+        for _ in 0..3 {
+            small.add(0, 4, 0, Work::PrefillLast);
+        }
+        assert_eq!(cm.work(&small).num_seqs, 3.0);
+        assert_close(cm.step_cost(&small).secs, 32.0 * 2e-4 + 3.0 * 1e-5);
+        // Decodes of 100 sequences pay 1 ms more than without it.
+        let mut decode = BatchShape::default();
+        decode.add_decodes(100, 100 * 500);
+        let bare = llama_8b("eager_floor_per_layer=2e-4");
+        assert_close(
+            cm.step_cost(&decode).secs,
+            bare.step_cost(&decode).secs + 100.0 * 1e-5,
+        );
     }
 
     #[test]

@@ -46,7 +46,7 @@ use super::output::EngineOutput;
 use super::request::RequestTable;
 use super::scheduler::Scheduler;
 use crate::config::ServerConfig;
-use crate::metrics::{MetricsCollector, RequestRecord, RunTotals};
+use crate::metrics::{ClientDelay, MetricsCollector, RequestRecord, RunTotals};
 use crate::workload::{RequestId, RequestSpec};
 
 /// Options of a run that do not change its results.
@@ -173,7 +173,14 @@ impl Engine {
         );
         kv.set_map_everything(options.reference);
         let sched = Scheduler::new(&server.scheduler, cost.window(), !options.reference);
-        let metrics = MetricsCollector::new(options.record_requests, cost.peaks());
+        let metrics = MetricsCollector::new(
+            options.record_requests,
+            cost.peaks(),
+            ClientDelay {
+                request_overhead: server.hardware.calibration.request_overhead,
+                stream_lag_steps: server.hardware.calibration.stream_lag_steps,
+            },
+        );
         Self {
             limits: Limits {
                 max_seq_len: server.model.max_seq_len,

@@ -46,6 +46,26 @@ pub struct MetricsCollector {
     bytes: f64,
     kv_util_secs: f64,
     records: Option<Vec<RequestRecord>>,
+    /// How much later than the engine the client sees each request's tokens.
+    client: ClientDelay,
+}
+
+/// How much later than the engine a client sees a request's first and last
+/// token (`hardware.calibration`'s `request_overhead` and `stream_lag_steps`).
+/// Both are 0 by default: the client sees what the engine does.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ClientDelay {
+    /// Seconds of API-server work per request.
+    pub request_overhead: f64,
+    /// Inter-token intervals of the request by which its streamed tokens trail the engine.
+    pub stream_lag_steps: f64,
+}
+
+impl ClientDelay {
+    /// Seconds a request whose tokens came `inter_token` seconds apart is seen late.
+    fn of(&self, inter_token: f64) -> f64 {
+        self.request_overhead + self.stream_lag_steps * inter_token
+    }
 }
 
 /// Counters an engine keeps beside its samples, handed over at the end.
@@ -88,15 +108,17 @@ impl RunTotals {
 }
 
 impl MetricsCollector {
-    /// A collector for an engine with `peaks`; `keep_records` also keeps one
-    /// [`RequestRecord`] per completed request.
-    pub fn new(keep_records: bool, peaks: Peaks) -> Self {
+    /// A collector for an engine with `peaks` whose clients see its tokens
+    /// `client` late; `keep_records` also keeps one [`RequestRecord`] per
+    /// completed request.
+    pub fn new(keep_records: bool, peaks: Peaks, client: ClientDelay) -> Self {
         Self {
             own: EngineTime {
                 busy_secs: 0.0,
                 peaks,
             },
             records: keep_records.then(Vec::new),
+            client,
             ..Self::default()
         }
     }
@@ -115,8 +137,17 @@ impl MetricsCollector {
         self.kv_util_secs += kv_util * secs;
     }
 
-    /// Records a completed request.
-    pub(crate) fn on_complete(&mut self, record: RequestRecord) {
+    /// Records a completed request, its first token and end as the client
+    /// sees them: [`ClientDelay`] later than the engine produced them.
+    pub(crate) fn on_complete(&mut self, mut record: RequestRecord) {
+        let inter_token = if record.output_tokens > 1 {
+            (record.finish_secs - record.first_token_secs) / f64::from(record.output_tokens - 1)
+        } else {
+            0.0
+        };
+        let delay = self.client.of(inter_token);
+        record.first_token_secs += delay;
+        record.finish_secs += delay;
         let ttft = record.first_token_secs - record.arrival_secs;
         let e2e = record.finish_secs - record.arrival_secs;
         self.ttft.push(ttft);
@@ -283,7 +314,7 @@ mod tests {
 
     #[test]
     fn one_engine_by_hand() {
-        let mut c = MetricsCollector::new(true, PEAKS);
+        let mut c = MetricsCollector::new(true, PEAKS, ClientDelay::default());
         c.on_arrival(1.0);
         c.on_step(2.0, 50.0, 4.0, 0.5);
         c.on_complete(record(0, 1.0, 2.0, 5.0));
@@ -305,8 +336,27 @@ mod tests {
     }
 
     #[test]
+    fn the_request_overhead_delays_what_the_client_sees() {
+        // 0.25 s, and half of the 1.5 s between the 3 tokens.
+        let client = ClientDelay {
+            request_overhead: 0.25,
+            stream_lag_steps: 0.5,
+        };
+        let mut c = MetricsCollector::new(true, PEAKS, client);
+        c.on_arrival(1.0);
+        c.on_complete(record(0, 1.0, 2.0, 5.0));
+        let (m, records) = c.finish(&RunTotals::default());
+        assert_eq!(m.latency_metrics.ttft_ms.mean, 2000.0);
+        assert_eq!(m.latency_metrics.e2e_ms.mean, 5000.0);
+        // Per token: the same gap between first token and end.
+        assert_eq!(m.latency_metrics.per_token_ms.mean, 1500.0);
+        let r = records.unwrap()[0];
+        assert_eq!((r.first_token_secs, r.finish_secs), (3.0, 6.0));
+    }
+
+    #[test]
     fn merged_engines_keep_their_own_peaks_and_pool_their_samples() {
-        let mut a = MetricsCollector::new(true, PEAKS);
+        let mut a = MetricsCollector::new(true, PEAKS, ClientDelay::default());
         a.on_arrival(1.0);
         a.on_step(2.0, 50.0, 4.0, 0.5);
         a.on_complete(record(0, 1.0, 2.0, 5.0));
@@ -314,7 +364,7 @@ mod tests {
             compute_flops: 200.0,
             memory_bandwidth: 20.0,
         };
-        let mut b = MetricsCollector::new(true, twice);
+        let mut b = MetricsCollector::new(true, twice, ClientDelay::default());
         b.on_arrival(0.0);
         b.on_step(1.0, 30.0, 6.0, 1.0);
         b.on_complete(record(1, 0.0, 3.0, 3.0));

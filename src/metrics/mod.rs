@@ -8,7 +8,7 @@ pub mod cost;
 mod result;
 mod stats;
 
-pub use collector::{MetricsCollector, Peaks, RunTotals};
+pub use collector::{ClientDelay, MetricsCollector, Peaks, RunTotals};
 pub use result::{
     ClusterMetrics, LatencyMetrics, Preemptions, PrefixCacheMetrics, ReplicaMetrics, RequestCounts,
     RequestRecord, RunMetrics, RunResult, SimulationInfo, ThroughputMetrics, Utilization,
