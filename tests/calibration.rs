@@ -259,3 +259,47 @@ fn sweeps_vary_the_calibration_like_any_other_key() {
     // The calibrated H200 is slower than its datasheet.
     assert!(e2e(&rows[0]) > e2e(&rows[1]), "{table}");
 }
+
+/// A step table's `tensor_parallel_size` column prices each row for that
+/// many GPUs: the same price as a config deployed at that parallelism, and
+/// `calibrate` fits a table of mixed parallelisms.
+#[test]
+fn the_tensor_parallel_column_prices_each_row_for_its_gpus() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path(), "");
+    let rows = "decode,64,1,2048,0\nprefill,1,2048,0,0\nmixed,16,1,1024,512\n";
+    let mut mixed = format!("{HEADER},tensor_parallel_size\n");
+    for tp in [1, 2, 4] {
+        for row in rows.lines() {
+            mixed.push_str(&format!("{row},{tp}\n"));
+        }
+    }
+    let o = predict(dir.path(), &c, &mixed, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let by_row = predicted_ms(&stdout(&o));
+    let base = fs::read_to_string(dir.path().join(&c)).unwrap();
+    for (i, tp) in [1, 2, 4].iter().enumerate() {
+        let deployed = format!("c{tp}.toml");
+        fs::write(
+            dir.path().join(&deployed),
+            format!("[deployment]\ntensor_parallel_size = {tp}\n{base}"),
+        )
+        .unwrap();
+        let o = predict(dir.path(), &deployed, &format!("{HEADER}\n{rows}"), &[]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert_eq!(
+            predicted_ms(&stdout(&o)),
+            by_row[3 * i..3 * i + 3],
+            "tp {tp}"
+        );
+    }
+    assert!(by_row[3] < by_row[0], "two GPUs decode faster than one");
+    // A bad cell names the column.
+    let o = predict(
+        dir.path(),
+        &c,
+        &format!("{HEADER},tensor_parallel_size\ndecode,1,1,10,0,0\n"),
+        &[],
+    );
+    assert_failure(&o, 1, "tensor_parallel_size: expected at least 1, got 0");
+}

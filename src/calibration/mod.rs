@@ -4,9 +4,11 @@
 //! See docs/calibration.md.
 
 pub mod fit;
+pub mod models;
 pub mod steps;
 
 pub use fit::{fit, leave_one_out, relative_errors, Sample, MIN_SAMPLES};
+pub use models::StepModels;
 pub use steps::{parse_steps, Step, StepKind, StepTable, StepsError};
 
 /// How far predictions are from measurements: relative errors summarised.

@@ -19,6 +19,15 @@ pub const REQUIRED_COLUMNS: &[&str] = &[
 /// The optional column holding the measured step time, in milliseconds.
 pub const MEASURED_COLUMN: &str = "median_ms";
 
+/// The optional column giving the GPUs of the replica that ran each step
+/// (vLLM's `--tensor-parallel-size`); without it every step runs at the
+/// config's `deployment.tensor_parallel_size`.
+pub const TENSOR_PARALLEL_COLUMN: &str = "tensor_parallel_size";
+
+/// The largest tensor parallelism a step table may name: more GPUs than any
+/// node or NVLink domain holds is a typing error, not a measurement.
+pub const MAX_TENSOR_PARALLEL: u64 = 1024;
+
 /// What a measured step computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum StepKind {
@@ -64,6 +73,9 @@ pub struct Step {
     pub prefill_chunk_tokens: u64,
     /// Measured step time in seconds, if the table has a `median_ms` column.
     pub measured_secs: Option<f64>,
+    /// GPUs of the replica that ran the step, if the table has a
+    /// `tensor_parallel_size` column.
+    pub tensor_parallel_size: Option<u64>,
     /// Line of the step in its file (1-based; the header is line 1).
     pub line: usize,
 }
@@ -171,6 +183,7 @@ pub fn parse_steps(text: &str, source: &str) -> Result<StepTable, StepsError> {
         })?;
     }
     let measured = column(MEASURED_COLUMN);
+    let tensor_parallel = column(TENSOR_PARALLEL_COLUMN);
     let mut cells = Vec::new();
     let mut steps = Vec::new();
     for (line, text) in lines {
@@ -185,7 +198,7 @@ pub fn parse_steps(text: &str, source: &str) -> Result<StepTable, StepsError> {
                 ),
             ));
         }
-        let step = parse_row(&row, &required, measured, line)
+        let step = parse_row(&row, &required, measured, tensor_parallel, line)
             .map_err(|(col, message)| error(line, format!("{}: {message}", header[col])))?;
         cells.push(row);
         steps.push(step);
@@ -205,6 +218,7 @@ fn parse_row(
     row: &[String],
     columns: &[usize; 5],
     measured: Option<usize>,
+    tensor_parallel: Option<usize>,
     line: usize,
 ) -> Result<Step, (usize, String)> {
     let [kind_col, seqs_col, new_col, context_col, chunk_col] = *columns;
@@ -277,6 +291,18 @@ fn parse_row(
             }
         })
         .transpose()?;
+    let tensor_parallel_size = tensor_parallel
+        .map(|col| {
+            let t = int(col, 1)?;
+            if t > MAX_TENSOR_PARALLEL {
+                return Err((
+                    col,
+                    format!("expected at most {MAX_TENSOR_PARALLEL} GPUs per replica, got {t}"),
+                ));
+            }
+            Ok(t)
+        })
+        .transpose()?;
     Ok(Step {
         kind,
         num_seqs,
@@ -284,6 +310,7 @@ fn parse_row(
         context_tokens,
         prefill_chunk_tokens,
         measured_secs,
+        tensor_parallel_size,
         line,
     })
 }

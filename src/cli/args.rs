@@ -299,7 +299,7 @@ pub struct PredictStepsArgs {
     /// Calibration file to use instead of the config's hardware.calibration.
     #[arg(long, value_name = "FILE.toml")]
     pub calibration: Option<PathBuf>,
-    /// Step table: kind, num_seqs, new_tokens_per_seq, context_tokens, prefill_chunk_tokens, optional median_ms.
+    /// Step table: kind, num_seqs, new_tokens_per_seq, context_tokens, prefill_chunk_tokens, optional median_ms and tensor_parallel_size.
     #[arg(long, value_name = "STEPS.csv")]
     pub steps: PathBuf,
     /// Write the rows with predicted_ms (and error_pct) here instead of stdout.

@@ -5,9 +5,10 @@
 use super::accuracy::accuracy_line;
 use super::args::CalibrateArgs;
 use super::{Outcome, EXIT_OK};
-use crate::calibration::{fit, leave_one_out, relative_errors, Accuracy, Sample, MIN_SAMPLES};
+use crate::calibration::{
+    fit, leave_one_out, relative_errors, Accuracy, Sample, StepModels, MIN_SAMPLES,
+};
 use crate::config::Calibration;
-use crate::engine::cost::CostModel;
 use crate::io::config_file::{read_config, read_steps};
 use crate::io::files::write_atomic;
 use crate::io::Error;
@@ -25,19 +26,21 @@ pub fn calibrate(args: &CalibrateArgs) -> Outcome {
     }
     if table.steps.len() < MIN_SAMPLES {
         return Err(Error::invalid(format!(
-            "{source}: {} measured steps: the fit of {} parameters needs at least {MIN_SAMPLES}",
+            "{source}: {} measured steps: the fit needs at least {MIN_SAMPLES} (one more than the step parameters it fits)",
             table.steps.len(),
-            crate::config::CALIBRATION_FIELDS.len()
         ))
         .into());
     }
-    let model = CostModel::new(&config.server);
+    // Each step's work at its own tensor parallelism; the fit runs on the
+    // config's model, whose per-GPU constants every model shares.
+    let models = StepModels::new(&config.server, &table.steps);
+    let model = models.base();
     let samples: Vec<Sample> = table
         .steps
         .iter()
         .filter_map(|s| {
             s.measured_secs.map(|measured_secs| Sample {
-                work: model.work(&s.shape(model.window())),
+                work: models.of(s).work(&models.shape(s)),
                 measured_secs,
             })
         })

@@ -5,8 +5,7 @@
 use super::accuracy::{accuracy_line, percent};
 use super::args::PredictStepsArgs;
 use super::{print_stderr, Outcome, EXIT_OK};
-use crate::calibration::Accuracy;
-use crate::engine::cost::CostModel;
+use crate::calibration::{Accuracy, StepModels};
 use crate::io::config_file::{read_calibration_file, read_config, read_steps};
 use crate::io::files::write_atomic;
 use crate::io::Error;
@@ -19,12 +18,12 @@ pub fn predict_steps(args: &PredictStepsArgs) -> Outcome {
         config.server.hardware.calibration = read_calibration_file(path)?.1;
     }
     let table = read_steps(&args.steps)?;
-    let model = CostModel::new(&config.server);
+    let models = StepModels::new(&config.server, &table.steps);
     let measured = table.is_measured();
     let predicted: Vec<f64> = table
         .steps
         .iter()
-        .map(|s| model.step_cost(&s.shape(model.window())).secs)
+        .map(|s| models.of(s).step_cost(&models.shape(s)).secs)
         .collect();
     let errors: Vec<f64> = table
         .steps
