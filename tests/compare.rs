@@ -77,9 +77,9 @@ fn check(comparison: &Value, metric: &str, sim: f64, measured: f64) {
 #[test]
 fn a_vllm_result_is_compared_key_by_key_with_the_run() {
     let dir = tempfile::tempdir().unwrap();
-    let run = simulated(dir.path(), &[]);
-    let lat = &run["latency_metrics"];
-    let thr = &run["throughput_metrics"];
+    let reference = simulated(dir.path(), &[]);
+    let lat = &reference["latency_metrics"];
+    let thr = &reference["throughput_metrics"];
     let ttft_mean = number(&lat["ttft_ms"]["mean"]);
     let total = number(&thr["input_tokens_per_sec"]) + number(&thr["output_tokens_per_sec"]);
     let file = json!({
@@ -133,13 +133,17 @@ fn a_vllm_result_is_compared_key_by_key_with_the_run() {
         ("total_tokens_per_sec", total, 2500.0),
         (
             "requests_completed",
-            number(&run["requests"]["completed"]),
+            number(&reference["requests"]["completed"]),
             100.0,
         ),
-        ("requests_total", number(&run["requests"]["total"]), 100.0),
+        (
+            "requests_total",
+            number(&reference["requests"]["total"]),
+            100.0,
+        ),
         (
             "simulated_seconds",
-            number(&run["simulation"]["simulated_seconds"]),
+            number(&reference["simulation"]["simulated_seconds"]),
             60.0,
         ),
     ];
@@ -199,8 +203,8 @@ fn a_vllm_result_is_compared_key_by_key_with_the_run() {
 #[test]
 fn inference_perf_seconds_become_milliseconds() {
     let dir = tempfile::tempdir().unwrap();
-    let run = simulated(dir.path(), &[]);
-    let lat = &run["latency_metrics"];
+    let reference = simulated(dir.path(), &[]);
+    let lat = &reference["latency_metrics"];
     let file = json!({
         "benchmark_time_seconds": 62.5,
         "load_summary": {"count": 100, "send_duration": 49.5, "requested_rate": 2.0, "achieved_rate": 2.02},
@@ -248,7 +252,7 @@ fn inference_perf_seconds_become_milliseconds() {
             "{source}"
         );
     }
-    let thr = &run["throughput_metrics"];
+    let thr = &reference["throughput_metrics"];
     check(
         &c,
         "input_tokens_per_sec",
@@ -264,7 +268,7 @@ fn inference_perf_seconds_become_milliseconds() {
     check(
         &c,
         "simulated_seconds",
-        number(&run["simulation"]["simulated_seconds"]),
+        number(&reference["simulation"]["simulated_seconds"]),
         62.5,
     );
     let skipped = c["skipped"].to_string();
@@ -283,7 +287,7 @@ fn inference_perf_seconds_become_milliseconds() {
 fn a_csv_in_the_simulators_names_with_overrides_matches_the_same_run() {
     let dir = tempfile::tempdir().unwrap();
     let flags = ["--set", "workload.arrival_rate=4", "--seed", "7"];
-    let run = simulated(dir.path(), &flags);
+    let reference = simulated(dir.path(), &flags);
     let path = write(
         dir.path(),
         "measured.txt",
@@ -296,19 +300,19 @@ fn a_csv_in_the_simulators_names_with_overrides_matches_the_same_run() {
     check(
         &c,
         "ttft_ms_p90",
-        number(&run["latency_metrics"]["ttft_ms"]["p90"]),
+        number(&reference["latency_metrics"]["ttft_ms"]["p90"]),
         500.0,
     );
     check(
         &c,
         "avg_kv_cache_util",
-        number(&run["utilization"]["avg_kv_cache_util"]),
+        number(&reference["utilization"]["avg_kv_cache_util"]),
         0.25,
     );
     check(
         &c,
         "requests_per_sec",
-        number(&run["throughput_metrics"]["requests_per_sec"]),
+        number(&reference["throughput_metrics"]["requests_per_sec"]),
         3.5,
     );
     assert_eq!(row(&c, "ttft_ms_p90")["source"], "line 3");

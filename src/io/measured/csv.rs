@@ -9,53 +9,68 @@ use crate::metrics::comparison::{check_comparable, Measured};
 /// What the format holds, for messages.
 pub(super) const EXPECTED: &str = "the header metric,value and rows such as ttft_ms_p99,250";
 
-/// The rows of `text`; `#` starts a comment line.
+/// The fields of one line: split at commas, trimmed, surrounding double
+/// quotes removed (metric names and numbers never need quoting).
+fn fields(line: &str) -> Vec<&str> {
+    line.split(',')
+        .map(|f| {
+            let f = f.trim();
+            f.strip_prefix('"')
+                .and_then(|f| f.strip_suffix('"'))
+                .unwrap_or(f)
+        })
+        .collect()
+}
+
+/// The rows of `text` (the header in any case); blank lines and lines
+/// starting with `#` are skipped.
 pub(super) fn parse(text: &str) -> Result<Measured, Problem> {
-    let mut reader = ::csv::ReaderBuilder::new()
-        .trim(::csv::Trim::All)
-        .comment(Some(b'#'))
-        .from_reader(text.as_bytes());
-    let header = reader
-        .headers()
-        .map_err(|e| Problem::new("line 1", e.to_string()))?
-        .clone();
-    if header.iter().collect::<Vec<_>>() != ["metric", "value"] {
-        let got = header.iter().collect::<Vec<_>>().join(",");
+    let mut rows = text
+        .trim_start_matches('\u{feff}')
+        .lines()
+        .enumerate()
+        .map(|(i, line)| (i + 1, line.trim()))
+        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'));
+    let (line, header) = rows.next().unwrap_or((1, ""));
+    let names: Vec<String> = fields(header)
+        .iter()
+        .map(|f| f.to_ascii_lowercase())
+        .collect();
+    if names != ["metric", "value"] {
         return Err(Problem::new(
-            "line 1",
-            format!("expected the header 'metric,value', got '{got}'"),
+            format!("line {line}"),
+            format!("expected the header 'metric,value', got '{header}'"),
         ));
     }
     let mut measured = Measured::default();
-    let mut lines: Vec<(&'static str, u64)> = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(0, ::csv::Position::line);
-            Problem::new(format!("line {line}"), e.to_string())
-        })?;
-        let line = record.position().map_or(0, ::csv::Position::line);
+    let mut seen: Vec<(&'static str, usize)> = Vec::new();
+    for (line, text) in rows {
         let field = format!("line {line}");
-        let name = record.get(0).unwrap_or_default();
+        let [name, value] = fields(text)[..] else {
+            return Err(Problem::new(
+                field,
+                format!("expected two fields, metric,value, got '{text}'"),
+            ));
+        };
         let metric = check_comparable(name).map_err(|m| Problem::new(&field, m))?;
-        if let Some((_, first)) = lines.iter().find(|(m, _)| *m == metric) {
+        if let Some((_, first)) = seen.iter().find(|(m, _)| *m == metric) {
             return Err(Problem::new(
                 field,
                 format!("{metric} is given twice (first on line {first})"),
             ));
         }
-        let text = record.get(1).unwrap_or_default();
-        let value = text
+        let number = value
             .parse::<f64>()
             .ok()
             .filter(|v| v.is_finite() && *v >= 0.0)
             .ok_or_else(|| {
                 Problem::new(
                     format!("{field}: {metric}"),
-                    format!("expected a number of at least 0, got '{text}'"),
+                    format!("expected a number of at least 0, got '{value}'"),
                 )
             })?;
-        lines.push((metric, line));
-        measured.push(metric, value, format!("line {line}"));
+        seen.push((metric, line));
+        measured.push(metric, number, field);
     }
     Ok(measured)
 }
@@ -66,7 +81,7 @@ mod tests {
 
     #[test]
     fn reads_rows_in_the_simulators_names_and_units() {
-        let m = parse("metric,value\n# measured\nttft_ms_p99 , 250.5\ntotal_tokens_per_sec,900\n")
+        let m = parse("\u{feff}metric,value\n# measured\n\nttft_ms_p99 , 250.5\n\"total_tokens_per_sec\",900\n")
             .unwrap();
         let got: Vec<(&str, f64, &str)> = m
             .values
@@ -76,8 +91,8 @@ mod tests {
         assert_eq!(
             got,
             [
-                ("ttft_ms_p99", 250.5, "line 3"),
-                ("total_tokens_per_sec", 900.0, "line 4")
+                ("ttft_ms_p99", 250.5, "line 4"),
+                ("total_tokens_per_sec", 900.0, "line 5")
             ]
         );
         assert!(parse("metric,value\n").unwrap().values.is_empty());
@@ -101,5 +116,11 @@ mod tests {
         }
         let e = parse("metric,value\nttft_ms_p99,1,2\n").unwrap_err();
         assert_eq!(e.field, "line 2");
+        assert_eq!(
+            e.message,
+            "expected two fields, metric,value, got 'ttft_ms_p99,1,2'"
+        );
+        let e = parse("# nothing\n").unwrap_err();
+        assert_eq!(e.message, "expected the header 'metric,value', got ''");
     }
 }

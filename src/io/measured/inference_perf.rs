@@ -241,8 +241,8 @@ mod tests {
             m.skipped,
             [
                 "successes.latency.request_latency.p0.1",
-                "successes.latency.inter_token_latency",
                 "successes.latency.time_per_output_token",
+                "successes.latency.inter_token_latency",
                 "successes.throughput.images_per_sec",
             ]
         );
