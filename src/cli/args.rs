@@ -34,6 +34,8 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Find the highest load one config carries while every SLO holds (a one-config capacity search).
     Capacity(CapacityArgs),
+    /// Simulate a config and set each metric against a benchmark's measured one, with its relative error.
+    Compare(CompareArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
     Completions(CompletionsArgs),
     /// Write a man page for every command (inference-lab.1, inference-lab-sweep.1, ...) into a directory.
@@ -152,6 +154,53 @@ fn parse_slo(text: &str) -> Result<(String, f64), String> {
         .parse()
         .map_err(|_| format!("expected a number after '=' in '{text}'"))?;
     Ok((key.trim().to_string(), max))
+}
+
+/// Options of `compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Config file to simulate.
+    #[arg(short = 'c', long = "config", value_name = "CONFIG", required = true)]
+    pub config: PathBuf,
+    /// The measured results: `vllm bench serve --save-result` JSON,
+    /// inference-perf lifecycle-metrics JSON, or a `metric,value` CSV.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub measured: PathBuf,
+    /// The measured file's format [default: detected from its content].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<MeasuredFormat>,
+    /// Override workload.seed.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Override a config field, as `--set` of a run does (`--set workload.arrival_rate=4`). Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_set)]
+    pub set: Vec<(String, toml::Value)>,
+    /// Dataset mode (workload.dataset_path): the Hugging Face tokenizer.json, as for a run.
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: Option<PathBuf>,
+    /// Dataset mode: the chat template, as for a run.
+    #[arg(long, value_name = "T")]
+    pub chat_template: Option<String>,
+    /// Write the comparison (every metric, its error, the skipped keys, the MAPE) as JSON to this file.
+    #[arg(short = 'o', long = "output", value_name = "FILE.json")]
+    pub output: Option<PathBuf>,
+    /// Quiet: no progress bar and no table (the -o file is still written).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Never colour the output (also: NO_COLOR, or stdout not a terminal).
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+/// The formats of `compare --measured`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MeasuredFormat {
+    /// `vllm bench serve --save-result` JSON.
+    Vllm,
+    /// inference-perf (llm-d harness) lifecycle-metrics JSON.
+    InferencePerf,
+    /// A CSV with the header `metric,value`.
+    Csv,
 }
 
 /// Options of `sweep`.

@@ -16,6 +16,7 @@ mod accuracy;
 mod args;
 mod calibrate;
 mod capacity;
+mod compare;
 mod plot;
 mod predict_steps;
 mod progress;
@@ -27,8 +28,9 @@ mod sweep_report;
 mod validate;
 
 pub use args::{
-    CalibrateArgs, CapacityArgs, Cli, Command, CompletionsArgs, ManArgs, MergeArgs,
-    PredictStepsArgs, ReportArgs, RunArgs, ShardSpec, SweepArgs, SweepCommand, ValidateArgs,
+    CalibrateArgs, CapacityArgs, Cli, Command, CompareArgs, CompletionsArgs, ManArgs,
+    MeasuredFormat, MergeArgs, PredictStepsArgs, ReportArgs, RunArgs, ShardSpec, SweepArgs,
+    SweepCommand, ValidateArgs,
 };
 
 use crate::config::ConfigError;
@@ -110,6 +112,7 @@ pub fn main() -> ExitCode {
         Some(Command::Calibrate(args)) => calibrate::calibrate(&args),
         Some(Command::Sweep(args)) => sweep::sweep(&args),
         Some(Command::Capacity(args)) => capacity::capacity(&args),
+        Some(Command::Compare(args)) => compare::compare(&args),
         Some(Command::Completions(args)) => shell::completions(&args),
         Some(Command::Man(args)) => shell::man(&args),
         Some(Command::Schema(args)) => schema(&args),

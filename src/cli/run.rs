@@ -6,7 +6,7 @@ use super::progress::{dataset_progress, ConsoleProgress, ProgressOptions};
 use super::{print_stderr, Failure, Outcome, EXIT_OK};
 use crate::cluster::Simulator;
 use crate::config::{apply_overrides, Config, DEFAULT_CONFIG_SOURCE, DEFAULT_CONFIG_TOML};
-use crate::engine::SimOptions;
+use crate::engine::{RunOutput, SimOptions};
 use crate::io::config_file::{config_from_doc, read_toml};
 use crate::io::dataset::TemplateArg;
 use crate::io::files::write_atomic;
@@ -24,51 +24,31 @@ const DEFAULT_CONFIG_FILE: &str = "config.toml";
 /// Runs one simulation as the flags say.
 pub fn run(args: &RunArgs) -> Outcome {
     let style = super::detect_style(args.no_color);
-    let (config, config_path) = load_config(args, style)?;
-    let dataset = DatasetInputs {
-        tokenizer: args.tokenizer.clone(),
-        chat_template: args
-            .chat_template
-            .as_deref()
-            .map(|t| TemplateArg::parse(t, None)),
-    };
-    let source = WorkloadSource {
-        config_path: config_path.as_deref(),
-        dataset: &dataset,
-        cache: None,
-    };
-    let workload = build_workload(&config, &source, &mut dataset_progress(!args.quiet, style))?;
-    let mut progress = ConsoleProgress::new(
-        &config,
-        ProgressOptions {
-            bar: !args.quiet,
-            verbose: args.verbose,
-            debug: args.debug,
-            style,
+    let (config, config_path) = load_config(
+        &ConfigFlags {
+            config: args.config.as_deref(),
+            set: &args.set,
+            seed: args.seed,
+            quiet: args.quiet,
         },
-    );
-    // A dataset may end before num_requests: count what will really arrive.
-    let w = &config.workload;
-    if let Some(total) = workload.planned_requests() {
-        if w.num_requests.is_some() || w.duration_secs.is_none() {
-            progress.count_requests(total);
-        }
-    }
-    let started = Instant::now();
+        style,
+    )?;
+    let dataset = dataset_inputs(args.tokenizer.as_deref(), args.chat_template.as_deref());
     let mut timeline = args.plot.as_ref().map(|_| Timeline::new());
-    // The plot's latency distributions need every request's record.
-    let simulator = Simulator::new(&config, workload, SimOptions::recording(timeline.is_some()));
-    let outcome = match &mut timeline {
-        Some(second) => simulator.run(&mut Tee {
-            first: &mut progress,
-            second,
-        }),
-        None => simulator.run(&mut progress),
+    let options = ProgressOptions {
+        bar: !args.quiet,
+        verbose: args.verbose,
+        debug: args.debug,
+        style,
     };
-    progress.finish();
-    let output = outcome.map_err(Error::from)?;
-    let mut result = output.result;
-    result.simulation.wall_seconds = started.elapsed().as_secs_f64();
+    let output = simulate(
+        &config,
+        config_path.as_deref(),
+        &dataset,
+        options,
+        timeline.as_mut(),
+    )?;
+    let result = output.result;
     if let (Some(path), Some(timeline)) = (&args.plot, &timeline) {
         let name = config_path
             .as_deref()
@@ -97,12 +77,83 @@ pub fn run(args: &RunArgs) -> Outcome {
     Ok(EXIT_OK)
 }
 
+/// The dataset flags (`--tokenizer`, `--chat-template`) as workload inputs.
+pub(super) fn dataset_inputs(
+    tokenizer: Option<&Path>,
+    chat_template: Option<&str>,
+) -> DatasetInputs {
+    DatasetInputs {
+        tokenizer: tokenizer.map(Path::to_path_buf),
+        chat_template: chat_template.map(|t| TemplateArg::parse(t, None)),
+    }
+}
+
+/// Simulates `config` (read from `config_path`, `None` for the built-in
+/// default) as a run does: its workload built, progress shown as `options`
+/// say, and every event also sent to `timeline` when given (which then
+/// also records every request). The result's wall time is set.
+pub(super) fn simulate(
+    config: &Config,
+    config_path: Option<&Path>,
+    dataset: &DatasetInputs,
+    options: ProgressOptions,
+    timeline: Option<&mut Timeline>,
+) -> Result<RunOutput, Failure> {
+    let source = WorkloadSource {
+        config_path,
+        dataset,
+        cache: None,
+    };
+    let workload = build_workload(
+        config,
+        &source,
+        &mut dataset_progress(options.bar, options.style),
+    )?;
+    let mut progress = ConsoleProgress::new(config, options);
+    // A dataset may end before num_requests: count what will really arrive.
+    let w = &config.workload;
+    if let Some(total) = workload.planned_requests() {
+        if w.num_requests.is_some() || w.duration_secs.is_none() {
+            progress.count_requests(total);
+        }
+    }
+    let started = Instant::now();
+    // The plot's latency distributions need every request's record.
+    let simulator = Simulator::new(config, workload, SimOptions::recording(timeline.is_some()));
+    let outcome = match timeline {
+        Some(second) => simulator.run(&mut Tee {
+            first: &mut progress,
+            second,
+        }),
+        None => simulator.run(&mut progress),
+    };
+    progress.finish();
+    let mut output = outcome.map_err(Error::from)?;
+    output.result.simulation.wall_seconds = started.elapsed().as_secs_f64();
+    Ok(output)
+}
+
+/// The flags that say which config a command simulates.
+pub(super) struct ConfigFlags<'a> {
+    /// `-c`, if given.
+    pub config: Option<&'a Path>,
+    /// Every `--set`.
+    pub set: &'a [(String, toml::Value)],
+    /// `--seed`, if given.
+    pub seed: Option<u64>,
+    /// `-q`: no note about the built-in default.
+    pub quiet: bool,
+}
+
 /// Loads `-c`, or `./config.toml`, or the built-in default (with a note),
 /// with `--seed` and every `--set` applied before validation; returns the
 /// config and the file it came from (`None` for the built-in default).
-fn load_config(args: &RunArgs, style: Style) -> Result<(Config, Option<PathBuf>), Failure> {
-    let path: Option<PathBuf> = match &args.config {
-        Some(p) => Some(p.clone()),
+pub(super) fn load_config(
+    args: &ConfigFlags<'_>,
+    style: Style,
+) -> Result<(Config, Option<PathBuf>), Failure> {
+    let path: Option<PathBuf> = match args.config {
+        Some(p) => Some(p.to_path_buf()),
         None if Path::new(DEFAULT_CONFIG_FILE).exists() => Some(PathBuf::from(DEFAULT_CONFIG_FILE)),
         None => {
             if !args.quiet {

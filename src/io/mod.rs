@@ -1,7 +1,8 @@
 //! The I/O layer below sweeps and reports: config files (calibration files
 //! inlined, relative paths resolved), workload sources that read files
 //! (datasets, with their tokenizer and chat template, and traces) and their cache,
-//! content digests of inputs, atomic writes, and tables as Parquet and CSV.
+//! content digests of inputs, atomic writes, tables as Parquet and CSV, and
+//! benchmark results measured on real servers.
 //! Everything here returns the typed [`Error`]; nothing here draws progress
 //! or prints: callers pass callbacks.
 
@@ -11,6 +12,7 @@ pub mod dataset;
 pub mod digest;
 pub mod error;
 pub mod files;
+pub mod measured;
 pub mod parquet;
 pub mod requests;
 pub mod trace;

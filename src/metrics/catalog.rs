@@ -404,6 +404,16 @@ pub fn metric(name: &str) -> Option<&'static Metric> {
     catalog().iter().find(|m| m.column == name)
 }
 
+/// The message for `name`, which is none of the metric names `names`: that
+/// it is not a metric column, and the closest name when it looks like a typo.
+pub fn not_a_column(name: &str, names: &[&str]) -> String {
+    crate::config::with_hint(
+        format!("'{name}' is not a metric column of the runs table"),
+        name,
+        names,
+    )
+}
+
 /// Result groups whose fields are already unambiguous without the group name
 /// (`ttft_ms_p50`, `output_tokens_per_sec`, `avg_kv_cache_util`, `steps`,
 /// `gpus`). The per-replica figures of `cluster` are a list, which has no

@@ -4,6 +4,7 @@
 
 pub mod catalog;
 mod collector;
+pub mod comparison;
 pub mod cost;
 mod result;
 mod stats;

@@ -2,8 +2,8 @@
 //! over which bracket, to what precision, under which SLOs.
 
 use crate::config::fields::{Field, FieldDefault, FieldKind};
-use crate::config::{describe, with_hint, ConfigError, Section};
-use crate::metrics::catalog::{catalog, metric};
+use crate::config::{describe, ConfigError, Section};
+use crate::metrics::catalog::{catalog, metric, not_a_column};
 use crate::table::Cell;
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
@@ -226,11 +226,7 @@ pub fn check_slo_column(column: &str) -> Result<(), String> {
         return Ok(());
     }
     let names: Vec<&str> = catalog().iter().map(|m| m.column.as_str()).collect();
-    Err(with_hint(
-        format!("'{column}' is not a metric column of the runs table"),
-        column,
-        &names,
-    ))
+    Err(not_a_column(column, &names))
 }
 
 fn parse_slos(table: &Table, s: &Section<'_>) -> Result<Vec<Slo>, ConfigError> {
