@@ -63,8 +63,8 @@ impl StepKind {
 pub struct Step {
     /// What the step computed.
     pub kind: StepKind,
-    /// Sequences (prompts or decoding requests).
-    pub num_seqs: u64,
+    /// Sequences (prompts or decoding requests), at most `u32::MAX`.
+    pub num_seqs: u32,
     /// New tokens of each sequence (1 for decodes).
     pub new_tokens_per_seq: u64,
     /// Tokens of each sequence already cached before the step.
@@ -88,14 +88,10 @@ impl Step {
         let (context, seqs) = (self.context_tokens, self.num_seqs);
         match self.kind {
             StepKind::Prefill => {
-                for _ in 0..seqs {
-                    shape.add(context, self.new_tokens_per_seq, window, Work::PrefillLast);
-                }
+                shape.add_many(seqs, context, self.new_tokens_per_seq, window, Work::PrefillLast);
             }
             StepKind::Decode | StepKind::Mixed => {
-                for _ in 0..seqs {
-                    shape.add(context, 1, window, Work::Decode);
-                }
+                shape.add_many(seqs, context, 1, window, Work::Decode);
                 if self.kind == StepKind::Mixed {
                     shape.add(0, self.prefill_chunk_tokens, window, Work::PrefillLast);
                 }
@@ -249,6 +245,12 @@ fn parse_row(
         Ok(value)
     };
     let num_seqs = int(seqs_col, 1)?;
+    let num_seqs = u32::try_from(num_seqs).map_err(|_| {
+        (
+            seqs_col,
+            format!("expected at most {} sequences in a step, got {num_seqs}", u32::MAX),
+        )
+    })?;
     let new_tokens_per_seq = int(new_col, 1)?;
     let context_tokens = int(context_col, 0)?;
     let prefill_chunk_tokens = int(chunk_col, 0)?;

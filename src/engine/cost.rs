@@ -118,6 +118,30 @@ impl BatchShape {
         }
     }
 
+    /// Adds `count` requests each computing `new` tokens on top of `context`
+    /// cached ones: what `count` calls of [`add`](Self::add) add (up to
+    /// float rounding), in O(1), so a step of billions of sequences is
+    /// priced at once. Token counts saturate rather than wrap.
+    pub fn add_many(&mut self, count: u32, context: u64, new: u64, window: u64, work: Work) {
+        let mut one = BatchShape::default();
+        one.add(context, new, window, work);
+        let (n, k) = (u64::from(count), f64::from(count));
+        self.num_seqs = self.num_seqs.saturating_add(count);
+        self.new_tokens = self.new_tokens.saturating_add(n.saturating_mul(one.new_tokens));
+        self.prefill_tokens = self
+            .prefill_tokens
+            .saturating_add(n.saturating_mul(one.prefill_tokens));
+        self.sampled = self.sampled.saturating_add(n.saturating_mul(one.sampled));
+        self.attended_full += k * one.attended_full;
+        self.attended_window += k * one.attended_window;
+        self.context_full = self
+            .context_full
+            .saturating_add(n.saturating_mul(one.context_full));
+        self.context_window = self
+            .context_window
+            .saturating_add(n.saturating_mul(one.context_window));
+    }
+
     /// Adds `count` requests decoding one token each on top of contexts that
     /// sum to `context_sum` (no sliding window): the same as `count` calls of
     /// [`add`](Self::add) with one new token, in O(1).
@@ -383,6 +407,36 @@ impl CostModel {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn many_requests_at_once_add_what_one_by_one_adds() {
+        for (context, new, window, work) in [
+            (1000, 1, 0, Work::Decode),
+            (0, 512, 0, Work::PrefillLast),
+            (300, 64, 128, Work::PrefillLast),
+        ] {
+            let mut one_by_one = BatchShape::default();
+            for _ in 0..37 {
+                one_by_one.add(context, new, window, work);
+            }
+            let mut at_once = BatchShape::default();
+            at_once.add_many(37, context, new, window, work);
+            assert_eq!(at_once.num_seqs, one_by_one.num_seqs);
+            assert_eq!(at_once.new_tokens, one_by_one.new_tokens);
+            assert_eq!(at_once.prefill_tokens, one_by_one.prefill_tokens);
+            assert_eq!(at_once.sampled, one_by_one.sampled);
+            assert_eq!(at_once.context_full, one_by_one.context_full);
+            assert_eq!(at_once.context_window, one_by_one.context_window);
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1.0);
+            assert!(close(at_once.attended_full, one_by_one.attended_full));
+            assert!(close(at_once.attended_window, one_by_one.attended_window));
+        }
+        // Billions of sequences saturate instead of wrapping.
+        let mut huge = BatchShape::default();
+        huge.add_many(u32::MAX, u64::MAX / 2, 1 << 40, 0, Work::PrefillLast);
+        assert_eq!(huge.new_tokens, u64::MAX);
+        assert!(huge.attended_full.is_finite());
+    }
+
     use super::*;
     use crate::config::Config;
 

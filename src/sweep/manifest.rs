@@ -179,6 +179,7 @@ impl Manifest {
             }
             keys.push(key);
         }
+        check_point_count(&dimensions, source)?;
         if let Some(spec) = &search {
             if keys.contains(&spec.over.as_str()) {
                 return Err(ConfigError::new(
@@ -217,6 +218,41 @@ impl Manifest {
     pub fn point_count(&self) -> usize {
         self.dimensions.iter().map(Dimension::len).product()
     }
+}
+
+/// Values one axis (a `range`, a list or a zip group) may take.
+pub const MAX_AXIS_VALUES: u64 = 1_000_000;
+
+/// Points a manifest may have: the product of its axes' lengths. Planning
+/// holds every point, so the product is checked before anything is built.
+pub const MAX_POINTS: u64 = 10_000_000;
+
+/// Refuses a grid whose product of axis lengths exceeds [`MAX_POINTS`],
+/// saying how many points it would be (exactly, whatever the size).
+fn check_point_count(dimensions: &[Dimension], source: &str) -> Result<(), ConfigError> {
+    let lengths: Vec<u64> = dimensions.iter().map(|d| d.len() as u64).collect();
+    let exact = lengths
+        .iter()
+        .try_fold(1u128, |acc, &n| acc.checked_mul(u128::from(n)));
+    if exact.is_some_and(|n| n <= u128::from(MAX_POINTS)) {
+        return Ok(());
+    }
+    let count = exact.map_or_else(
+        || {
+            let approx: f64 = lengths.iter().map(|&n| n as f64).product();
+            format!("about {approx:.3e}")
+        },
+        |n| n.to_string(),
+    );
+    let product: Vec<String> = lengths.iter().map(u64::to_string).collect();
+    Err(ConfigError::new(
+        source,
+        "grid",
+        format!(
+            "the sweep would have {count} points ({}); a sweep takes at most {MAX_POINTS}: split it into several manifests or sweep fewer values",
+            product.join(" x ")
+        ),
+    ))
 }
 
 fn table_section<'a>(
@@ -360,14 +396,15 @@ fn range(table: &Table, source: &str, path: &str) -> Result<Vec<Value>, ConfigEr
             format!("is empty: the last value {last} is below the first {first}"),
         ));
     }
-    const MAX_RANGE: i64 = 1_000_000;
-    let count = (last - first) / step + 1;
-    if count > MAX_RANGE {
+    // In i128: `last - first` of two i64 cannot overflow there.
+    let count = (i128::from(last) - i128::from(first)) / i128::from(step) + 1;
+    if count > i128::from(MAX_AXIS_VALUES) {
         return Err(section.error(
             "range",
-            format!("has {count} values; a sweep axis takes at most {MAX_RANGE}"),
+            format!("has {count} values; a sweep axis takes at most {MAX_AXIS_VALUES}"),
         ));
     }
+    let count = count as i64;
     Ok((0..count)
         .map(|i| Value::Integer(first + i * step))
         .collect())
@@ -407,6 +444,40 @@ mod tests {
             m.dimensions[2].rows[1],
             vec![Value::Float(5.0), Value::Integer(500)]
         );
+    }
+
+    #[test]
+    fn point_counts_past_the_caps_are_errors_that_say_how_many() {
+        let err = |grid: &str| {
+            parse(&format!("{HEAD}[grid]\n{grid}"))
+                .unwrap_err()
+                .to_string()
+        };
+        // A range over all of i64 neither wraps nor allocates.
+        let e =
+            err("\"workload.seed\" = { range = [-9223372036854775808, 9223372036854775807] }\n");
+        assert!(e.contains("has 18446744073709551616 values"), "{e}");
+        let axis = |k: &str, n: u64| format!("\"{k}\" = {{ range = [1, {n}] }}\n");
+        let keys = [
+            "workload.seed",
+            "scheduler.max_num_seqs",
+            "workload.num_requests",
+            "scheduler.block_size",
+        ];
+        let four: String = keys.iter().map(|k| axis(k, 65_536)).collect();
+        let e = err(&four);
+        assert!(
+            e.contains(
+                "the sweep would have 18446744073709551616 points (65536 x 65536 x 65536 x 65536)"
+            ),
+            "{e}"
+        );
+        let three: String = keys[..3].iter().map(|k| axis(k, 1_000)).collect();
+        assert!(err(&three).contains("1000000000 points"));
+        // At the cap itself a grid is fine.
+        let at_cap = format!("{}{}", axis(keys[0], 10_000), axis(keys[1], 1_000));
+        let m = parse(&format!("{HEAD}[grid]\n{at_cap}")).unwrap();
+        assert_eq!(m.point_count() as u64, MAX_POINTS);
     }
 
     #[test]
