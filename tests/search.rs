@@ -272,18 +272,13 @@ fn same_tables(a: &Path, b: &Path) {
     );
 }
 
-#[test]
-fn threads_shards_and_merges_give_identical_capacity_tables() {
-    let dir = tempfile::tempdir().unwrap();
-    let m = manifest(dir.path(), "closed-loop-small.toml", POLICY_SEARCH);
-    sweep(dir.path(), &m, &["-j", "1", "-o", "one"]);
-    sweep(dir.path(), &m, &["-j", "2", "-o", "two"]);
-    same_tables(&dir.path().join("one"), &dir.path().join("two"));
+/// Runs manifest `m` as two shards under `sharded/` and merges them into `merged/`.
+fn shard_and_merge(dir: &Path, m: &Path) {
     for shard in ["0/2", "1/2"] {
-        sweep(dir.path(), &m, &["--shard", shard, "-o", "sharded"]);
+        sweep(dir, m, &["--shard", shard, "-o", "sharded"]);
     }
     let o = run(
-        dir.path(),
+        dir,
         &[
             "sweep",
             "merge",
@@ -295,6 +290,16 @@ fn threads_shards_and_merges_give_identical_capacity_tables() {
         ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn threads_shards_and_merges_give_identical_capacity_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(dir.path(), "closed-loop-small.toml", POLICY_SEARCH);
+    sweep(dir.path(), &m, &["-j", "1", "-o", "one"]);
+    sweep(dir.path(), &m, &["-j", "2", "-o", "two"]);
+    same_tables(&dir.path().join("one"), &dir.path().join("two"));
+    shard_and_merge(dir.path(), &m);
     same_tables(&dir.path().join("one"), &dir.path().join("merged"));
     // A merge with a shard missing names what to rerun.
     let o = run(
@@ -450,22 +455,7 @@ fn the_capacity_command_names_a_misspelt_slo_and_a_bound_that_still_passes() {
 fn the_report_of_a_search_draws_capacity_bars_and_the_slo_lines() {
     let dir = tempfile::tempdir().unwrap();
     let m = manifest(dir.path(), "closed-loop-small.toml", POLICY_SEARCH);
-    for shard in ["0/2", "1/2"] {
-        sweep(dir.path(), &m, &["--shard", shard, "-o", "sharded"]);
-    }
-    let o = run(
-        dir.path(),
-        &[
-            "sweep",
-            "merge",
-            "sharded/shard-0-of-2",
-            "sharded/shard-1-of-2",
-            "-o",
-            "merged",
-            "-q",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    shard_and_merge(dir.path(), &m);
     let o = run(dir.path(), &["sweep", "report", "merged"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let page = fs::read_to_string(dir.path().join("merged/report.html")).unwrap();

@@ -88,7 +88,13 @@ impl Step {
         let (context, seqs) = (self.context_tokens, self.num_seqs);
         match self.kind {
             StepKind::Prefill => {
-                shape.add_many(seqs, context, self.new_tokens_per_seq, window, Work::PrefillLast);
+                shape.add_many(
+                    seqs,
+                    context,
+                    self.new_tokens_per_seq,
+                    window,
+                    Work::PrefillLast,
+                );
             }
             StepKind::Decode | StepKind::Mixed => {
                 shape.add_many(seqs, context, 1, window, Work::Decode);
@@ -248,7 +254,10 @@ fn parse_row(
     let num_seqs = u32::try_from(num_seqs).map_err(|_| {
         (
             seqs_col,
-            format!("expected at most {} sequences in a step, got {num_seqs}", u32::MAX),
+            format!(
+                "expected at most {} sequences in a step, got {num_seqs}",
+                u32::MAX
+            ),
         )
     })?;
     let new_tokens_per_seq = int(new_col, 1)?;

@@ -46,14 +46,14 @@ pub fn calibrate(args: &CalibrateArgs) -> Outcome {
         })
         .collect();
     let kinds: Vec<_> = table.steps.iter().map(|s| s.kind).collect();
-    let fitted = fit(&model, &samples);
+    let fitted = fit(model, &samples);
     let rows = [
         (
             "datasheet",
-            relative_errors(&model, &samples, &Calibration::DATASHEET),
+            relative_errors(model, &samples, &Calibration::DATASHEET),
         ),
-        ("calibrated", relative_errors(&model, &samples, &fitted)),
-        ("leave-one-out", leave_one_out(&model, &samples)),
+        ("calibrated", relative_errors(model, &samples, &fitted)),
+        ("leave-one-out", leave_one_out(model, &samples)),
     ];
     let mut report = format!(
         "{} measured steps of {source}, {} on {}\n",

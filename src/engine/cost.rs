@@ -127,7 +127,9 @@ impl BatchShape {
         one.add(context, new, window, work);
         let (n, k) = (u64::from(count), f64::from(count));
         self.num_seqs = self.num_seqs.saturating_add(count);
-        self.new_tokens = self.new_tokens.saturating_add(n.saturating_mul(one.new_tokens));
+        self.new_tokens = self
+            .new_tokens
+            .saturating_add(n.saturating_mul(one.new_tokens));
         self.prefill_tokens = self
             .prefill_tokens
             .saturating_add(n.saturating_mul(one.prefill_tokens));

@@ -4,9 +4,9 @@
 //! of every seed, with the SLO drawn across and each configuration's found
 //! capacity marked. See docs/reports.md.
 
+use super::escape;
 use super::svg::{self, short_number, Chart, Guide, GuideAxis, Mark, Point, Series, XAxis};
-use super::sweep_page::{meta_rows, short_key, summary_table};
-use super::{document, escape, key_value_table};
+use super::sweep_page::{page_end, short_key};
 use crate::metrics::catalog::metric;
 use crate::table::schema::{
     summary_key_columns, CAPACITY, CI_SUFFIX, COST_PER_MILLION, MEAN_SUFFIX, OVERLOAD, STATUS,
@@ -103,14 +103,7 @@ pub fn bar_chart(summary: &Table, column: &str, y_label: &str) -> Option<Chart> 
             err,
             tip,
         };
-        match series.iter_mut().find(|s| s.name == name) {
-            Some(s) => s.points.push(point),
-            None => series.push(Series {
-                name,
-                points: vec![point],
-                mark: Mark::Bars,
-            }),
-        }
+        svg::push_point(&mut series, name, point, Mark::Bars);
     }
     if series.is_empty() {
         return None;
@@ -176,14 +169,7 @@ pub fn load_chart(
             err: None,
             tip,
         };
-        match series.iter_mut().find(|s| s.name == name) {
-            Some(s) => s.points.push(point),
-            None => series.push(Series {
-                name,
-                points: vec![point],
-                mark: Mark::Line,
-            }),
-        }
+        svg::push_point(&mut series, name, point, Mark::Line);
     }
     if series.is_empty() {
         return None;
@@ -277,13 +263,13 @@ pub fn search_page(
             curves.iter().map(svg::render).collect::<String>()
         ));
     }
-    if let Some(meta) = meta {
-        body.push_str("<h2>Sweep</h2>\n");
-        body.push_str(&key_value_table(&meta_rows(meta)));
-    }
-    body.push_str("\n<h2>Capacity summary (click a header to sort)</h2>\n");
-    body.push_str(&summary_table(capacity));
-    document(&format!("Capacity search: {name}"), &body)
+    page_end(
+        body,
+        meta,
+        "Capacity summary",
+        capacity,
+        &format!("Capacity search: {name}"),
+    )
 }
 
 #[cfg(test)]

@@ -125,6 +125,19 @@ pub struct Chart {
     pub guides: Vec<Guide>,
 }
 
+/// Adds `point` to the series named `name`, starting that series (drawn as
+/// `mark`) when it is new: charts gather their points row by row.
+pub fn push_point(series: &mut Vec<Series>, name: String, point: Point, mark: Mark) {
+    match series.iter_mut().find(|s| s.name == name) {
+        Some(s) => s.points.push(point),
+        None => series.push(Series {
+            name,
+            points: vec![point],
+            mark,
+        }),
+    }
+}
+
 impl Chart {
     /// Points in all data series.
     pub fn point_count(&self) -> usize {

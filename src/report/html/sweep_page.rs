@@ -89,14 +89,7 @@ pub fn metric_chart(summary: &Table, metric: &Metric, x: usize) -> Option<Chart>
                 .unwrap_or_default()
         );
         let point = Point { x: px, y, err, tip };
-        match series.iter_mut().find(|s| s.name == name) {
-            Some(s) => s.points.push(point),
-            None => series.push(Series {
-                name,
-                points: vec![point],
-                mark: Mark::Line,
-            }),
-        }
+        svg::push_point(&mut series, name, point, Mark::Line);
     }
     let xs: Vec<f64> = series.iter().flat_map(|s| &s.points).map(|p| p.x).collect();
     let x_axis = if !categories.is_empty() {
@@ -174,14 +167,7 @@ pub fn scatter_chart(summary: &Table) -> Option<Chart> {
             err: None,
             tip,
         };
-        match series.iter_mut().find(|s| s.name == name) {
-            Some(s) => s.points.push(point),
-            None => series.push(Series {
-                name,
-                points: vec![point],
-                mark: Mark::Dots,
-            }),
-        }
+        svg::push_point(&mut series, name, point, Mark::Dots);
     }
     let xy: Vec<(f64, f64)> = all.iter().map(|(x, y, _)| (*x, *y)).collect();
     let front = pareto_front(&xy)
@@ -237,7 +223,7 @@ pub fn summary_table(summary: &Table) -> String {
 }
 
 /// The metadata rows of `sweep.json`, in its order.
-pub fn meta_rows(meta: &Json) -> Vec<(String, String)> {
+fn meta_rows(meta: &Json) -> Vec<(String, String)> {
     match meta {
         Json::Object(fields) => fields
             .iter()
@@ -295,13 +281,34 @@ pub fn sweep_page(summary: &Table, meta: Option<&Json>) -> String {
         }
         body.push_str("</div>\n");
     }
+    page_end(
+        body,
+        meta,
+        "Summary",
+        summary,
+        &format!("Sweep report: {name}"),
+    )
+}
+
+/// Ends a sweep page: the `sweep.json` metadata, the sortable `table` under
+/// `heading`, and the document around `body` titled `title`.
+pub fn page_end(
+    mut body: String,
+    meta: Option<&Json>,
+    heading: &str,
+    table: &Table,
+    title: &str,
+) -> String {
     if let Some(meta) = meta {
         body.push_str("<h2>Sweep</h2>\n");
         body.push_str(&key_value_table(&meta_rows(meta)));
     }
-    body.push_str("\n<h2>Summary (click a header to sort)</h2>\n");
-    body.push_str(&summary_table(summary));
-    document(&format!("Sweep report: {name}"), &body)
+    body.push_str(&format!(
+        "\n<h2>{} (click a header to sort)</h2>\n",
+        escape(heading)
+    ));
+    body.push_str(&summary_table(table));
+    document(title, &body)
 }
 
 #[cfg(test)]
