@@ -6,8 +6,10 @@ pyarrow) and checks it against runs.csv: row counts, column types, values.
 
 Exits non-zero with a message on the first mismatch.
 """
+import json
 import math
 import sys
+import tomllib
 from pathlib import Path
 
 import duckdb
@@ -44,8 +46,13 @@ def main():
             fail(f"runs.parquet has no column {name!r}: {schema.names}")
         if str(schema.field(name).type) != ty:
             fail(f"{name}: type {schema.field(name).type}, expected {ty}")
-    if schema.names[4:7] != ["scheduler.policy", "scheduler.max_num_batched_tokens", "workload.seed"]:
-        fail(f"swept keys are not first after run_id, sweep, point, probe: {schema.names[:8]}")
+    # The manifest's grid and zip keys, in manifest order, right after them.
+    manifest = tomllib.loads(Path(json.loads((out / "sweep.json").read_text())["manifest"]).read_text())
+    swept = list(manifest.get("grid", {}))
+    for group in manifest.get("zip", []):
+        swept.extend(group)
+    if schema.names[4 : 4 + len(swept)] != swept:
+        fail(f"swept keys {swept} are not first after run_id, sweep, point, probe: {schema.names[:4 + len(swept)]}")
 
     # pandas: Parquet and CSV hold the same rows and values.
     frame = pd.read_parquet(runs_parquet)
