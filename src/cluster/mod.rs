@@ -30,6 +30,11 @@ pub struct Cluster {
     engines: Vec<Engine>,
     router: Router,
     gpus: u64,
+    /// Each replica's next event, kept beside the engines so that finding
+    /// the earliest reads one small array instead of every engine.
+    next: Vec<Option<EngineEvent>>,
+    /// A replica that advanced since `next` was last brought up to date.
+    stale: Option<usize>,
 }
 
 /// An event of one replica.
@@ -46,12 +51,15 @@ impl Cluster {
     pub fn new(server: &ServerConfig, options: SimOptions) -> Self {
         let d = &server.deployment;
         let replicas = d.replicas.max(1) as usize;
+        let engines: Vec<Engine> = (0..replicas)
+            .map(|_| Engine::new(server, options))
+            .collect();
         Self {
-            engines: (0..replicas)
-                .map(|_| Engine::new(server, options))
-                .collect(),
+            next: engines.iter().map(Engine::next_event).collect(),
+            engines,
             router: Router::new(d.router),
             gpus: d.gpus(),
+            stale: None,
         }
     }
 
@@ -62,10 +70,13 @@ impl Cluster {
 
     /// The earliest next event of any replica by the ordering rule (at equal
     /// times a StepEnd before a StepStart, then the lower replica).
-    pub fn next_event(&self) -> Option<ReplicaEvent> {
+    pub fn next_event(&mut self) -> Option<ReplicaEvent> {
+        if let Some(r) = self.stale.take() {
+            self.next[r] = self.engines[r].next_event();
+        }
         let mut next: Option<ReplicaEvent> = None;
-        for (replica, engine) in self.engines.iter().enumerate() {
-            let Some(event) = engine.next_event() else {
+        for (replica, event) in self.next.iter().enumerate() {
+            let Some(event) = *event else {
                 continue;
             };
             let earlier = next.is_none_or(|n| {
@@ -89,9 +100,13 @@ impl Cluster {
         spec: RequestSpec,
         obs: &mut dyn Observer,
     ) -> (usize, f64, Result<(), RejectReason>) {
+        if let Some(r) = self.stale.take() {
+            self.next[r] = self.engines[r].next_event();
+        }
         let replica = self.router.route(&spec, &self.engines);
         let engine = &mut self.engines[replica];
         let outcome = engine.submit(id, spec, obs);
+        self.next[replica] = engine.next_event();
         (replica, engine.now_secs(), outcome)
     }
 
@@ -101,6 +116,9 @@ impl Cluster {
         replica: usize,
         obs: &mut dyn Observer,
     ) -> Result<Advance<'_>, SimError> {
+        // The engine's next event is read back before the next look at the
+        // events (the finished requests it hands back borrow it until then).
+        self.stale = Some(replica);
         self.engines[replica].advance(obs)
     }
 

@@ -1,5 +1,6 @@
 //! The router: which replica an arriving request goes to. It looks at the
-//! replicas only through [`Engine::load`] and [`Engine::cached_prefix_blocks`],
+//! replicas only through [`Engine::load`] (or its part
+//! [`Engine::outstanding`]) and [`Engine::cached_prefix_blocks`],
 //! at the moment the request arrives, and breaks every tie the same way: the
 //! first tied replica at or after a cursor that moves one replica on with each
 //! request (so that equally loaded replicas take turns, deterministically).
@@ -71,7 +72,9 @@ impl Router {
         let load = |i: usize| engines[i].load();
         match self.policy {
             RouterPolicy::RoundRobin => start,
-            RouterPolicy::LeastOutstanding => best(start, n, |i| (outstanding(&load(i)), 0.0)),
+            RouterPolicy::LeastOutstanding => {
+                best(start, n, |i| (engines[i].outstanding() as f64, 0.0))
+            }
             RouterPolicy::LeastKv => best(start, n, |i| {
                 let l = load(i);
                 (l.kv_utilization, outstanding(&l))

@@ -272,6 +272,13 @@ impl Engine {
         Ok(Advance::StepStarted { end_secs })
     }
 
+    /// Requests waiting or running: the part of [`load`](Self::load) a
+    /// least-outstanding router reads, without touching the KV cache.
+    #[inline]
+    pub fn outstanding(&self) -> u64 {
+        (self.sched.num_waiting() + self.sched.num_running()) as u64
+    }
+
     /// How loaded the engine is now.
     pub fn load(&self) -> LoadSnapshot {
         LoadSnapshot {
