@@ -38,6 +38,28 @@ fn a_fifo_is_written_through_and_a_symlink_stays_a_symlink() {
 }
 
 #[test]
+fn stdout_redirected_to_a_file_is_appended_to_not_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = dir.path().join("all.json");
+    for _ in 0..2 {
+        let out = fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&all)
+            .unwrap();
+        let quick = shipped("configs/quick.toml");
+        let o = cmd(dir.path())
+            .args(["-c", quick.to_str().unwrap(), "-q", "-o", "/dev/stdout"])
+            .stdout(out)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let text = fs::read_to_string(&all).unwrap();
+    assert_eq!(text.matches("\"latency_metrics\"").count(), 2, "{text}");
+}
+
+#[test]
 fn a_full_device_is_an_output_error() {
     let full = Path::new("/dev/full");
     if !full.exists() {

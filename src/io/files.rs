@@ -69,15 +69,17 @@ impl AtomicFile {
     /// opened and written in place, never renamed over; a symlink is
     /// followed, and its final target is written atomically.
     pub fn create(path: &Path) -> io::Result<Self> {
-        if fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
-            let file = fs::OpenOptions::new().write(true).open(path)?;
+        let special = fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir());
+        let Some(path) = symlink_target(path)?.filter(|_| !special) else {
+            // Appending, so that `-o /dev/stdout >> all.json` keeps what
+            // the file held.
+            let file = fs::OpenOptions::new().append(true).open(path)?;
             return Ok(Self {
                 file: Some(file),
                 tmp: None,
                 path: path.to_path_buf(),
             });
-        }
-        let path = symlink_target(path)?;
+        };
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
@@ -122,11 +124,17 @@ impl AtomicFile {
 
 /// The path a write to `path` lands on: `path` itself, or the final target
 /// of the symlink it is (which need not exist yet), so that the symlink is
-/// kept.
-fn symlink_target(path: &Path) -> io::Result<PathBuf> {
+/// kept; `None` for a process's open file (`/dev/stdout`, `/dev/fd/N`: a
+/// link under `/proc`), which has no path of its own to rename onto.
+fn symlink_target(path: &Path) -> io::Result<Option<PathBuf>> {
     let mut path = path.to_path_buf();
     for _ in 0..MAX_SYMLINKS {
+        let in_proc = path
+            .parent()
+            .and_then(|d| fs::canonicalize(d).ok())
+            .is_some_and(|d| d.starts_with("/proc"));
         match fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() && in_proc => return Ok(None),
             Ok(m) if m.file_type().is_symlink() => {
                 let target = fs::read_link(&path)?;
                 path = match path.parent() {
@@ -134,7 +142,7 @@ fn symlink_target(path: &Path) -> io::Result<PathBuf> {
                     _ => target,
                 };
             }
-            _ => return Ok(path),
+            _ => return Ok(Some(path)),
         }
     }
     Err(io::Error::new(
