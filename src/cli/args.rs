@@ -224,14 +224,15 @@ pub struct SweepArgs {
     /// SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX, with --shards N).
     #[arg(long, value_name = "I/N|auto", value_parser = parse_shard)]
     pub shard: Option<ShardSpec>,
-    /// The number of shards, for --shard auto where the environment does not say (Kubernetes).
+    /// The number of shards, for --shard auto where the environment does not say (Kubernetes);
+    /// only with --shard auto.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub shards: Option<u32>,
     /// Reuse runs that already finished (the default).
-    #[arg(long, overrides_with = "force")]
+    #[arg(long, conflicts_with = "force")]
     pub resume: bool,
     /// Redo every run, even those that already finished.
-    #[arg(long, overrides_with = "resume")]
+    #[arg(long)]
     pub force: bool,
     /// Print the points and their count; run nothing.
     #[arg(long)]

@@ -15,6 +15,13 @@ use crate::io::Error;
 
 /// Fits, reports, writes.
 pub fn calibrate(args: &CalibrateArgs) -> Outcome {
+    super::outputs::check_outputs(
+        &[
+            ("the config file (-c)", &args.config),
+            ("the step table (--measured)", &args.measured),
+        ],
+        &[("-o", &args.output)],
+    )?;
     let config = read_config(&args.config)?;
     let table = read_steps(&args.measured)?;
     let source = args.measured.display().to_string();

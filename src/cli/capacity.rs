@@ -40,6 +40,12 @@ const SHOWN: [&str; 2] = ["ttft_ms_p50", "requests_per_sec"];
 /// Runs the search the flags describe, prints it, and writes `-o`.
 pub fn capacity(args: &CapacityArgs) -> Outcome {
     let style = super::detect_style(args.no_color);
+    if let Some(output) = &args.output {
+        super::outputs::check_outputs(
+            &[("the config file (-c)", &args.config)],
+            &[("-o", output)],
+        )?;
+    }
     // The config must be readable (the plan would name it sweep.base).
     read_toml(&args.config, "config file")?;
     let spec = search_spec(args)?;

@@ -28,6 +28,15 @@ impl From<MeasuredFormat> for Format {
 /// Reads the measured file, simulates the config, prints the comparison and writes `-o`.
 pub fn compare(args: &CompareArgs) -> Outcome {
     let style = super::detect_style(args.no_color);
+    if let Some(output) = &args.output {
+        super::outputs::check_outputs(
+            &[
+                ("the config file", &args.config),
+                ("the measured file (--measured)", &args.measured),
+            ],
+            &[("-o", output)],
+        )?;
+    }
     // A bad measured file fails before the simulation, not after it.
     let file = measured::read(&args.measured, args.format.map(Format::from))?;
     let (config, config_path) = load_config(

@@ -7,9 +7,9 @@
 //! |---|---|
 //! | 0 | success |
 //! | 1 | a bad config or input: invalid content, or an input file that is missing, unreadable or malformed |
-//! | 2 | command-line usage: unknown flags, flags that do not fit together or do not fit the config |
+//! | 2 | command-line usage: unknown flags, flags that do not fit together or do not fit the config, an output path that is an input or another output |
 //! | 3 | some runs failed (their errors are in the tables), or a merge is missing points |
-//! | 4 | an output could not be written (disk full, no permission) |
+//! | 4 | an output could not be written (disk full, no permission, an output directory another sweep is writing into) |
 //! | 130 | interrupted by Ctrl-C (what finished is kept) |
 
 mod accuracy;
@@ -17,6 +17,7 @@ mod args;
 mod calibrate;
 mod capacity;
 mod compare;
+mod outputs;
 mod plot;
 mod predict_steps;
 mod progress;

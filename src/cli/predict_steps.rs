@@ -13,6 +13,16 @@ use std::fmt::Write as _;
 
 /// Writes the table with `predicted_ms` (and `error_pct`) and prints a summary.
 pub fn predict_steps(args: &PredictStepsArgs) -> Outcome {
+    if let Some(output) = &args.output {
+        let mut inputs = vec![
+            ("the config file (-c)", args.config.as_path()),
+            ("the step table (--steps)", &args.steps),
+        ];
+        if let Some(calibration) = &args.calibration {
+            inputs.push(("the calibration file (--calibration)", calibration));
+        }
+        super::outputs::check_outputs(&inputs, &[("-o", output)])?;
+    }
     let mut config = read_config(&args.config)?;
     if let Some(path) = &args.calibration {
         config.server.hardware.calibration = read_calibration_file(path)?.1;

@@ -24,6 +24,7 @@ const DEFAULT_CONFIG_FILE: &str = "config.toml";
 /// Runs one simulation as the flags say.
 pub fn run(args: &RunArgs) -> Outcome {
     let style = super::detect_style(args.no_color);
+    check_outputs(args)?;
     let (config, config_path) = load_config(
         &ConfigFlags {
             config: args.config.as_deref(),
@@ -75,6 +76,26 @@ pub fn run(args: &RunArgs) -> Outcome {
         super::print_stdout(&report)?;
     }
     Ok(EXIT_OK)
+}
+
+/// Refuses `-o` or `--plot` naming an input file or each other.
+fn check_outputs(args: &RunArgs) -> Result<(), Failure> {
+    let config = args
+        .config
+        .as_deref()
+        .unwrap_or(Path::new(DEFAULT_CONFIG_FILE));
+    let mut inputs = vec![("the config file", config)];
+    if let Some(tokenizer) = &args.tokenizer {
+        inputs.push(("the tokenizer (--tokenizer)", tokenizer));
+    }
+    if let Some(template) = &args.chat_template {
+        inputs.push(("the chat template (--chat-template)", Path::new(template)));
+    }
+    let outputs: Vec<_> = [("-o", &args.output), ("--plot", &args.plot)]
+        .into_iter()
+        .filter_map(|(flag, path)| path.as_deref().map(|p| (flag, p)))
+        .collect();
+    super::outputs::check_outputs(&inputs, &outputs)
 }
 
 /// The dataset flags (`--tokenizer`, `--chat-template`) as workload inputs.

@@ -28,6 +28,11 @@ pub fn sweep(args: &SweepArgs) -> Outcome {
         // clap requires MANIFEST without a subcommand.
         (None, None) => return Err(Failure::usage("no sweep manifest given")),
     };
+    if let (Some(n), false) = (args.shards, matches!(args.shard, Some(ShardSpec::Auto))) {
+        return Err(Failure::usage(format!(
+            "--shards {n} is read only with --shard auto (the shard count a Kubernetes Indexed Job does not give); with --shard I/N the count is N"
+        )));
+    }
     let style = super::detect_style(args.no_color);
     let manifest = Manifest::load(manifest_path)?;
     let plan = Plan::build(manifest)?;
@@ -182,6 +187,12 @@ fn failures_exit_code(failed: usize, total: usize, layout: &Layout) -> u8 {
 
 /// `sweep merge DIR... -o OUT`.
 fn merge(args: &MergeArgs) -> Outcome {
+    let inputs: Vec<_> = args
+        .dirs
+        .iter()
+        .map(|d| ("a directory to merge", d.as_path()))
+        .collect();
+    super::outputs::check_outputs(&inputs, &[("-o", &args.output)])?;
     let merged = crate::sweep::merge::merge(&args.dirs, &args.output)?;
     let meta = &merged.meta;
     let layout = Layout::new(&args.output, None);

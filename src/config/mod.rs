@@ -121,6 +121,13 @@ impl Config {
     /// Validates an already parsed TOML document.
     pub fn from_table(doc: &Table, source: &str) -> Result<Self, ConfigError> {
         let sections = fields::names(SECTIONS);
+        if doc.contains_key("sweep") {
+            return Err(ConfigError::new(
+                source,
+                "",
+                "this is a sweep manifest (it has a [sweep] section), not a config file: run it with `inference-lab sweep FILE`, or give the config it sweeps (its sweep.base)",
+            ));
+        }
         if let Some(key) = doc.keys().find(|k| !sections.contains(&k.as_str())) {
             let message = with_hint(format!("unknown section '{key}'"), key, &sections);
             return Err(ConfigError::new(source, key.as_str(), message));

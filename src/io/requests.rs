@@ -61,6 +61,14 @@ pub fn write_run(path: &Path, run_id: &str, records: &[RequestRecord]) -> Result
     write_atomic_unsynced(path, &bytes).map_err(|e| Error::write(path, e))
 }
 
+/// Whether `path` is a whole Parquet file: it exists and its footer (the
+/// last thing written) reads, so a file cut short by a crash or a full disk
+/// is told from a finished one.
+pub fn is_complete(path: &Path) -> bool {
+    std::fs::File::open(path)
+        .is_ok_and(|file| ParquetRecordBatchReaderBuilder::try_new(file).is_ok())
+}
+
 /// Streams the per-run files `parts`, in order, into one Parquet file at
 /// `out`; returns the number of rows.
 pub fn concatenate<'a>(parts: impl IntoIterator<Item = &'a Path>, out: &Path) -> Result<u64> {

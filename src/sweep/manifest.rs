@@ -105,6 +105,16 @@ impl Manifest {
     /// Parses manifest text; relative paths are taken relative to `dir`.
     pub fn parse(text: &str, source: &str, dir: &Path) -> Result<Self, ConfigError> {
         let doc = parse_toml(text, source)?;
+        let config_sections = crate::config::fields::names(crate::config::SECTIONS);
+        if let (false, Some(key)) = (
+            doc.contains_key("sweep"),
+            doc.keys().find(|k| config_sections.contains(&k.as_str())),
+        ) {
+            let message = format!(
+                "this is a config file (it has '{key}' and no [sweep] section), not a sweep manifest: run it with `inference-lab -c FILE`, or name it as sweep.base in a manifest"
+            );
+            return Err(ConfigError::new(source, "", message));
+        }
         if let Some(key) = doc.keys().find(|k| !SECTIONS.contains(&k.as_str())) {
             let message = with_hint(format!("unknown section '{key}'"), key, SECTIONS);
             return Err(ConfigError::new(source, key.as_str(), message));

@@ -115,6 +115,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged> {
     }
     let out_layout = Layout::new(out, None);
     std::fs::create_dir_all(out).map_err(|e| Error::create_dir(out, e))?;
+    let _lock = super::lock::lock_dir(out)?;
     let tables = write_tables(&plan, &template, &rows, &out_layout, per_request)?;
     let mut meta = new_meta(&plan, &manifest_path, None, plan.points.len());
     if let Some(started) = metas.iter().map(|m| &m.started).min() {

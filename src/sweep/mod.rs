@@ -6,10 +6,12 @@
 //! Data flows one way: [`manifest::Manifest`] -> [`plan::Plan`] (points,
 //! resolved configs, input digests, ids) -> [`runner`] (parallel runs,
 //! resume, progress callback) -> [`runs_table`] -> [`output`] (tables and
-//! `sweep.json` through [`crate::io`]). [`merge`] rebuilds the tables of
+//! `sweep.json` through [`crate::io`]); [`lock`] keeps one sweep per output
+//! directory. [`merge`] rebuilds the tables of
 //! sharded sweeps from their run files. Errors are [`crate::io::Error`].
 
 pub mod layout;
+pub mod lock;
 pub mod manifest;
 pub mod merge;
 pub mod meta;

@@ -9,6 +9,7 @@
 //! and leaves the process's panic hook alone.
 
 use super::layout::{Layout, Shard};
+use super::lock::lock_dir;
 use super::meta::SweepMeta;
 use super::output::{
     finish_meta, metric_template, new_meta, write_meta, write_tables, Counts, Tables,
@@ -20,6 +21,7 @@ use super::store::{load_finished, record_failed, record_finished, Expected, Fini
 use super::strategy::{drive_point, RunResultRef, RunSpec};
 use crate::cluster::Simulator;
 use crate::engine::{NoopObserver, SimOptions};
+use crate::io::files::remove_temp_files;
 use crate::io::workload::{build_workload, PromptCache, WorkloadSource};
 use crate::io::{Error, Result};
 use crate::table::Column;
@@ -85,6 +87,12 @@ pub fn run(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<SweepOutcome> {
     std::fs::create_dir_all(layout.runs_dir()).map_err(|e| Error::create_dir(layout.root(), e))?;
+    let _lock = lock_dir(layout.root())?;
+    // Under the lock no other writer is alive here: temporary files are
+    // what killed writers left.
+    for dir in [layout.root(), &layout.runs_dir()] {
+        remove_temp_files(dir).map_err(|e| Error::write(dir, e))?;
+    }
     let points: Vec<&Point> = plan
         .points
         .iter()

@@ -10,6 +10,7 @@ use crate::engine::RunOutput;
 use crate::io::files::write_atomic_unsynced;
 use crate::io::requests;
 use crate::io::{Error, Result};
+use crate::metrics::catalog::metric_cells;
 use crate::table::Column;
 use serde_json::{json, Value as Json};
 use std::path::Path;
@@ -31,8 +32,8 @@ pub struct Expected<'a> {
 }
 
 /// The outcome of a run finished earlier, if its result is there, was made by
-/// this version from this very config and these very input files, and has
-/// the per-request file when one is wanted. Anything else (missing, torn,
+/// this version from this very config and these very input files, holds
+/// every metric, and has a complete per-request file when one is wanted. Anything else (missing, torn,
 /// stale) means: run it again.
 pub fn load_finished(
     layout: &Layout,
@@ -40,7 +41,7 @@ pub fn load_finished(
     expected: Expected<'_>,
     template: &[Column],
 ) -> Option<Outcome> {
-    if expected.per_request && !layout.run_requests(id).is_file() {
+    if expected.per_request && !requests::is_complete(&layout.run_requests(id)) {
         return None;
     }
     let result = read_json(&layout.run_json(id))?;
@@ -50,7 +51,17 @@ pub fn load_finished(
     let stored_inputs = result.get(INPUTS_KEY).cloned().unwrap_or(json!([]));
     let same_inputs = serde_json::to_value(expected.inputs)
         .is_ok_and(|inputs| identities(&inputs) == identities(&stored_inputs));
-    (same_version && same_config && same_inputs).then(|| Outcome::finished(&result, template))
+    (same_version && same_config && same_inputs && has_every_metric(&result, template))
+        .then(|| Outcome::finished(&result, template))
+}
+
+/// Whether a stored result has every metric column of the table (a number,
+/// or null where nothing completed): a torn or edited file is redone, never
+/// read as missing values.
+fn has_every_metric(result: &Json, template: &[Column]) -> bool {
+    let cells = metric_cells(result);
+    let names: std::collections::HashSet<&str> = cells.iter().map(|(n, _)| n.as_str()).collect();
+    template.iter().all(|c| names.contains(c.name.as_str()))
 }
 
 /// The role and digest of each input of a run file's list: what identifies
