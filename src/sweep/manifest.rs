@@ -156,6 +156,15 @@ impl Manifest {
         if let Some(grid) = table_section(&doc, "grid", source)? {
             for (key, value) in grid {
                 let path = format!("grid.\"{key}\"");
+                if let Some(dotted) = unquoted_dotted_key(key, value) {
+                    return Err(ConfigError::new(
+                        source,
+                        path,
+                        format!(
+                            "is a table, not a list: write the key in quotes, \"{dotted}\" = [...], so that it names one config key (TOML reads an unquoted dotted key as nested tables)"
+                        ),
+                    ));
+                }
                 dimensions.push(Dimension {
                     keys: vec![check_key(key, source, &path)?],
                     rows: values(value, source, &path)?
@@ -356,6 +365,24 @@ fn check_key(key: &str, source: &str, path: &str) -> Result<String, ConfigError>
     Ok(key.to_string())
 }
 
+/// The dotted key an unquoted `a.b = [...]` in `[grid]` meant: TOML reads
+/// it as the table `a = { b = [...] }`. `None` for anything else (a range
+/// table, a list).
+fn unquoted_dotted_key(key: &str, value: &Value) -> Option<String> {
+    let Value::Table(t) = value else {
+        return None;
+    };
+    if t.contains_key("range") || t.len() != 1 {
+        return None;
+    }
+    let (inner, rest) = t.iter().next()?;
+    let key = format!("{key}.{inner}");
+    match rest {
+        Value::Table(_) => unquoted_dotted_key(&key, rest).or(Some(key)),
+        _ => Some(key),
+    }
+}
+
 /// The values of one swept key: a non-empty list, or an inclusive integer
 /// range `{ range = [FIRST, LAST], step = S }`.
 fn values(value: &Value, source: &str, path: &str) -> Result<Vec<Value>, ConfigError> {
@@ -453,6 +480,28 @@ mod tests {
         assert_eq!(
             m.dimensions[2].rows[1],
             vec![Value::Float(5.0), Value::Integer(500)]
+        );
+    }
+
+    #[test]
+    fn an_unquoted_dotted_grid_key_gets_a_hint_to_quote_it() {
+        let e = parse(&format!(
+            "{HEAD}[grid]\nscheduler.policy = [\"fcfs\"]\nworkload.shared_prefix.num_groups = [1]\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("grid.\"scheduler\": is a table, not a list: write the key in quotes, \"scheduler.policy\" = [...]"),
+            "{e}"
+        );
+        let e = parse(&format!(
+            "{HEAD}[grid]\nworkload.shared_prefix.num_groups = [1]\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("\"workload.shared_prefix.num_groups\" = [...]"),
+            "{e}"
         );
     }
 
