@@ -129,13 +129,17 @@ impl AtomicFile {
 fn symlink_target(path: &Path) -> io::Result<Option<PathBuf>> {
     let mut path = path.to_path_buf();
     for _ in 0..MAX_SYMLINKS {
-        let in_proc = path
-            .parent()
-            .and_then(|d| fs::canonicalize(d).ok())
-            .is_some_and(|d| d.starts_with("/proc"));
         match fs::symlink_metadata(&path) {
-            Ok(m) if m.file_type().is_symlink() && in_proc => return Ok(None),
+            // Only a symlink's directory is resolved: a regular output (every
+            // run file of a sweep) costs one lstat here.
             Ok(m) if m.file_type().is_symlink() => {
+                let in_proc = path
+                    .parent()
+                    .and_then(|d| fs::canonicalize(d).ok())
+                    .is_some_and(|d| d.starts_with("/proc"));
+                if in_proc {
+                    return Ok(None);
+                }
                 let target = fs::read_link(&path)?;
                 path = match path.parent() {
                     Some(dir) if target.is_relative() => dir.join(target),

@@ -86,22 +86,34 @@ pub enum Outcome {
 
 impl Outcome {
     /// The outcome of a finished run, from its result JSON, with one metric
-    /// cell per column of `template`.
+    /// cell per column of `template` (null where the result has none).
     pub fn finished(result: &Json, template: &[Column]) -> Self {
         let cells = metric_cells(result);
+        let metrics = template
+            .iter()
+            .map(|col| stored(&cells, col).unwrap_or(Cell::Null))
+            .collect();
+        Self::from_result(result, metrics)
+    }
+
+    /// [`finished`](Self::finished) for a result that holds every metric
+    /// column of `template` (a number, or null where nothing completed);
+    /// `None` for a torn or edited file, which resume redoes.
+    pub fn finished_complete(result: &Json, template: &[Column]) -> Option<Self> {
+        let cells = metric_cells(result);
+        let metrics = template
+            .iter()
+            .map(|col| stored(&cells, col))
+            .collect::<Option<Vec<Cell>>>()?;
+        Some(Self::from_result(result, metrics))
+    }
+
+    fn from_result(result: &Json, metrics: Vec<Cell>) -> Self {
         Self::Finished {
             wall_seconds: result
                 .pointer("/simulation/wall_seconds")
                 .and_then(Json::as_f64),
-            metrics: template
-                .iter()
-                .map(|col| {
-                    cells
-                        .iter()
-                        .find(|(name, _)| *name == col.name)
-                        .map_or(Cell::Null, |(_, c)| conform(c, col.kind))
-                })
-                .collect(),
+            metrics,
             overload: result
                 .get(OVERLOAD_KEY)
                 .and_then(Json::as_str)
@@ -235,6 +247,14 @@ fn conform(cell: &Cell, kind: ColumnType) -> Cell {
         (Cell::Int(i), ColumnType::Float) => Cell::Float(*i as f64),
         (c, _) => c.clone(),
     }
+}
+
+/// The cell of column `col` among a result's metric cells, in the column's type.
+fn stored(cells: &[(String, Cell)], col: &Column) -> Option<Cell> {
+    cells
+        .iter()
+        .find(|(name, _)| *name == col.name)
+        .map(|(_, c)| conform(c, col.kind))
 }
 
 #[cfg(test)]

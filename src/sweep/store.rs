@@ -10,7 +10,6 @@ use crate::engine::RunOutput;
 use crate::io::files::write_atomic_unsynced;
 use crate::io::requests;
 use crate::io::{Error, Result};
-use crate::metrics::catalog::metric_cells;
 use crate::table::Column;
 use serde_json::{json, Value as Json};
 use std::path::Path;
@@ -51,17 +50,10 @@ pub fn load_finished(
     let stored_inputs = result.get(INPUTS_KEY).cloned().unwrap_or(json!([]));
     let same_inputs = serde_json::to_value(expected.inputs)
         .is_ok_and(|inputs| identities(&inputs) == identities(&stored_inputs));
-    (same_version && same_config && same_inputs && has_every_metric(&result, template))
-        .then(|| Outcome::finished(&result, template))
-}
-
-/// Whether a stored result has every metric column of the table (a number,
-/// or null where nothing completed): a torn or edited file is redone, never
-/// read as missing values.
-fn has_every_metric(result: &Json, template: &[Column]) -> bool {
-    let cells = metric_cells(result);
-    let names: std::collections::HashSet<&str> = cells.iter().map(|(n, _)| n.as_str()).collect();
-    template.iter().all(|c| names.contains(c.name.as_str()))
+    if !(same_version && same_config && same_inputs) {
+        return None;
+    }
+    Outcome::finished_complete(&result, template)
 }
 
 /// The role and digest of each input of a run file's list: what identifies
