@@ -12,9 +12,8 @@ use crate::engine::cost::{BatchShape, CostModel};
 pub struct StepModels {
     /// The config's own model (its `deployment.tensor_parallel_size`).
     base: CostModel,
-    /// The config's tensor parallelism.
-    base_tp: u64,
-    /// Models of the other tensor parallelisms named by the steps.
+    /// Models of the other tensor parallelisms named by the steps (never
+    /// the config's own).
     others: Vec<(u64, CostModel)>,
 }
 
@@ -32,7 +31,6 @@ impl StepModels {
         }
         Self {
             base: CostModel::new(server),
-            base_tp,
             others,
         }
     }
@@ -45,14 +43,9 @@ impl StepModels {
 
     /// The model of the replica that ran `step`.
     pub fn of(&self, step: &Step) -> &CostModel {
-        match step.tensor_parallel_size {
-            Some(t) if t != self.base_tp => self
-                .others
-                .iter()
-                .find(|(o, _)| *o == t)
-                .map_or(&self.base, |(_, m)| m),
-            _ => &self.base,
-        }
+        step.tensor_parallel_size
+            .and_then(|t| self.others.iter().find(|(o, _)| *o == t))
+            .map_or(&self.base, |(_, m)| m)
     }
 
     /// `step`'s batch as its replica's model sees it.

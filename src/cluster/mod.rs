@@ -100,9 +100,6 @@ impl Cluster {
         spec: RequestSpec,
         obs: &mut dyn Observer,
     ) -> (usize, f64, Result<(), RejectReason>) {
-        if let Some(r) = self.stale.take() {
-            self.next[r] = self.engines[r].next_event();
-        }
         let replica = self.router.route(&spec, &self.engines);
         let engine = &mut self.engines[replica];
         let outcome = engine.submit(id, spec, obs);

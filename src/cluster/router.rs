@@ -1,12 +1,12 @@
 //! The router: which replica an arriving request goes to. It looks at the
-//! replicas only through [`Engine::load`] (or its part
-//! [`Engine::outstanding`]) and [`Engine::cached_prefix_blocks`],
+//! replicas only through [`Engine::outstanding`], [`Engine::load`] and
+//! [`Engine::cached_prefix_blocks`],
 //! at the moment the request arrives, and breaks every tie the same way: the
 //! first tied replica at or after a cursor that moves one replica on with each
 //! request (so that equally loaded replicas take turns, deterministically).
 
 use crate::config::RouterPolicy;
-use crate::engine::{Engine, LoadSnapshot};
+use crate::engine::Engine;
 use crate::workload::RequestSpec;
 use std::cmp::Ordering;
 
@@ -26,11 +26,6 @@ pub struct Router {
     /// Scratch space of `prefix_affinity`: each replica's outstanding
     /// requests and the score of its cached prefix (reused, not reallocated).
     scratch: Vec<(f64, f64)>,
-}
-
-/// Requests waiting or running on a replica.
-fn outstanding(load: &LoadSnapshot) -> f64 {
-    (load.waiting + load.running) as f64
 }
 
 /// The replica with the smallest `key` (compared lexicographically), the
@@ -69,15 +64,12 @@ impl Router {
         if n == 1 {
             return 0;
         }
-        let load = |i: usize| engines[i].load();
+        let outstanding = |i: usize| engines[i].outstanding() as f64;
         match self.policy {
             RouterPolicy::RoundRobin => start,
-            RouterPolicy::LeastOutstanding => {
-                best(start, n, |i| (engines[i].outstanding() as f64, 0.0))
-            }
+            RouterPolicy::LeastOutstanding => best(start, n, |i| (outstanding(i), 0.0)),
             RouterPolicy::LeastKv => best(start, n, |i| {
-                let l = load(i);
-                (l.kv_utilization, outstanding(&l))
+                (engines[i].load().kv_utilization, outstanding(i))
             }),
             RouterPolicy::PrefixAffinity => self.prefix_affinity(spec, engines, start),
         }
@@ -91,7 +83,7 @@ impl Router {
         let hashes = spec.prompt_block_hashes.as_deref().unwrap_or_default();
         self.scratch.clear();
         self.scratch
-            .extend(engines.iter().map(|e| (outstanding(&e.load()), 0.0)));
+            .extend(engines.iter().map(|e| (e.outstanding() as f64, 0.0)));
         let total: f64 = self.scratch.iter().map(|s| s.0).sum();
         let bound = (PREFIX_AFFINITY_LOAD_BOUND * (total / n as f64 + 1.0)).ceil();
         if !hashes.is_empty() {

@@ -72,6 +72,7 @@ pub(crate) fn kv_cache_capacity(
     let t = deployment.tensor_parallel_size;
     let weights = weights_at(t);
     if weights >= usable {
+        let reserved = reserve(t);
         let hint = match model.tensor_parallel_sizes().find(|&t| weights_at(t) < usable) {
             Some(fits) => format!("the smallest deployment.tensor_parallel_size that fits is {fits}; or use more memory, fewer bytes_per_param, or set kv_cache_capacity"),
             None => "no tensor_parallel_size fits; use more memory, fewer bytes_per_param, or set kv_cache_capacity".to_string(),
@@ -81,8 +82,8 @@ pub(crate) fn kv_cache_capacity(
             "hardware.memory_capacity",
             format!(
                 "the model does not fit: at tensor_parallel_size = {t} each GPU holds {} of weights{} but {:.0}% of memory_capacity is {}; {hint}",
-                format_bytes(weights.saturating_sub(reserve(t))),
-                match reserve(t) {
+                format_bytes(weights.saturating_sub(reserved)),
+                match reserved {
                     0 => String::new(),
                     r => format!(" and sets aside {} (memory_profile)", format_bytes(r)),
                 },

@@ -409,6 +409,9 @@ impl CostModel {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::config::Config;
+
     #[test]
     fn many_requests_at_once_add_what_one_by_one_adds() {
         for (context, new, window, work) in [
@@ -438,9 +441,6 @@ mod tests {
         assert_eq!(huge.new_tokens, u64::MAX);
         assert!(huge.attended_full.is_finite());
     }
-
-    use super::*;
-    use crate::config::Config;
 
     fn config(model: &str) -> ServerConfig {
         let text = format!(

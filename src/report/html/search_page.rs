@@ -148,7 +148,7 @@ pub fn load_chart(
         .collect();
     let mut series: Vec<Series> = Vec::new();
     for row in &runs.rows {
-        let ok = status.is_none_or(|c| row[c] == Cell::Text(STATUS_OK.into()));
+        let ok = status.is_none_or(|c| matches!(&row[c], Cell::Text(s) if s == STATUS_OK));
         let stopped = overload.is_some_and(|c| row[c] != Cell::Null);
         let (Some(px), Some(py)) = (row[x].as_number(), row[y].as_number()) else {
             continue;
