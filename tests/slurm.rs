@@ -73,10 +73,13 @@ fn a_sweep_on_slurm_merges_to_the_single_machine_table() {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
+    let mut points_in_shards = 0;
     for i in 0..4 {
         let meta = json(&out.join(format!("shard-{i}-of-4/sweep.json")));
         assert_eq!(meta["shard"]["index"], i, "task {i} ran its own shard");
-        assert_eq!(meta["points_here"], 30);
+        let here = meta["points_here"].as_u64().unwrap_or(0);
+        assert!(here > 0, "task {i} ran no points: {meta}");
+        points_in_shards += here;
     }
     let merged = out.join("runs.csv");
     assert!(
@@ -97,7 +100,9 @@ fn a_sweep_on_slurm_merges_to_the_single_machine_table() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let merged = csv_without_wall_time(&merged);
-    assert_eq!(merged.len(), 121);
+    // One header line, then one row per point of the manifest, every one
+    // run by exactly one of the four tasks.
+    assert_eq!(merged.len() as u64, points_in_shards + 1);
     assert_eq!(
         merged,
         csv_without_wall_time(&dir.path().join("whole/runs.csv"))
