@@ -503,7 +503,7 @@ fn a_resumed_sweep_never_reuses_results_of_changed_input_files() {
         .unwrap();
     };
     let sweep = || {
-        let o = run(dir, &["sweep", "m.toml", "-o", "out"]);
+        let o = run(dir, &["sweep", "m.toml", "-o", "out", "--run-files"]);
         assert!(o.status.success(), "{}", stderr(&o));
         let reused = stdout(&o)
             .split(" reused")

@@ -213,20 +213,28 @@ fn resume_redoes_what_it_cannot_trust_and_removes_temporary_files() {
     let runs_csv = csv_without_wall_time(&out.join("runs.csv"));
     let ids: Vec<String> = runs_csv[1..].iter().map(|r| r[0].clone()).collect();
     let runs = out.join("runs");
-    // A metric removed from one run file, a metric made text in another,
+    // A metric removed from one run's record, a metric made text in another,
     // one per-request file cut short, temporary files of killed writers.
+    let part = runs.join("part-000000.jsonl");
     let edit = |id: &str, from: &str, to: &str| {
-        let path = runs.join(format!("{id}.json"));
-        let text = fs::read_to_string(&path).unwrap();
-        assert_eq!(text.matches(from).count(), 1, "{from} in {text}");
-        fs::write(&path, text.replacen(from, to, 1)).unwrap();
+        let text = fs::read_to_string(&part).unwrap();
+        let edited: Vec<String> = text
+            .lines()
+            .map(|l| match l.contains(id) {
+                true => {
+                    assert_eq!(l.matches(from).count(), 1, "{from} in {l}");
+                    l.replacen(from, to, 1)
+                }
+                false => l.to_string(),
+            })
+            .collect();
+        fs::write(&part, edited.join("\n") + "\n").unwrap();
     };
-    edit(&ids[0], "\"requests_per_sec\": ", "\"requests_per_secs\": ");
-    edit(
-        &ids[1],
-        "\"load_imbalance\": ",
-        "\"load_imbalance\": \"x\", \"y\": ",
-    );
+    let text = fs::read_to_string(&part).unwrap();
+    let line = text.lines().find(|l| l.contains(&ids[0])).unwrap();
+    let last_metric = line.rfind(',').unwrap();
+    edit(&ids[0], &line[last_metric..], "]}");
+    edit(&ids[1], "\"metrics\":[", "\"metrics\":[\"x\",");
     let parquet = runs.join(format!("{}.requests.parquet", ids[2]));
     let bytes = fs::read(&parquet).unwrap();
     fs::write(&parquet, &bytes[..bytes.len() / 2]).unwrap();

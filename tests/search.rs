@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{cmd, csv_without_wall_time, json, run, shipped, stderr};
+use common::{cmd, csv_without_wall_time, json, run, shipped, stderr, stored_runs};
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -311,11 +311,7 @@ fn threads_shards_and_merges_give_identical_capacity_tables() {
 }
 
 fn run_files(out: &Path) -> usize {
-    fs::read_dir(out.join("runs")).map_or(0, |d| {
-        d.filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-            .count()
-    })
+    stored_runs(out).len()
 }
 
 #[test]

@@ -197,14 +197,8 @@ fn a_killed_task_is_completed_by_rerunning_its_shard() {
         Some(0)
     );
     // Shard 1 dies (SIGKILL) after its first runs.
-    let runs = dir.path().join("out/shard-1-of-2/runs");
-    let count = || {
-        fs::read_dir(&runs).map_or(0, |d| {
-            d.filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-                .count()
-        })
-    };
+    let shard = dir.path().join("out/shard-1-of-2");
+    let count = || stored_runs(&shard).len();
     let mut child = cmd(dir.path())
         .args(["sweep", m, "-q", "-j", "1", "--shard", "1/2"])
         .stdout(Stdio::null())
@@ -218,13 +212,7 @@ fn a_killed_task_is_completed_by_rerunning_its_shard() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let finished: Vec<String> = fs::read_dir(&runs)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".json"))
-        .map(|n| n.trim_end_matches(".json").to_string())
-        .collect();
+    let finished = stored_runs(&shard);
     assert!(
         finished.len() < 6,
         "the shard finished before it was killed"

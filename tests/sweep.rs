@@ -15,7 +15,10 @@ const SMALL_GRID: &str = "[grid]\n\"scheduler.policy\" = [\"fcfs\", \"sof\"]\n\"
 fn the_table_has_one_typed_row_per_point() {
     let dir = tempfile::tempdir().unwrap();
     let m = write_manifest(dir.path(), "m.toml", "configs/quick.toml", SMALL_GRID);
-    let o = run(dir.path(), &["sweep", m.to_str().unwrap(), "-q"]);
+    let o = run(
+        dir.path(),
+        &["sweep", m.to_str().unwrap(), "-q", "--run-files"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = dir.path().join("out");
     let batch = read_parquet(&out.join("runs.parquet"));
@@ -33,7 +36,8 @@ fn the_table_has_one_typed_row_per_point() {
     let completed = column::<Int64Array>(&batch, "requests_completed");
     assert!(completed.values().iter().all(|&c| c == 100));
 
-    // Each row's JSON result exists and agrees with the table and the CSV.
+    // Each row's JSON result (--run-files) exists and agrees with the table
+    // and the CSV; the run store holds every run once.
     let ids = column::<StringArray>(&batch, "run_id");
     let ttft = column::<Float64Array>(&batch, "ttft_ms_p50");
     let csv = csv_without_wall_time(&out.join("runs.csv"));
@@ -50,6 +54,11 @@ fn the_table_has_one_typed_row_per_point() {
         );
         assert_eq!(csv[i + 1][csv_ttft].parse::<f64>().unwrap(), ttft.value(i));
     }
+    let mut stored = stored_runs(&out);
+    stored.sort();
+    let mut in_table: Vec<String> = (0..8).map(|i| ids.value(i).to_string()).collect();
+    in_table.sort();
+    assert_eq!(stored, in_table);
     let meta = json(&out.join("sweep.json"));
     assert_eq!(meta["points"], 8);
     assert_eq!(meta["ok"], 8);
@@ -146,11 +155,7 @@ fn slow_manifest(dir: &Path) -> PathBuf {
 }
 
 fn finished_runs(out: &Path) -> usize {
-    fs::read_dir(out.join("runs")).map_or(0, |d| {
-        d.filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-            .count()
-    })
+    stored_runs(out).len()
 }
 
 /// Starts the slow sweep into `out` and waits until `n` runs have finished.
@@ -284,15 +289,24 @@ fn resume_reuses_finished_runs_and_force_redoes_them() {
         Some(0)
     );
     assert_eq!(meta()["reused"], 0);
-    // A result left by another config under the same name is not trusted.
-    let id = csv_without_wall_time(&dir.path().join("out/runs.csv"))[1][0].clone();
-    let path = dir.path().join("out/runs").join(format!("{id}.json"));
-    let text = fs::read_to_string(&path)
-        .unwrap()
-        .replacen("\"seed\": 1", "\"seed\": 7", 1);
-    fs::write(&path, text).unwrap();
+    // The run store: one part per invocation that ran something (the
+    // resume ran nothing); records of another version are not trusted.
+    let parts: Vec<PathBuf> = (0..2)
+        .map(|n| dir.path().join(format!("out/runs/part-{n:06}.jsonl")))
+        .collect();
+    assert!(parts.iter().all(|p| p.is_file()), "{parts:?}");
+    assert!(!dir.path().join("out/runs/part-000002.jsonl").exists());
+    assert_eq!(stored_runs(&dir.path().join("out")).len(), 4);
+    for part in &parts {
+        let text = fs::read_to_string(part).unwrap();
+        let version = format!("\"version\":\"{}\"", env!("CARGO_PKG_VERSION"));
+        assert_eq!(text.matches(&version).count(), 1, "{text}");
+        fs::write(part, text.replacen(&version, "\"version\":\"0.0.1\"", 1)).unwrap();
+    }
     assert_eq!(run(dir.path(), &["sweep", m, "-q"]).status.code(), Some(0));
-    assert_eq!(meta()["reused"], 1);
+    assert_eq!(meta()["reused"], 0);
+    assert_eq!(run(dir.path(), &["sweep", m, "-q"]).status.code(), Some(0));
+    assert_eq!(meta()["reused"], 2);
 }
 
 #[test]

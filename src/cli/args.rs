@@ -240,6 +240,10 @@ pub struct SweepArgs {
     /// Also write requests.parquet, one row per request of every run.
     #[arg(long)]
     pub per_request: bool,
+    /// Also write each finished run's full result as runs/RUN_ID.json (the
+    /// tables and the packed run store under runs/ hold every metric anyway).
+    #[arg(long)]
+    pub run_files: bool,
     /// Quiet: no progress bar and no summary.
     #[arg(short = 'q', long)]
     pub quiet: bool,

@@ -53,7 +53,7 @@ pub fn capacity(args: &CapacityArgs) -> Outcome {
     let Some(spec) = plan.strategy.search() else {
         return Err(Failure::usage("no search"));
     };
-    let point = &plan.points[0];
+    let point = &plan.point(0);
     if let Err(e) = &point.config {
         return Err(Error::invalid(format!("{}: {e}", args.config.display())).into());
     }

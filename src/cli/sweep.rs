@@ -10,10 +10,8 @@ use crate::sweep::manifest::Manifest;
 use crate::sweep::plan::Plan;
 use crate::sweep::runner::{self, RunnerOptions};
 use crate::sweep::runs_table::{swept_cell, swept_types};
-use crate::sweep::search::capacity::capacity_summary;
 use crate::sweep::search::spec::SearchSpec;
 use crate::table::schema::{BINDING_BOUND, BINDING_SLO, CAPACITY, STATUS, STATUS_OK};
-use crate::table::summary::summarize;
 use crate::table::{Cell, Table};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -71,7 +69,7 @@ pub fn sweep(args: &SweepArgs) -> Outcome {
             style.dim(&format!(
                 "sweep '{}': {} points{shard}, {} threads -> {}",
                 plan.manifest.name,
-                plan.points.len(),
+                plan.len(),
                 jobs,
                 layout.root().display()
             ))
@@ -90,6 +88,7 @@ pub fn sweep(args: &SweepArgs) -> Outcome {
             jobs,
             force: args.force,
             per_request: args.per_request,
+            run_files: args.run_files,
             shard,
             stop: &stop,
         },
@@ -104,11 +103,9 @@ pub fn sweep(args: &SweepArgs) -> Outcome {
         print_stderr(&bound_warnings(spec, capacity));
     }
     if !args.quiet {
-        let report = match (search, &outcome.tables.capacity) {
-            (Some(spec), Some(capacity)) => {
-                capacity_report(&capacity_summary(capacity), &spec.over, style)
-            }
-            _ => best_points_report(&summarize(&outcome.tables.runs), style),
+        let report = match (search, &outcome.tables.capacity_summary) {
+            (Some(spec), Some(summary)) => capacity_report(summary, &spec.over, style),
+            _ => best_points_report(&outcome.tables.summary, style),
         };
         super::print_stdout(&format!(
             "{}\n{} points, {} runs: {} ok ({} reused), {} failed. Tables in {}\n",
@@ -285,7 +282,7 @@ fn dry_run(plan: &Plan) -> String {
     let mut header = vec!["point".to_string(), "run_id".to_string()];
     header.extend(keys.iter().map(|k| (*k).to_string()));
     let mut rows = vec![header];
-    for p in &plan.points {
+    for p in plan.points() {
         let mut row = vec![p.index.to_string(), p.run_id.to_string()];
         row.extend(
             p.values
@@ -311,7 +308,7 @@ fn dry_run(plan: &Plan) -> String {
     let mut text = format!(
         "{}: {} points ({} invalid)\n",
         plan.manifest.source,
-        plan.points.len(),
+        plan.len(),
         plan.invalid_points()
     );
     for row in rows {

@@ -34,7 +34,7 @@ fn check(path: &Path) -> Result<String, Failure> {
         let plan = Plan::build(Manifest::load(path)?)?;
         return Ok(format!(
             "sweep manifest: {} points, {} invalid",
-            plan.points.len(),
+            plan.len(),
             plan.invalid_points()
         ));
     }

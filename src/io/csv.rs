@@ -1,10 +1,11 @@
-//! Tables as CSV with a header row. Floats are written in Rust's shortest
+//! Tables as CSV with a header row, written whole or row by row. Floats are written in Rust's shortest
 //! round-trip form, so CSV and Parquet hold the same values.
 
 use super::error::{Error, Result};
-use super::files::write_atomic;
-use crate::table::{Cell, Table};
-use std::path::Path;
+use super::files::{write_atomic, AtomicFile};
+use crate::table::{Cell, Column, Table};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
 
 /// Renders `table` as CSV text; empty fields are nulls.
 pub fn to_csv(table: &Table) -> std::result::Result<Vec<u8>, ::csv::Error> {
@@ -20,6 +21,50 @@ pub fn to_csv(table: &Table) -> std::result::Result<Vec<u8>, ::csv::Error> {
 pub fn write(table: &Table, path: &Path) -> Result<()> {
     let bytes = to_csv(table).map_err(|e| Error::write_with(path, e))?;
     write_atomic(path, &bytes).map_err(|e| Error::write(path, e))
+}
+
+/// A CSV file written row by row as a table grows, atomically: the file
+/// appears whole at [`finish`](Self::finish) or not at all.
+pub struct CsvSink {
+    writer: ::csv::Writer<BufWriter<AtomicFile>>,
+    path: PathBuf,
+}
+
+impl CsvSink {
+    /// Starts the file `path` with the header of `columns`.
+    pub fn create(columns: &[Column], path: &Path) -> Result<Self> {
+        let file = AtomicFile::create(path).map_err(|e| Error::write(path, e))?;
+        let mut writer = ::csv::Writer::from_writer(BufWriter::with_capacity(1 << 16, file));
+        writer
+            .write_record(columns.iter().map(|c| c.name.as_str()))
+            .map_err(|e| Error::write_with(path, e))?;
+        Ok(Self {
+            writer,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Appends `rows`.
+    pub fn write(&mut self, rows: &[Vec<Cell>]) -> Result<()> {
+        for row in rows {
+            self.writer
+                .write_record(row.iter().map(Cell::to_string))
+                .map_err(|e| Error::write_with(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Flushes the file to disk and gives it its name.
+    pub fn finish(self) -> Result<()> {
+        let path = self.path;
+        let file = self
+            .writer
+            .into_inner()
+            .map_err(|e| Error::write_with(&path, e.into_error()))?
+            .into_inner()
+            .map_err(|e| Error::write(&path, e.into_error()))?;
+        file.commit().map_err(|e| Error::write(&path, e))
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! Tables as Parquet files: one Arrow record batch, typed columns (Int64,
-//! Float64, Utf8, Boolean), snappy-compressed, written atomically.
+//! Tables as Parquet files: typed columns (Int64, Float64, Utf8, Boolean),
+//! snappy-compressed, written atomically, whole or batch by batch.
 
 use super::error::{Error, Result};
 use super::files::AtomicFile;
@@ -31,33 +31,81 @@ pub fn writer_properties() -> WriterProperties {
 pub fn to_record_batch(
     table: &Table,
 ) -> std::result::Result<RecordBatch, arrow_schema::ArrowError> {
-    let fields: Vec<Field> = table
-        .columns
+    record_batch(&table.columns, &table.rows)
+}
+
+/// The Arrow schema of a table with `columns` (every column nullable).
+pub fn schema_of(columns: &[Column]) -> Arc<Schema> {
+    let fields: Vec<Field> = columns
         .iter()
         .map(|c| Field::new(&c.name, data_type(c.kind), true))
         .collect();
-    let arrays: Vec<ArrayRef> = table
-        .columns
+    Arc::new(Schema::new(fields))
+}
+
+/// The Arrow form of `rows` (one cell per column of `columns`).
+pub fn record_batch(
+    columns: &[Column],
+    rows: &[Vec<Cell>],
+) -> std::result::Result<RecordBatch, arrow_schema::ArrowError> {
+    let arrays: Vec<ArrayRef> = columns
         .iter()
         .enumerate()
-        .map(|(i, c)| column_array(table, i, c.kind))
+        .map(|(i, c)| column_array(rows, i, c.kind))
         .collect();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+    RecordBatch::try_new(schema_of(columns), arrays)
+}
+
+/// A Parquet file written batch by batch as a table grows (one row group
+/// per [`ROW_GROUP_ROWS`] rows), atomically: the file appears whole at
+/// [`finish`](Self::finish) or not at all.
+pub struct ParquetSink {
+    columns: Vec<Column>,
+    writer: ArrowWriter<AtomicFile>,
+    path: std::path::PathBuf,
+}
+
+impl ParquetSink {
+    /// Starts the file `path` of a table with `columns`.
+    pub fn create(columns: &[Column], path: &Path) -> Result<Self> {
+        let file = AtomicFile::create(path).map_err(|e| Error::write(path, e))?;
+        let writer = ArrowWriter::try_new(file, schema_of(columns), Some(writer_properties()))
+            .map_err(|e| Error::write_with(path, e))?;
+        Ok(Self {
+            columns: columns.to_vec(),
+            writer,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Appends `rows`.
+    pub fn write(&mut self, rows: &[Vec<Cell>]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let batch =
+            record_batch(&self.columns, rows).map_err(|e| Error::write_with(&self.path, e))?;
+        self.writer
+            .write(&batch)
+            .map_err(|e| Error::write_with(&self.path, e))
+    }
+
+    /// Writes the footer and gives the file its name.
+    pub fn finish(self) -> Result<()> {
+        let path = self.path;
+        self.writer
+            .into_inner()
+            .map_err(|e| Error::write_with(&path, e))?
+            .commit()
+            .map_err(|e| Error::write(&path, e))
+    }
 }
 
 /// Writes `table` to `path` as Parquet, atomically.
 pub fn write(table: &Table, path: &Path) -> Result<()> {
-    let failed = |e: &dyn std::fmt::Display| Error::write_with(path, e);
-    let batch = to_record_batch(table).map_err(|e| failed(&e))?;
-    let file = AtomicFile::create(path).map_err(|e| Error::write(path, e))?;
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties()))
-        .map_err(|e| failed(&e))?;
-    writer.write(&batch).map_err(|e| failed(&e))?;
-    writer
-        .into_inner()
-        .map_err(|e| failed(&e))?
-        .commit()
-        .map_err(|e| Error::write(path, e))
+    let mut sink = ParquetSink::create(&table.columns, path)?;
+    sink.write(&table.rows)?;
+    sink.finish()
 }
 
 /// Reads a Parquet file written by [`write()`] (or any file whose columns are
@@ -132,8 +180,8 @@ fn data_type(kind: ColumnType) -> DataType {
     }
 }
 
-fn column_array(table: &Table, i: usize, kind: ColumnType) -> ArrayRef {
-    let cells = table.rows.iter().map(|r| &r[i]);
+fn column_array(rows: &[Vec<Cell>], i: usize, kind: ColumnType) -> ArrayRef {
+    let cells = rows.iter().map(|r| &r[i]);
     match kind {
         ColumnType::Int => Arc::new(Int64Array::from_iter(cells.map(|c| match c {
             Cell::Int(v) => Some(*v),

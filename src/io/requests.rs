@@ -72,12 +72,36 @@ pub fn is_complete(path: &Path) -> bool {
 /// Streams the per-run files `parts`, in order, into one Parquet file at
 /// `out`; returns the number of rows.
 pub fn concatenate<'a>(parts: impl IntoIterator<Item = &'a Path>, out: &Path) -> Result<u64> {
-    let failed = |e: &dyn std::fmt::Display| Error::write_with(out, e);
-    let file = AtomicFile::create(out).map_err(|e| Error::write(out, e))?;
-    let mut writer =
-        ArrowWriter::try_new(file, schema(), Some(writer_properties())).map_err(|e| failed(&e))?;
-    let mut rows = 0;
+    let mut sink = RequestsSink::create(out)?;
     for part in parts {
+        sink.append(part)?;
+    }
+    sink.finish()
+}
+
+/// The per-request table of a sweep, written run file by run file as the
+/// sweep goes (atomically: whole at [`finish`](Self::finish) or not at all).
+pub struct RequestsSink {
+    writer: ArrowWriter<AtomicFile>,
+    path: std::path::PathBuf,
+    rows: u64,
+}
+
+impl RequestsSink {
+    /// Starts the file `out`.
+    pub fn create(out: &Path) -> Result<Self> {
+        let file = AtomicFile::create(out).map_err(|e| Error::write(out, e))?;
+        let writer = ArrowWriter::try_new(file, schema(), Some(writer_properties()))
+            .map_err(|e| Error::write_with(out, e))?;
+        Ok(Self {
+            writer,
+            path: out.to_path_buf(),
+            rows: 0,
+        })
+    }
+
+    /// Appends the rows of the per-run file `part`.
+    pub fn append(&mut self, part: &Path) -> Result<()> {
         let unreadable = |e: &dyn std::fmt::Display| Error::read_with(part, e);
         let file = std::fs::File::open(part).map_err(|e| Error::read("", part, e))?;
         let reader = ParquetRecordBatchReaderBuilder::try_new(file)
@@ -85,14 +109,22 @@ pub fn concatenate<'a>(parts: impl IntoIterator<Item = &'a Path>, out: &Path) ->
             .map_err(|e| unreadable(&e))?;
         for batch in reader {
             let batch = batch.map_err(|e| unreadable(&e))?;
-            rows += batch.num_rows() as u64;
-            writer.write(&batch).map_err(|e| failed(&e))?;
+            self.rows += batch.num_rows() as u64;
+            self.writer
+                .write(&batch)
+                .map_err(|e| Error::write_with(&self.path, e))?;
         }
+        Ok(())
     }
-    writer
-        .into_inner()
-        .map_err(|e| failed(&e))?
-        .commit()
-        .map_err(|e| Error::write(out, e))?;
-    Ok(rows)
+
+    /// Writes the footer and gives the file its name; returns the row count.
+    pub fn finish(self) -> Result<u64> {
+        let path = self.path;
+        self.writer
+            .into_inner()
+            .map_err(|e| Error::write_with(&path, e))?
+            .commit()
+            .map_err(|e| Error::write(&path, e))?;
+        Ok(self.rows)
+    }
 }

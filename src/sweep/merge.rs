@@ -3,21 +3,23 @@
 //!
 //! Each shard's `sweep.json` (written before its first run) says which sweep
 //! it belongs to; the manifest it names is expanded again, and each point's
-//! result is looked up by run id in the shard directories. Points without a
+//! result is looked up by run id in one index of every shard's run store
+//! (linear in the runs, whatever the number of shards). Points without a
 //! result are reported, with the shards to rerun.
 
 use super::layout::{Layout, Shard};
 use super::manifest::Manifest;
 use super::meta::SweepMeta;
 use super::output::{
-    finish_meta, metric_template, new_meta, points_hash, read_meta, write_meta, write_tables,
-    Counts, Tables,
+    finish_meta, metric_template, new_meta, read_meta, write_meta, Tables, TablesWriter,
 };
-use super::plan::Plan;
-use super::store::{load_failed, load_finished, Expected};
-use super::strategy::{drive_point, RunResultRef};
+use super::plan::{Plan, Point};
+use super::runner::{drive_windows, RunSource};
+use super::store::Store;
+use super::strategy::{RunResultRef, RunSpec};
 use crate::io::{Error, Result};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What a merge wrote and what it could not find.
 #[derive(Debug, Clone)]
@@ -66,65 +68,48 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged> {
         )));
     }
     let plan = Plan::build(manifest)?;
-    if points_hash(&plan) != first.points_hash {
+    if plan.points_hash() != first.points_hash {
         return Err(Error::invalid(format!(
             "{}: the sweep's points changed since the shards ran (its base config or an input file was edited?); rerun the shards",
             manifest_path.display()
         )));
     }
     let template = metric_template(&plan)?;
-    let mut rows = Vec::new();
-    let mut missing = Vec::new();
-    for point in &plan.points {
-        let runs = drive_point(&plan, &template, point, &mut |spec| {
-            let expected = Expected {
-                config: &spec.config,
-                inputs: &point.inputs,
-                per_request: false,
-            };
-            layouts.iter().find_map(|l| {
-                load_finished(l, spec.run_id, expected, &template)
-                    .map(|outcome| {
-                        let requests = l.run_requests(spec.run_id);
-                        RunResultRef {
-                            outcome,
-                            requests: requests.is_file().then_some(requests),
-                        }
-                    })
-                    .or_else(|| {
-                        load_failed(l, spec.run_id).map(|outcome| RunResultRef {
-                            outcome,
-                            requests: None,
-                        })
-                    })
-            })
-        });
-        if runs.complete {
-            rows.extend(runs.rows);
-        } else {
-            missing.push(point.index);
-        }
-    }
-    let finished = rows.iter().filter(|r| !r.outcome.is_failed());
-    let with_requests = finished.clone().filter(|r| r.requests.is_some()).count();
-    let per_request = with_requests > 0;
-    if per_request && with_requests != finished.count() {
+    let store = Store::read_all(&layouts, &template)?;
+    let per_request = store_has_requests(&layouts);
+    let out_layout = Layout::new(out, None);
+    std::fs::create_dir_all(out).map_err(|e| Error::create_dir(out, e))?;
+    let _lock = super::lock::lock_dir(out)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .build()
+        .map_err(|e| Error::invalid(format!("cannot start the worker threads: {e}")))?;
+    let mut tables = TablesWriter::create(&plan, &template, &out_layout, per_request)?;
+    let lookup = Lookup {
+        store: &store,
+        per_request,
+        mixed: AtomicBool::new(false),
+    };
+    let missing = drive_windows(
+        &plan,
+        &template,
+        0..plan.len(),
+        &pool,
+        &lookup,
+        &mut tables,
+        None,
+    )?;
+    if lookup.mixed.load(Ordering::Relaxed) {
         return Err(Error::invalid(
             "some shards ran with --per-request and some without: rerun them alike",
         ));
     }
-    let out_layout = Layout::new(out, None);
-    std::fs::create_dir_all(out).map_err(|e| Error::create_dir(out, e))?;
-    let _lock = super::lock::lock_dir(out)?;
-    let tables = write_tables(&plan, &template, &rows, &out_layout, per_request)?;
-    let mut meta = new_meta(&plan, &manifest_path, None, plan.points.len());
+    let counts = tables.counts();
+    let tables = tables.finish()?;
+    let mut meta = new_meta(&plan, &manifest_path, None, plan.len());
     if let Some(started) = metas.iter().map(|m| &m.started).min() {
         meta.started = started.clone();
     }
-    finish_meta(
-        &mut meta,
-        Counts::of(&rows, plan.points.len() - missing.len()),
-    );
+    finish_meta(&mut meta, counts);
     write_meta(&out_layout, &meta)?;
     let count = first.shard.map_or(1, |s| s.count);
     let mut shards_to_rerun: Vec<Shard> = missing
@@ -143,6 +128,39 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged> {
         missing,
         shards_to_rerun,
     })
+}
+
+/// Whether any shard kept per-request files (`--per-request`).
+fn store_has_requests(layouts: &[Layout]) -> bool {
+    layouts.iter().any(|l| {
+        std::fs::read_dir(l.runs_dir()).is_ok_and(|mut entries| {
+            entries.any(|e| {
+                e.is_ok_and(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .ends_with(".requests.parquet")
+                })
+            })
+        })
+    })
+}
+
+/// Runs looked up in the shard directories' stores.
+struct Lookup<'a> {
+    store: &'a Store,
+    per_request: bool,
+    /// Set when a finished run lacks the per-request file others have.
+    mixed: AtomicBool,
+}
+
+impl RunSource for Lookup<'_> {
+    fn run(&self, _point: &Point, spec: &RunSpec) -> Option<RunResultRef> {
+        let (outcome, requests) = self.store.any(spec.run_id)?;
+        if self.per_request && !outcome.is_failed() && requests.is_none() {
+            self.mixed.store(true, Ordering::Relaxed);
+        }
+        Some(RunResultRef { outcome, requests })
+    }
 }
 
 /// Refuses directories of different sweeps or versions.

@@ -5,17 +5,24 @@
 use super::layout::{Layout, Shard};
 use super::meta::{now_rfc3339, SearchMeta, SweepMeta};
 use super::plan::Plan;
+use super::run_id::RunId;
 use super::runs_table::{runs_table, RunRow};
-use super::search::capacity::{capacity_summary, capacity_table};
+use super::search::capacity::{capacity_summary_metrics, capacity_table};
+use super::search::spec::SearchSpec;
+use super::strategy::{PointRuns, Strategy};
 use crate::config::Config;
-use crate::io::digest::fnv1a;
+use crate::io::csv::CsvSink;
 use crate::io::files::write_atomic;
-use crate::io::{csv, parquet, requests, Error, Result};
+use crate::io::parquet::ParquetSink;
+use crate::io::requests::RequestsSink;
+use crate::io::{Error, Result};
 use crate::metrics::catalog::metric_columns;
 use crate::metrics::RunResult;
-use crate::table::summary::summarize;
-use crate::table::{Column, Table};
+use crate::table::summary::{summary_metrics, Summarizer};
+use crate::table::{Cell, Column, Table};
+use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
 
 /// What a sweep (or a merge) counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -28,76 +35,231 @@ pub struct Counts {
     pub failed: usize,
 }
 
-impl Counts {
-    /// The counts of `rows`, of which `points_done` points are complete.
-    pub fn of(rows: &[RunRow<'_>], points_done: usize) -> Self {
-        let failed = rows.iter().filter(|r| r.outcome.is_failed()).count();
-        Self {
-            points_done,
-            ok: rows.len() - failed,
-            failed,
-        }
-    }
-}
-
-/// The tables a sweep directory holds.
+/// The tables a sweep keeps in memory for its caller once written: the
+/// summaries (one row per configuration, not per run) and a search's
+/// capacity table (one row per point).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tables {
-    /// The runs table.
-    pub runs: Table,
+    /// The seed-folded summary of the runs table.
+    pub summary: Table,
     /// A capacity search's capacity table (one row per point).
     pub capacity: Option<Table>,
+    /// Its seed-folded summary.
+    pub capacity_summary: Option<Table>,
 }
 
-/// Writes `runs.parquet`, `runs.csv`, the seed-folded `summary.parquet` and
-/// `summary.csv`, for a capacity search `capacity.*` and
-/// `capacity_summary.*`, and, when `per_request`, `requests.parquet` (each distinct
-/// run's requests once, in row order) into `layout`.
-pub fn write_tables(
-    plan: &Plan,
-    template: &[Column],
-    rows: &[RunRow<'_>],
-    layout: &Layout,
-    per_request: bool,
-) -> Result<Tables> {
-    let table = runs_table(plan, template, rows);
-    parquet::write(&table, &layout.runs_parquet())?;
-    csv::write(&table, &layout.runs_csv())?;
-    let summary = summarize(&table);
-    parquet::write(&summary, &layout.summary_parquet())?;
-    csv::write(&summary, &layout.summary_csv())?;
-    let capacity = match plan.strategy.search() {
-        Some(spec) => {
-            let capacity = capacity_table(plan, spec, template, rows);
-            parquet::write(&capacity, &layout.capacity_parquet())?;
-            csv::write(&capacity, &layout.capacity_csv())?;
-            let summary = capacity_summary(&capacity);
-            parquet::write(&summary, &layout.capacity_summary_parquet())?;
-            csv::write(&summary, &layout.capacity_summary_csv())?;
-            Some(capacity)
-        }
-        None => None,
-    };
-    if per_request {
-        let mut seen = std::collections::HashSet::new();
-        let parts: Vec<&Path> = rows
-            .iter()
-            .filter(|r| seen.insert(r.run_id))
-            .filter_map(|r| r.requests.as_deref())
-            .collect();
-        requests::concatenate(parts, &layout.requests_parquet())?;
+/// A table written as Parquet and CSV side by side, batch by batch.
+struct Sinks {
+    parquet: ParquetSink,
+    csv: CsvSink,
+}
+
+impl Sinks {
+    fn create(columns: &[Column], parquet: &Path, csv: &Path) -> Result<Self> {
+        Ok(Self {
+            parquet: ParquetSink::create(columns, parquet)?,
+            csv: CsvSink::create(columns, csv)?,
+        })
     }
-    Ok(Tables {
-        runs: table,
-        capacity,
-    })
+
+    fn write(&mut self, rows: &[Vec<Cell>]) -> Result<()> {
+        self.parquet.write(rows)?;
+        self.csv.write(rows)
+    }
+
+    fn finish(self) -> Result<()> {
+        self.parquet.finish()?;
+        self.csv.finish()
+    }
+}
+
+/// A summary written as its folds close, and kept for the caller.
+struct SummarySink {
+    summarizer: Summarizer,
+    sinks: Sinks,
+    rows: Vec<Vec<Cell>>,
+}
+
+impl SummarySink {
+    fn create(summarizer: Summarizer, parquet: &Path, csv: &Path) -> Result<Self> {
+        Ok(Self {
+            sinks: Sinks::create(summarizer.columns(), parquet, csv)?,
+            summarizer,
+            rows: Vec::new(),
+        })
+    }
+
+    /// Writes the summary rows of the folds closed before point `next`.
+    fn close_before(&mut self, next: u64) -> Result<()> {
+        let rows = self.summarizer.closed_before(next);
+        self.keep(rows)
+    }
+
+    fn keep(&mut self, rows: Vec<Vec<Cell>>) -> Result<()> {
+        self.sinks.write(&rows)?;
+        self.rows.extend(rows);
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Table> {
+        let columns = self.summarizer.columns().to_vec();
+        let rest = std::mem::replace(&mut self.summarizer, Summarizer::new(&[], &[])).finish();
+        self.keep(rest)?;
+        self.sinks.finish()?;
+        Ok(Table {
+            columns,
+            rows: self.rows,
+        })
+    }
+}
+
+/// A search's capacity table and its summary, as they grow.
+struct CapacitySinks {
+    spec: Arc<SearchSpec>,
+    sinks: Sinks,
+    table: Table,
+    summary: SummarySink,
+}
+
+/// The tables of one sweep directory, written as the points finish (in
+/// point order), so a sweep of any size holds only its open summary rows:
+/// `runs.parquet`, `runs.csv`, the seed-folded `summary.parquet` and
+/// `summary.csv`, for a capacity search `capacity.*` and
+/// `capacity_summary.*`, and, with per-request rows, `requests.parquet`
+/// (each distinct run's requests once, in row order). Nothing is in place
+/// until [`finish`](Self::finish): each file appears whole, atomically.
+pub struct TablesWriter<'p> {
+    plan: &'p Plan,
+    template: &'p [Column],
+    runs: Sinks,
+    summary: SummarySink,
+    capacity: Option<CapacitySinks>,
+    requests: Option<(RequestsSink, HashSet<RunId>)>,
+    counts: Counts,
+}
+
+impl<'p> TablesWriter<'p> {
+    /// Starts the tables of `plan` (metric columns `template`) in `layout`.
+    pub fn create(
+        plan: &'p Plan,
+        template: &'p [Column],
+        layout: &Layout,
+        per_request: bool,
+    ) -> Result<Self> {
+        let runs = runs_table(plan, template, &[]);
+        let summary = SummarySink::create(
+            Summarizer::new(&runs.columns, &summary_metrics().collect::<Vec<_>>()),
+            &layout.summary_parquet(),
+            &layout.summary_csv(),
+        )?;
+        let capacity = match &plan.strategy {
+            Strategy::Search(spec) => {
+                let table = capacity_table(plan, spec, template, &[]);
+                Some(CapacitySinks {
+                    sinks: Sinks::create(
+                        &table.columns,
+                        &layout.capacity_parquet(),
+                        &layout.capacity_csv(),
+                    )?,
+                    summary: SummarySink::create(
+                        Summarizer::new(&table.columns, &capacity_summary_metrics()),
+                        &layout.capacity_summary_parquet(),
+                        &layout.capacity_summary_csv(),
+                    )?,
+                    table,
+                    spec: Arc::clone(spec),
+                })
+            }
+            Strategy::Grid => None,
+        };
+        let requests = match per_request {
+            true => Some((
+                RequestsSink::create(&layout.requests_parquet())?,
+                HashSet::new(),
+            )),
+            false => None,
+        };
+        Ok(Self {
+            runs: Sinks::create(&runs.columns, &layout.runs_parquet(), &layout.runs_csv())?,
+            summary,
+            capacity,
+            requests,
+            plan,
+            template,
+            counts: Counts::default(),
+        })
+    }
+
+    /// Adds the rows of complete points (in point order, after every point
+    /// added before).
+    pub fn add(&mut self, points: &[PointRuns<'_>]) -> Result<()> {
+        let rows: Vec<RunRow<'_>> = points.iter().flat_map(|p| p.rows.iter().cloned()).collect();
+        let table = runs_table(self.plan, self.template, &rows);
+        let mut at = 0;
+        for point in points {
+            let index = point.index;
+            let fold = self.plan.fold(index);
+            self.summary.close_before(index as u64)?;
+            for row in &table.rows[at..at + point.rows.len()] {
+                self.summary.summarizer.add(fold, row);
+            }
+            at += point.rows.len();
+            self.counts.points_done += 1;
+            let failed = point.rows.iter().filter(|r| r.outcome.is_failed()).count();
+            self.counts.failed += failed;
+            self.counts.ok += point.rows.len() - failed;
+            if let Some(capacity) = &mut self.capacity {
+                let part = capacity_table(self.plan, &capacity.spec, self.template, &point.rows);
+                capacity.summary.close_before(index as u64)?;
+                for row in &part.rows {
+                    capacity.summary.summarizer.add(fold, row);
+                }
+                capacity.sinks.write(&part.rows)?;
+                capacity.table.rows.extend(part.rows);
+            }
+            if let Some((sink, seen)) = &mut self.requests {
+                for r in &point.rows {
+                    if let (Some(path), true) = (&r.requests, seen.insert(r.run_id)) {
+                        sink.append(path)?;
+                    }
+                }
+            }
+        }
+        self.runs.write(&table.rows)
+    }
+
+    /// What the tables hold so far.
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    /// Writes the last summary rows and puts every file in place.
+    pub fn finish(self) -> Result<Tables> {
+        self.runs.finish()?;
+        let summary = self.summary.finish()?;
+        let (capacity, capacity_summary) = match self.capacity {
+            Some(c) => {
+                c.sinks.finish()?;
+                (Some(c.table), Some(c.summary.finish()?))
+            }
+            None => (None, None),
+        };
+        if let Some((sink, _)) = self.requests {
+            sink.finish()?;
+        }
+        Ok(Tables {
+            summary,
+            capacity,
+            capacity_summary,
+        })
+    }
 }
 
 /// The metric columns of `plan`'s tables, from its first valid config.
 pub fn metric_template(plan: &Plan) -> Result<Vec<Column>> {
-    let config = match plan.points.iter().find_map(|p| p.config.as_ref().ok()) {
-        Some(c) => Config::clone(c),
-        None => Config::builtin_default()?,
+    let config = match plan.first_valid().map(|p| p.config) {
+        Some(Ok(c)) => Config::clone(&c),
+        _ => Config::builtin_default()?,
     };
     Ok(metric_columns(&RunResult::zeroed(config)))
 }
@@ -116,9 +278,9 @@ pub fn new_meta(
             .display()
             .to_string(),
         manifest_hash: format!("{:016x}", plan.manifest.text_hash),
-        points_hash: points_hash(plan),
+        points_hash: plan.points_hash(),
         version: env!("CARGO_PKG_VERSION").to_string(),
-        points: plan.points.len(),
+        points: plan.len(),
         shard,
         points_here,
         started: now_rfc3339(),
@@ -137,17 +299,6 @@ pub fn finish_meta(meta: &mut SweepMeta, counts: Counts) {
     meta.failed = counts.failed;
     meta.not_run = meta.points_here - counts.points_done;
     meta.finished = Some(now_rfc3339());
-}
-
-/// Hash of every point's run id, in order: two directories with equal
-/// hashes hold slices of the same point list.
-pub fn points_hash(plan: &Plan) -> String {
-    let ids: Vec<u8> = plan
-        .points
-        .iter()
-        .flat_map(|p| p.run_id.0.to_le_bytes())
-        .collect();
-    format!("{:016x}", fnv1a(&ids))
 }
 
 /// Writes `sweep.json`.

@@ -11,6 +11,9 @@ use crate::io::config_file::config_from_doc;
 use crate::io::digest::{fnv1a, DigestCache};
 use crate::io::workload::{input_files, WorkloadSource};
 use crate::io::{Error, Result};
+use crate::table::schema::is_seed_key;
+use crate::table::summary::Fold;
+use rayon::prelude::*;
 use std::path::Path;
 use std::sync::Arc;
 use toml::{Table, Value};
@@ -31,21 +34,133 @@ pub struct Point {
     pub inputs: Arc<[InputDigest]>,
 }
 
-/// An expanded, resolved sweep.
-#[derive(Debug, Clone)]
+/// An expanded sweep: the manifest, its base config and what one pass over
+/// every point found. Points are resolved on demand ([`Plan::point`]), so a
+/// plan of a million points holds no more than a plan of ten.
+#[derive(Debug)]
 pub struct Plan {
     /// The manifest it came from.
     pub manifest: Manifest,
-    /// Every point, in index order.
-    pub points: Vec<Point>,
     /// How each point chooses its runs.
     pub strategy: Strategy,
-    /// The base config's document, which a search's probes override.
+    /// The base config's document, which every point overrides.
     base: Table,
+    /// FNV-1a of the base config's text (the id of an invalid point).
+    base_hash: u64,
+    /// How many points one step along each dimension skips.
+    strides: Vec<usize>,
+    /// How many points there are.
+    count: usize,
+    /// The input files' digests, read once for every point.
+    digests: DigestCache,
+    /// What the pass over every point found.
+    survey: Survey,
 }
 
+/// What the planning pass over every point found.
+#[derive(Debug, Clone, Default)]
+struct Survey {
+    /// Points whose config does not resolve.
+    invalid: usize,
+    /// The first point whose config resolves.
+    first_valid: Option<usize>,
+    /// The order-sensitive digest of every point's run id.
+    points_hash: u64,
+    /// For each dimension and row: whether some point with it resolves, and
+    /// else the first point with it that does not, with its error.
+    rows: Vec<Vec<RowSurvey>>,
+}
+
+/// What the planning pass found for one value (row) of one dimension.
+#[derive(Debug, Clone, Default)]
+struct RowSurvey {
+    /// Some point with this value resolves.
+    usable: bool,
+    /// The first point with this value that does not, and why.
+    first_error: Option<(usize, String)>,
+}
+
+impl Survey {
+    /// An empty survey of `manifest`'s dimensions.
+    fn empty(manifest: &Manifest) -> Self {
+        Self {
+            rows: manifest
+                .dimensions
+                .iter()
+                .map(|d| vec![RowSurvey::default(); d.len()])
+                .collect(),
+            ..Self::default()
+        }
+    }
+
+    /// Adds `point`, whose coordinates are `coords`.
+    fn add(&mut self, point: &Point, coords: &[usize]) {
+        self.points_hash = self
+            .points_hash
+            .wrapping_add(point_digest(point.index, point.run_id));
+        let valid = point.config.is_ok();
+        if valid {
+            self.first_valid = Some(self.first_valid.map_or(point.index, |f| f.min(point.index)));
+        } else {
+            self.invalid += 1;
+        }
+        for (rows, &c) in self.rows.iter_mut().zip(coords) {
+            let row = &mut rows[c];
+            match &point.config {
+                Ok(_) => row.usable = true,
+                Err(e)
+                    if row
+                        .first_error
+                        .as_ref()
+                        .is_none_or(|(i, _)| *i > point.index) =>
+                {
+                    row.first_error = Some((point.index, e.clone()));
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// The survey of the points of both (disjoint sets of points).
+    fn join(mut self, other: Self) -> Self {
+        self.invalid += other.invalid;
+        self.points_hash = self.points_hash.wrapping_add(other.points_hash);
+        self.first_valid = match (self.first_valid, other.first_valid) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        for (mine, theirs) in self.rows.iter_mut().zip(other.rows) {
+            for (m, t) in mine.iter_mut().zip(theirs) {
+                m.usable |= t.usable;
+                if let Some((i, e)) = t.first_error {
+                    if m.first_error.as_ref().is_none_or(|(j, _)| *j > i) {
+                        m.first_error = Some((i, e));
+                    }
+                }
+            }
+        }
+        self
+    }
+}
+
+/// One point's share of the points hash: its index and run id mixed
+/// (splitmix64), so the wrapping sum over all points changes when any id
+/// changes or two points swap places, and can be summed in any order.
+fn point_digest(index: usize, id: RunId) -> u64 {
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    mix(mix(index as u64 ^ 0x9e37_79b9_7f4a_7c15) ^ id.0)
+}
+
+/// Points per rayon task of the planning pass.
+const SURVEY_CHUNK: usize = 256;
+
 impl Plan {
-    /// Expands `manifest` and resolves every point against its base config.
+    /// Expands `manifest` against its base config and checks every point in
+    /// one parallel pass (linear in the points; nothing kept per point).
     ///
     /// A value that no point can use (a wrong type, an unknown key, a value
     /// out of range) is an error of the manifest and fails here, before
@@ -61,59 +176,137 @@ impl Plan {
             ))
         })?;
         let base = parse_toml(&text, &base_path.display().to_string())?;
-        let base_hash = fnv1a(text.as_bytes());
-        let keys: Vec<&str> = manifest.keys().collect();
-        let digests = DigestCache::default();
-        let source = WorkloadSource {
-            config_path: Some(base_path),
-            dataset: &manifest.dataset,
-            cache: None,
-        };
-        let points = coordinates(&manifest)
-            .enumerate()
-            .map(|(index, coords)| {
-                let values: Vec<Value> = coords
-                    .iter()
-                    .zip(&manifest.dimensions)
-                    .flat_map(|(&c, d)| d.rows[c].iter().cloned())
-                    .collect();
-                let resolved = resolve(&base, base_path, &keys, &values).and_then(|config| {
-                    let inputs = digest_inputs(&config, &source, &digests)?;
-                    Ok((Arc::new(config), inputs))
-                });
-                let (config, inputs, run_id) = match resolved {
-                    Ok((config, inputs)) => {
-                        let id = RunId::of(&config, &inputs);
-                        (Ok(config), inputs.into(), id)
-                    }
-                    Err(e) => (
-                        Err(e),
-                        Arc::from([]),
-                        RunId::of_invalid(base_hash, &describe(&keys, &values)),
-                    ),
-                };
-                Point {
-                    index,
-                    values,
-                    run_id,
-                    config,
-                    inputs,
-                }
-            })
-            .collect();
         let strategy = match &manifest.search {
             Some(spec) => Strategy::Search(Arc::new(spec.clone())),
             None => Strategy::Grid,
         };
-        let plan = Self {
+        let mut plan = Self {
+            strides: strides(&manifest),
+            count: manifest.point_count(),
+            survey: Survey::empty(&manifest),
             manifest,
-            points,
             strategy,
             base,
+            base_hash: fnv1a(text.as_bytes()),
+            digests: DigestCache::default(),
         };
+        plan.survey = plan.survey_points();
         plan.check_every_value_is_usable()?;
         plan.check_search_bounds()?;
         Ok(plan)
+    }
+
+    /// Resolves every point (in parallel chunks) and folds what it found.
+    fn survey_points(&self) -> Survey {
+        let chunks = self.count.div_ceil(SURVEY_CHUNK);
+        (0..chunks)
+            .into_par_iter()
+            .map(|c| {
+                let mut survey = Survey::empty(&self.manifest);
+                for index in c * SURVEY_CHUNK..((c + 1) * SURVEY_CHUNK).min(self.count) {
+                    let coords = self.coordinates(index);
+                    survey.add(&self.resolve_point(index, &coords), &coords);
+                }
+                survey
+            })
+            .reduce(|| Survey::empty(&self.manifest), Survey::join)
+    }
+
+    /// How many points the sweep has.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the sweep has no point.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The point at `index` (below [`len`](Self::len)), resolved.
+    pub fn point(&self, index: usize) -> Point {
+        self.resolve_point(index, &self.coordinates(index))
+    }
+
+    /// Every point in index order, each resolved as it is reached.
+    pub fn points(&self) -> impl Iterator<Item = Point> + '_ {
+        (0..self.count).map(|i| self.point(i))
+    }
+
+    /// The first point whose config resolves, if any.
+    pub fn first_valid(&self) -> Option<Point> {
+        self.survey.first_valid.map(|i| self.point(i))
+    }
+
+    /// The digest of every point's run id, in order, as 16 hex digits: two
+    /// directories with equal hashes hold slices of the same point list.
+    pub fn points_hash(&self) -> String {
+        format!("{:016x}", self.survey.points_hash)
+    }
+
+    /// The summary fold of the point at `index`: its number is the index
+    /// with every seed axis (a dimension of `*.seed` keys only) at zero, and
+    /// its last point has them at their last value.
+    pub fn fold(&self, index: usize) -> Fold {
+        let mut id = index as u64;
+        let mut span = 0u64;
+        for (dim, stride) in self.manifest.dimensions.iter().zip(&self.strides) {
+            if dim.keys.iter().all(|k| is_seed_key(k)) {
+                let coord = (index / stride) % dim.len();
+                id -= (coord * stride) as u64;
+                span += ((dim.len() - 1) * stride) as u64;
+            }
+        }
+        Fold {
+            id,
+            last: id + span,
+        }
+    }
+
+    /// The point's position along every dimension.
+    fn coordinates(&self, index: usize) -> Vec<usize> {
+        self.strides
+            .iter()
+            .zip(&self.manifest.dimensions)
+            .map(|(s, d)| (index / s) % d.len())
+            .collect()
+    }
+
+    /// The point at `index`, whose coordinates are `coords`, resolved.
+    fn resolve_point(&self, index: usize, coords: &[usize]) -> Point {
+        let values: Vec<Value> = coords
+            .iter()
+            .zip(&self.manifest.dimensions)
+            .flat_map(|(&c, d)| d.rows[c].iter().cloned())
+            .collect();
+        let keys = self.keys();
+        let source = WorkloadSource {
+            config_path: Some(&self.manifest.base),
+            dataset: &self.manifest.dataset,
+            cache: None,
+        };
+        let resolved =
+            resolve(&self.base, &self.manifest.base, &keys, &values).and_then(|config| {
+                let inputs = digest_inputs(&config, &source, &self.digests)?;
+                Ok((Arc::new(config), inputs))
+            });
+        let (config, inputs, run_id) = match resolved {
+            Ok((config, inputs)) => {
+                let id = RunId::of(&config, &inputs);
+                (Ok(config), inputs.into(), id)
+            }
+            Err(e) => (
+                Err(e),
+                Arc::from([]),
+                RunId::of_invalid(self.base_hash, &describe(&keys, &values)),
+            ),
+        };
+        Point {
+            index,
+            values,
+            run_id,
+            config,
+            inputs,
+        }
     }
 
     /// The config of `point` with the searched key set to `load`: the
@@ -132,14 +325,11 @@ impl Plan {
     /// Fails when a search's bounds do not resolve at the first valid point
     /// (a key that is not a config field, a float for an integer field).
     fn check_search_bounds(&self) -> Result<()> {
-        let (Some(spec), Some(point)) = (
-            self.strategy.search(),
-            self.points.iter().find(|p| p.config.is_ok()),
-        ) else {
+        let (Some(spec), Some(point)) = (self.strategy.search(), self.first_valid()) else {
             return Ok(());
         };
         for load in [spec.bounds.lo(), spec.bounds.hi()] {
-            if let Err(e) = self.probe_config(point, load) {
+            if let Err(e) = self.probe_config(&point, load) {
                 return Err(Error::invalid(format!(
                     "{}: search.over = \"{}\", search.bounds: the search cannot set it to {}: {e}",
                     self.manifest.source,
@@ -158,21 +348,14 @@ impl Plan {
 
     /// Points whose config could not be resolved.
     pub fn invalid_points(&self) -> usize {
-        self.points.iter().filter(|p| p.config.is_err()).count()
+        self.survey.invalid
     }
 
     /// Fails on the first value (or zip row) with which every point is invalid.
     fn check_every_value_is_usable(&self) -> Result<()> {
-        let strides = strides(&self.manifest);
-        for (d, dim) in self.manifest.dimensions.iter().enumerate() {
-            for (row, values) in dim.rows.iter().enumerate() {
-                let mut with_row = self
-                    .points
-                    .iter()
-                    .filter(|p| (p.index / strides[d]) % dim.len() == row);
-                let all_failed = with_row.clone().all(|p| p.config.is_err());
-                if let (true, Some(point)) = (all_failed, with_row.next()) {
-                    let error = point.config.as_ref().err().cloned().unwrap_or_default();
+        for (dim, rows) in self.manifest.dimensions.iter().zip(&self.survey.rows) {
+            for (values, row) in dim.rows.iter().zip(rows) {
+                if let (false, Some((_, error))) = (row.usable, &row.first_error) {
                     let setting = describe(
                         &dim.keys.iter().map(String::as_str).collect::<Vec<_>>(),
                         values,
@@ -205,18 +388,6 @@ fn strides(manifest: &Manifest) -> Vec<usize> {
         strides[d] = strides[d + 1] * manifest.dimensions[d + 1].len();
     }
     strides
-}
-
-/// Each point's position along every dimension, in point order.
-fn coordinates(manifest: &Manifest) -> impl Iterator<Item = Vec<usize>> + '_ {
-    let strides = strides(manifest);
-    (0..manifest.point_count()).map(move |i| {
-        strides
-            .iter()
-            .zip(&manifest.dimensions)
-            .map(|(s, d)| (i / s) % d.len())
-            .collect()
-    })
 }
 
 /// The base config with the point's values applied, resolved.
@@ -264,8 +435,9 @@ mod tests {
             "[grid]\n\"scheduler.policy\" = [\"fcfs\", \"sof\"]\n\"workload.seed\" = { range = [1, 3] }\n[[zip]]\n\"workload.arrival_rate\" = [1.0, 2.0]\n\"workload.num_requests\" = [10, 20]\n",
         ))
         .unwrap();
-        assert_eq!(plan.points.len(), 12);
-        let row = |i: usize| describe(&plan.keys(), &plan.points[i].values);
+        let points: Vec<Point> = plan.points().collect();
+        assert_eq!(points.len(), 12);
+        let row = |i: usize| describe(&plan.keys(), &points[i].values);
         assert_eq!(
             row(0),
             "scheduler.policy = \"fcfs\", workload.seed = 1, workload.arrival_rate = 1.0, workload.num_requests = 10"
@@ -278,11 +450,11 @@ mod tests {
             row(11),
             "scheduler.policy = \"sof\", workload.seed = 3, workload.arrival_rate = 2.0, workload.num_requests = 20"
         );
-        let c = plan.points[11].config.as_ref().unwrap();
+        let c = points[11].config.as_ref().unwrap();
         assert_eq!(c.workload.seed, 3);
         assert_eq!(c.workload.num_requests, Some(20));
-        assert!(plan.points.iter().all(|p| p.config.is_ok()));
-        let mut ids: Vec<RunId> = plan.points.iter().map(|p| p.run_id).collect();
+        assert!(points.iter().all(|p| p.config.is_ok()));
+        let mut ids: Vec<RunId> = points.iter().map(|p| p.run_id).collect();
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), 12, "distinct configs have distinct ids");
@@ -294,11 +466,11 @@ mod tests {
             "[grid]\nhardware = [\"h100\", \"b200\"]\n\"hardware.kv_cache_capacity\" = [50e9]\n",
         ))
         .unwrap();
-        let b200 = plan.points[1].config.as_ref().unwrap();
+        let b200 = plan.point(1).config.unwrap();
         assert_eq!(b200.server.hardware.name, "B200-180GB");
         assert_eq!(b200.server.hardware.kv_cache_capacity, 50_000_000_000);
         assert!(
-            plan.points[0].config.is_ok(),
+            plan.point(0).config.is_ok(),
             "the H100 gets the KV budget on top of its preset"
         );
     }
@@ -330,7 +502,7 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(plan.invalid_points(), 1);
-        let bad = &plan.points[2];
+        let bad = plan.point(2);
         assert!(bad.config.as_ref().unwrap_err().contains("input_len_dist"));
     }
 }

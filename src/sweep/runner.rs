@@ -1,24 +1,23 @@
-//! Runs a plan's points on a rayon pool: each point asks its strategy for
-//! runs, each run reuses a finished result when one is stored, records a new
-//! result as soon as it ends, and the tables are written at the end.
+//! Runs a plan's points on a rayon pool, a window of points at a time: each
+//! point asks its strategy for runs, each run reuses a finished result when
+//! one is stored, records a new result in the run store as soon as it ends,
+//! and each window's rows stream into the tables.
 //!
-//! Nothing is lost: every file is written atomically, each run's JSON lands
-//! the moment it finishes, and the tables are rebuilt from those files, so
-//! a sweep killed at any moment resumes without redoing finished runs.
+//! Nothing is lost: each run's record lands in the store the moment it
+//! finishes, and every table appears atomically when the sweep ends, so a
+//! sweep killed at any moment resumes without redoing finished runs.
 //! Progress reaches the caller through a callback; the runner draws nothing
 //! and leaves the process's panic hook alone.
 
 use super::layout::{Layout, Shard};
 use super::lock::lock_dir;
 use super::meta::SweepMeta;
-use super::output::{
-    finish_meta, metric_template, new_meta, write_meta, write_tables, Counts, Tables,
-};
+use super::output::{finish_meta, metric_template, new_meta, write_meta, Tables, TablesWriter};
 use super::plan::{Plan, Point};
 use super::run_id::RunId;
-use super::runs_table::{Outcome, RunRow};
-use super::store::{load_finished, record_failed, record_finished, Expected, Finished};
-use super::strategy::{drive_point, RunResultRef, RunSpec};
+use super::runs_table::Outcome;
+use super::store::{Finished, Store};
+use super::strategy::{drive_point, PointRuns, RunResultRef, RunSpec};
 use crate::cluster::Simulator;
 use crate::engine::{NoopObserver, SimOptions};
 use crate::io::files::remove_temp_files;
@@ -28,7 +27,7 @@ use crate::table::Column;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
@@ -43,6 +42,8 @@ pub struct RunnerOptions<'a> {
     pub per_request: bool,
     /// Which slice of the points to run (`--shard`).
     pub shard: Option<Shard>,
+    /// Also write each finished run's full result JSON (`--run-files`).
+    pub run_files: bool,
     /// Set (by Ctrl-C) to start no new run; runs in progress finish.
     pub stop: &'a AtomicBool,
 }
@@ -77,6 +78,71 @@ pub struct SweepOutcome {
     pub interrupted: bool,
 }
 
+/// Points resolved and driven together: the tables grow by a window at a
+/// time, so memory holds one window's points and rows, whatever the size
+/// of the sweep. Large enough that the pause between windows (the tables
+/// are written on one thread) is a small share of the window's work.
+pub const WINDOW_POINTS: usize = 4096;
+
+/// Where the runs of a window's points come from: simulated or stored
+/// (the runner), or looked up in shard directories (`sweep merge`).
+pub(super) trait RunSource: Sync {
+    /// The result of `spec` for `point`, or `None` when it cannot be had
+    /// (a stop was asked for, a shard is missing).
+    fn run(&self, point: &Point, spec: &RunSpec) -> Option<RunResultRef>;
+
+    /// Every run of one point is done.
+    fn point_done(&self) {}
+
+    /// A window ended: anything kept for its points can go.
+    fn window_done(&self) {}
+}
+
+/// Drives the points `indices` (increasing) of `plan` window by window on
+/// `pool`, getting runs from `source` and adding each complete point to
+/// `tables`; stops after the window in which `stop` was set. Returns the
+/// points that are not complete.
+pub(super) fn drive_windows(
+    plan: &Plan,
+    template: &[Column],
+    indices: impl Iterator<Item = usize>,
+    pool: &rayon::ThreadPool,
+    source: &dyn RunSource,
+    tables: &mut TablesWriter<'_>,
+    stop: Option<&AtomicBool>,
+) -> Result<Vec<usize>> {
+    let mut indices = indices.peekable();
+    let mut incomplete = Vec::new();
+    while indices.peek().is_some() {
+        if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+            incomplete.extend(indices);
+            break;
+        }
+        let window: Vec<usize> = indices.by_ref().take(WINDOW_POINTS).collect();
+        let points: Vec<Point> =
+            pool.install(|| window.par_iter().map(|&i| plan.point(i)).collect());
+        let driven: Vec<PointRuns<'_>> = pool.install(|| {
+            points
+                .par_iter()
+                .with_max_len(1)
+                .map(|point| {
+                    let runs =
+                        drive_point(plan, template, point, &mut |spec| source.run(point, spec));
+                    if runs.complete {
+                        source.point_done();
+                    }
+                    runs
+                })
+                .collect()
+        });
+        source.window_done();
+        let (complete, partial): (Vec<_>, Vec<_>) = driven.into_iter().partition(|r| r.complete);
+        incomplete.extend(partial.iter().map(|r| r.index));
+        tables.add(&complete)?;
+    }
+    Ok(incomplete)
+}
+
 /// Runs `plan` into `layout`; `manifest` is recorded in `sweep.json`;
 /// `progress` hears of every run and point as it ends.
 pub fn run(
@@ -93,64 +159,52 @@ pub fn run(
     for dir in [layout.root(), &layout.runs_dir()] {
         remove_temp_files(dir).map_err(|e| Error::write(dir, e))?;
     }
-    let points: Vec<&Point> = plan
-        .points
-        .iter()
-        .filter(|p| opts.shard.is_none_or(|s| s.contains(p.index)))
-        .collect();
+    let here = |i: &usize| opts.shard.is_none_or(|s| s.contains(*i));
+    let points_here = match opts.shard {
+        Some(s) => plan.len() / s.count + usize::from(s.index < plan.len() % s.count),
+        None => plan.len(),
+    };
     // sweep.json first: it marks the directory as this sweep's (or shard's)
     // even if the process dies, so `sweep merge` can name what is missing.
-    let mut meta = new_meta(plan, manifest, opts.shard, points.len());
+    let mut meta = new_meta(plan, manifest, opts.shard, points_here);
     write_meta(layout, &meta)?;
     progress(Progress::Started {
-        points: points.len(),
+        points: points_here,
     });
     let template = metric_template(plan)?;
+    let store = Store::open(layout, &template, opts.force, opts.run_files)?;
     let prompt_cache = PromptCache::default();
     let context = RunContext {
-        layout,
+        store: &store,
         source: WorkloadSource {
             config_path: Some(&plan.manifest.base),
             dataset: &plan.manifest.dataset,
             cache: Some(&prompt_cache),
         },
+        layout,
         opts,
-        template: &template,
         runs: Mutex::default(),
-        reused: Mutex::default(),
+        reused: AtomicUsize::new(0),
         progress,
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs)
         .build()
         .map_err(|e| Error::invalid(format!("cannot start the worker threads: {e}")))?;
-    let results: Vec<_> = pool.install(|| {
-        points
-            .par_iter()
-            .with_max_len(1)
-            .map(|point| {
-                let runs =
-                    drive_point(plan, &template, point, &mut |spec| context.run(point, spec));
-                if runs.complete {
-                    progress(Progress::Point);
-                }
-                runs
-            })
-            .collect()
-    });
-    let points_done = results.iter().filter(|r| r.complete).count();
-    let rows: Vec<RunRow<'_>> = results
-        .into_iter()
-        .filter(|r| r.complete)
-        .flat_map(|r| r.rows)
-        .collect();
-    let tables = write_tables(plan, &template, &rows, layout, opts.per_request)?;
-    meta.reused = context
-        .reused
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .len();
-    finish_meta(&mut meta, Counts::of(&rows, points_done));
+    let mut tables = TablesWriter::create(plan, &template, layout, opts.per_request)?;
+    drive_windows(
+        plan,
+        &template,
+        (0..plan.len()).filter(here),
+        &pool,
+        &context,
+        &mut tables,
+        Some(opts.stop),
+    )?;
+    let counts = tables.counts();
+    let tables = tables.finish()?;
+    meta.reused = context.reused.load(Ordering::Relaxed);
+    finish_meta(&mut meta, counts);
     write_meta(layout, &meta)?;
     Ok(SweepOutcome {
         tables,
@@ -164,18 +218,18 @@ type Memo = Arc<OnceLock<Option<RunResultRef>>>;
 
 /// What every run of a sweep shares.
 struct RunContext<'a> {
-    layout: &'a Layout,
+    store: &'a Store,
     source: WorkloadSource<'a>,
+    layout: &'a Layout,
     opts: &'a RunnerOptions<'a>,
-    template: &'a [Column],
-    /// Each distinct run once, even if several points ask for it.
+    /// Each distinct run of the window once, even if several points ask for it.
     runs: Mutex<HashMap<RunId, Memo>>,
-    /// The runs whose stored results were reused.
-    reused: Mutex<std::collections::HashSet<RunId>>,
+    /// How many runs' stored results were reused.
+    reused: AtomicUsize,
     progress: &'a (dyn Fn(Progress) + Sync),
 }
 
-impl RunContext<'_> {
+impl RunSource for RunContext<'_> {
     /// The result of `spec` for `point`: stored, or simulated now; `None`
     /// once a stop was asked for and the run had not started.
     fn run(&self, point: &Point, spec: &RunSpec) -> Option<RunResultRef> {
@@ -184,21 +238,11 @@ impl RunContext<'_> {
             Arc::clone(runs.entry(spec.run_id).or_default())
         };
         memo.get_or_init(|| {
-            let expected = Expected {
-                config: &spec.config,
-                inputs: &point.inputs,
-                per_request: self.opts.per_request,
-            };
-            let stored = (!self.opts.force)
-                .then(|| load_finished(self.layout, spec.run_id, expected, self.template))
-                .flatten();
+            let stored = self.store.finished(spec.run_id, self.opts.per_request);
             let reused = stored.is_some();
             let outcome = match stored {
                 Some(outcome) => {
-                    self.reused
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .insert(spec.run_id);
+                    self.reused.fetch_add(1, Ordering::Relaxed);
                     outcome
                 }
                 None if self.opts.stop.load(Ordering::Relaxed) => return None,
@@ -215,37 +259,44 @@ impl RunContext<'_> {
         .clone()
     }
 
+    fn point_done(&self) {
+        (self.progress)(Progress::Point);
+    }
+
+    fn window_done(&self) {
+        self.runs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+impl RunContext<'_> {
     /// Runs one simulation and records its result; never panics, never
     /// fails the sweep.
     fn execute(&self, point: &Point, spec: &RunSpec) -> Outcome {
         let started = Instant::now();
-        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.simulate(spec)));
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            simulate(spec, &self.source, self.opts.per_request)
+        }));
         let wall_seconds = started.elapsed().as_secs_f64();
         let recorded = match run {
-            Ok(Ok(finished)) => record_finished(
-                self.layout,
-                spec.run_id,
-                finished,
-                &point.inputs,
-                wall_seconds,
-                self.template,
-            ),
+            Ok(Ok(finished)) => {
+                self.store
+                    .record_finished(spec.run_id, finished, &point.inputs, wall_seconds)
+            }
             Ok(Err(err)) => Err(err),
             Err(payload) => Err(Error::invalid(panic_message(payload.as_ref()))),
         };
         recorded.unwrap_or_else(|err| {
             let error = err.to_string();
-            record_failed(self.layout, spec.run_id, &error, Some(wall_seconds));
+            self.store
+                .record_failed(spec.run_id, &error, Some(wall_seconds));
             Outcome::Failed {
                 error,
                 wall_seconds: Some(wall_seconds),
             }
         })
-    }
-
-    /// Simulates `spec`'s config.
-    fn simulate(&self, spec: &RunSpec) -> Result<Finished> {
-        simulate(spec, &self.source, self.opts.per_request)
     }
 }
 

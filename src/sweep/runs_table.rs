@@ -42,10 +42,13 @@ pub fn swept_type<'a>(values: impl IntoIterator<Item = &'a Value>) -> ColumnType
     kind.unwrap_or(ColumnType::Text)
 }
 
-/// The column type of each of `plan`'s swept keys, in key order.
+/// The column type of each of `plan`'s swept keys, in key order, from the
+/// values the manifest lists for it.
 pub fn swept_types(plan: &Plan) -> Vec<ColumnType> {
-    (0..plan.keys().len())
-        .map(|k| swept_type(plan.points.iter().map(|p| &p.values[k])))
+    plan.manifest
+        .dimensions
+        .iter()
+        .flat_map(|d| (0..d.keys.len()).map(move |k| swept_type(d.rows.iter().map(|r| &r[k]))))
         .collect()
 }
 

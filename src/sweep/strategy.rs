@@ -130,6 +130,8 @@ fn next_run(
 /// The runs of one point, and whether it is complete.
 #[derive(Debug, Clone)]
 pub struct PointRuns<'a> {
+    /// The point's index.
+    pub index: usize,
     /// Its runs so far, in order.
     pub rows: Vec<RunRow<'a>>,
     /// Whether the strategy finished (false when a run was not available).
@@ -163,6 +165,7 @@ pub fn drive_point<'a>(
         Ok(config) => config,
         Err(error) => {
             return PointRuns {
+                index: point.index,
                 rows: vec![failed(None, None, point.run_id, error)],
                 complete: true,
             }
@@ -180,6 +183,7 @@ pub fn drive_point<'a>(
         };
         let Some(result) = run(&spec) else {
             return PointRuns {
+                index: point.index,
                 rows,
                 complete: false,
             };
@@ -194,6 +198,7 @@ pub fn drive_point<'a>(
         });
     }
     PointRuns {
+        index: point.index,
         rows,
         complete: true,
     }

@@ -10,7 +10,7 @@ use super::schema::{
 };
 use super::{Cell, Column, ColumnType, Table};
 use crate::metrics::catalog::key_metrics;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The two-sided 95% quantile of Student's t distribution, t(0.975, df).
 ///
@@ -96,79 +96,195 @@ pub fn summarize(runs: &Table) -> Table {
 /// table lacks have null statistics): a capacity table folds its
 /// `capacity`, goodput and cost columns this way.
 pub fn summarize_columns(runs: &Table, metrics: &[&str]) -> Table {
-    let keys: Vec<usize> = schema::swept_columns(runs)
-        .into_iter()
-        .filter(|&c| !is_seed_key(&runs.columns[c].name))
-        .collect();
-    let status = runs.column(schema::STATUS);
-    let sweep = runs.column(schema::SWEEP);
-    let metrics: Vec<(&str, Option<usize>)> =
-        metrics.iter().map(|&m| (m, runs.column(m))).collect();
-
-    let mut columns = vec![Column::new(schema::SWEEP, ColumnType::Text)];
-    columns.extend(keys.iter().map(|&c| runs.columns[c].clone()));
-    for name in [RUNS, FAILED_RUNS, SEEDS] {
-        columns.push(Column::new(name, ColumnType::Int));
+    let mut summary = Summarizer::new(&runs.columns, metrics);
+    for row in &runs.rows {
+        summary.add(Fold::whole(), row);
     }
-    for (metric, _) in &metrics {
-        for suffix in [MEAN_SUFFIX, STD_SUFFIX, CI_SUFFIX] {
-            columns.push(Column {
-                name: format!("{metric}{suffix}"),
-                kind: ColumnType::Float,
+    Table {
+        columns: summary.columns().to_vec(),
+        rows: summary.finish(),
+    }
+}
+
+/// Which fold of a streamed table a row belongs to: the rows that can
+/// share a summary row (a configuration's seeds; a search's probes of
+/// every seed), numbered in the order the summary shows them, and the
+/// last point index that can hold one of its rows. A sweep streams its
+/// runs in point order and numbers a fold by the point's coordinates with
+/// the seed axes at zero, so folds close one after another and only the
+/// open ones are held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fold {
+    /// Its number: summary rows come out in the order of these numbers.
+    pub id: u64,
+    /// The highest point index with a row in it.
+    pub last: u64,
+}
+
+impl Fold {
+    /// The one fold of a whole table (closes only at the end).
+    pub fn whole() -> Self {
+        Self {
+            id: 0,
+            last: u64::MAX,
+        }
+    }
+}
+
+/// A summary built row by row: rows go in with their [`Fold`], summary
+/// rows come out as their folds close. Within a fold, rows are grouped by
+/// their non-seed key cells, in order of first appearance.
+#[derive(Debug)]
+pub struct Summarizer {
+    keys: Vec<usize>,
+    status: Option<usize>,
+    sweep: Option<usize>,
+    metrics: Vec<Option<usize>>,
+    columns: Vec<Column>,
+    open: BTreeMap<u64, OpenFold>,
+}
+
+/// The groups of one fold that is still open.
+#[derive(Debug, Default)]
+struct OpenFold {
+    last: u64,
+    groups: Vec<Group>,
+    index: HashMap<String, usize>,
+}
+
+/// The rows of one summary row so far.
+#[derive(Debug)]
+struct Group {
+    /// The sweep and key cells of its first row.
+    cells: Vec<Cell>,
+    runs: usize,
+    failed: usize,
+    ok: usize,
+    /// Each metric's values among the finished runs.
+    values: Vec<Vec<f64>>,
+}
+
+impl Summarizer {
+    /// A summary of a runs table with `columns`, with the statistics of the
+    /// columns `metrics`.
+    pub fn new(columns: &[Column], metrics: &[&str]) -> Self {
+        let table = Table {
+            columns: columns.to_vec(),
+            rows: Vec::new(),
+        };
+        let keys: Vec<usize> = schema::swept_columns(&table)
+            .into_iter()
+            .filter(|&c| !is_seed_key(&columns[c].name))
+            .collect();
+        let mut out = vec![Column::new(schema::SWEEP, ColumnType::Text)];
+        out.extend(keys.iter().map(|&c| columns[c].clone()));
+        for name in [RUNS, FAILED_RUNS, SEEDS] {
+            out.push(Column::new(name, ColumnType::Int));
+        }
+        for metric in metrics {
+            for suffix in [MEAN_SUFFIX, STD_SUFFIX, CI_SUFFIX] {
+                out.push(Column {
+                    name: format!("{metric}{suffix}"),
+                    kind: ColumnType::Float,
+                });
+            }
+        }
+        Self {
+            status: table.column(schema::STATUS),
+            sweep: table.column(schema::SWEEP),
+            metrics: metrics.iter().map(|m| table.column(m)).collect(),
+            keys,
+            columns: out,
+            open: BTreeMap::new(),
+        }
+    }
+
+    /// The summary's columns.
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    /// Adds a row of the runs table, which belongs to `fold`.
+    pub fn add(&mut self, fold: Fold, row: &[Cell]) {
+        let open = self.open.entry(fold.id).or_default();
+        open.last = fold.last;
+        let key = format!(
+            "{:?}",
+            self.keys.iter().map(|&c| &row[c]).collect::<Vec<_>>()
+        );
+        let next = open.groups.len();
+        let g = *open.index.entry(key).or_insert(next);
+        if g == next {
+            let mut cells = vec![self.sweep.map_or(Cell::Null, |c| row[c].clone())];
+            cells.extend(self.keys.iter().map(|&c| row[c].clone()));
+            open.groups.push(Group {
+                cells,
+                runs: 0,
+                failed: 0,
+                ok: 0,
+                values: vec![Vec::new(); self.metrics.len()],
             });
         }
-    }
-
-    // Group rows by their key cells, keeping the order of first appearance.
-    let mut groups: Vec<Vec<&Vec<Cell>>> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    for row in &runs.rows {
-        let key = format!("{:?}", keys.iter().map(|&c| &row[c]).collect::<Vec<_>>());
-        let next = groups.len();
-        let g = *index.entry(key).or_insert(next);
-        if g == next {
-            groups.push(Vec::new());
-        }
-        groups[g].push(row);
-    }
-
-    let has_status = |row: &Vec<Cell>, s: &str| {
-        status.is_some_and(|c| matches!(&row[c], Cell::Text(t) if t == s))
-    };
-    let rows = groups
-        .iter()
-        .map(|group| {
-            let first = group[0];
-            let ok: Vec<&Vec<Cell>> = group
-                .iter()
-                .copied()
-                .filter(|r| has_status(r, STATUS_OK))
-                .collect();
-            let failed = group
-                .iter()
-                .filter(|r| has_status(r, STATUS_FAILED))
-                .count();
-            let mut row = vec![sweep.map_or(Cell::Null, |c| first[c].clone())];
-            row.extend(keys.iter().map(|&c| first[c].clone()));
-            row.extend([
-                Cell::Int(group.len() as i64),
-                Cell::Int(failed as i64),
-                Cell::Int(ok.len() as i64),
-            ]);
-            for (_, col) in &metrics {
-                let values: Vec<f64> = col
-                    .map(|c| ok.iter().filter_map(|r| r[c].as_number()).collect())
-                    .unwrap_or_default();
-                let opt = |v: Option<f64>| v.map_or(Cell::Null, Cell::Float);
-                match SampleStats::of(&values) {
-                    Some(s) => row.extend([Cell::Float(s.mean), opt(s.std), opt(s.ci95)]),
-                    None => row.extend([Cell::Null, Cell::Null, Cell::Null]),
+        let group = &mut open.groups[g];
+        group.runs += 1;
+        let status = self.status.and_then(|c| match &row[c] {
+            Cell::Text(t) => Some(t.as_str()),
+            _ => None,
+        });
+        match status {
+            Some(STATUS_OK) => {
+                group.ok += 1;
+                for (values, col) in group.values.iter_mut().zip(&self.metrics) {
+                    if let Some(v) = col.and_then(|c| row[c].as_number()) {
+                        values.push(v);
+                    }
                 }
             }
-            row
-        })
-        .collect();
-    Table { columns, rows }
+            Some(STATUS_FAILED) => group.failed += 1,
+            _ => {}
+        }
+    }
+
+    /// The summary rows of the folds that no point from `next` on can add
+    /// to (every fold whose last point is below `next`), in fold order.
+    pub fn closed_before(&mut self, next: u64) -> Vec<Vec<Cell>> {
+        let mut rows = Vec::new();
+        while let Some(entry) = self.open.first_entry() {
+            if entry.get().last >= next {
+                break;
+            }
+            rows.extend(entry.remove().groups.into_iter().map(Group::into_row));
+        }
+        rows
+    }
+
+    /// The summary rows of every fold still open, in fold order.
+    pub fn finish(self) -> Vec<Vec<Cell>> {
+        self.open
+            .into_values()
+            .flat_map(|f| f.groups.into_iter().map(Group::into_row))
+            .collect()
+    }
+}
+
+impl Group {
+    /// The summary row: key cells, counts, and each metric's statistics.
+    fn into_row(self) -> Vec<Cell> {
+        let mut row = self.cells;
+        row.extend([
+            Cell::Int(self.runs as i64),
+            Cell::Int(self.failed as i64),
+            Cell::Int(self.ok as i64),
+        ]);
+        let opt = |v: Option<f64>| v.map_or(Cell::Null, Cell::Float);
+        for values in &self.values {
+            match SampleStats::of(values) {
+                Some(s) => row.extend([Cell::Float(s.mean), opt(s.std), opt(s.ci95)]),
+                None => row.extend([Cell::Null, Cell::Null, Cell::Null]),
+            }
+        }
+        row
+    }
 }
 
 #[cfg(test)]

@@ -142,3 +142,33 @@ pub fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> &'a T {
             )
         })
 }
+
+/// The ids of the finished runs the run store of the sweep directory `out`
+/// holds: the complete record lines with metrics in `runs/part-*.jsonl`.
+pub fn stored_runs(out: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(out.join("runs")) else {
+        return Vec::new();
+    };
+    let mut parts: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with("part-") && name.ends_with(".jsonl")
+        })
+        .collect();
+    parts.sort();
+    let mut ids = Vec::new();
+    for part in parts {
+        let text = std::fs::read_to_string(part).unwrap_or_default();
+        for line in text.split_inclusive('\n').skip(1) {
+            let Ok(record) = serde_json::from_str::<serde_json::Value>(line.trim_end()) else {
+                continue;
+            };
+            if line.ends_with('\n') && record.get("metrics").is_some() {
+                ids.push(record["run"].as_str().unwrap_or_default().to_string());
+            }
+        }
+    }
+    ids
+}

@@ -201,6 +201,12 @@ fn point_groups<'s, 'r>(rows: &'s [RunRow<'r>]) -> impl Iterator<Item = &'s [Run
 /// the key metrics at the capacity (points without a capacity, which failed
 /// at the lower bound, are left out of the capacity's statistics).
 pub fn capacity_summary(capacity: &Table) -> Table {
+    summarize_columns(capacity, &capacity_summary_metrics())
+}
+
+/// The columns a capacity summary folds: the capacity, the goodput, the
+/// cost and the key metrics at the capacity.
+pub fn capacity_summary_metrics() -> Vec<&'static str> {
     let mut columns = vec![
         CAPACITY,
         GOODPUT_REQUESTS,
@@ -208,5 +214,5 @@ pub fn capacity_summary(capacity: &Table) -> Table {
         COST_PER_MILLION,
     ];
     columns.extend(key_metrics().map(|m| m.column.as_str()));
-    summarize_columns(capacity, &columns)
+    columns
 }
