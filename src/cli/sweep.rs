@@ -33,11 +33,22 @@ pub fn sweep(args: &SweepArgs) -> Outcome {
     }
     let style = super::detect_style(args.no_color);
     let manifest = Manifest::load(manifest_path)?;
-    let plan = Plan::build(manifest)?;
     if args.dry_run {
-        super::print_stdout(&dry_run(&plan))?;
+        super::print_stdout(&dry_run(&Plan::build(manifest)?))?;
         return Ok(EXIT_OK);
     }
+    let shard = match args.shard {
+        None => None,
+        Some(ShardSpec::Fixed(s)) => Some(s),
+        Some(ShardSpec::Auto) => Some(
+            auto_shard(|k| std::env::var(k).ok(), args.shards.map(|n| n as usize))
+                .map_err(Failure::usage)?,
+        ),
+    };
+    let plan = match shard {
+        Some(s) => Plan::build_slice(manifest, s)?,
+        None => Plan::build(manifest)?,
+    };
     let output = args
         .output
         .clone()
@@ -48,14 +59,6 @@ pub fn sweep(args: &SweepArgs) -> Outcome {
                 manifest_path.display()
             ))
         })?;
-    let shard = match args.shard {
-        None => None,
-        Some(ShardSpec::Fixed(s)) => Some(s),
-        Some(ShardSpec::Auto) => Some(
-            auto_shard(|k| std::env::var(k).ok(), args.shards.map(|n| n as usize))
-                .map_err(Failure::usage)?,
-        ),
-    };
     let layout = Layout::new(&output, shard);
     let jobs = args.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(1, usize::from),

@@ -2,6 +2,8 @@
 //! so `hardware = "h100"` works wherever the binary runs.
 
 use super::error::{with_hint, ConfigError};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use toml::{Table, Value};
 
 /// Shipped hardware presets: name and TOML text (`configs/hardware/NAME.toml`).
@@ -111,13 +113,35 @@ fn preset_table(
         );
         return Err(ConfigError::new(source, field, message));
     };
-    toml::from_str(text).map_err(|e| {
+    parsed(text).map_err(|e| {
         ConfigError::new(
             format!("built-in {} preset '{name}'", kind.section()),
             "",
             e.message().to_string(),
         )
     })
+}
+
+/// A built-in preset's table, parsed on first use: a sweep resolves a
+/// preset for every point, and parsing its text each time was a fifth of
+/// the cost of planning.
+fn parsed(text: &'static str) -> Result<Table, toml::de::Error> {
+    static CACHE: OnceLock<Mutex<HashMap<usize, Table>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    let key = text.as_ptr() as usize;
+    if let Some(table) = cache
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key)
+    {
+        return Ok(table.clone());
+    }
+    let table: Table = toml::from_str(text)?;
+    cache
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(key, table.clone());
+    Ok(table)
 }
 
 /// Turns a `[hardware]`/`[model]` value into the table to read: a preset name

@@ -67,12 +67,19 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged> {
             manifest_path.display()
         )));
     }
-    let plan = Plan::build(manifest)?;
-    if plan.points_hash() != first.points_hash {
-        return Err(Error::invalid(format!(
-            "{}: the sweep's points changed since the shards ran (its base config or an input file was edited?); rerun the shards",
-            manifest_path.display()
-        )));
+    let plan = Plan::build_for_merge(manifest, first.shard.map_or(1, |s| s.count))?;
+    for (dir, meta) in dirs.iter().zip(&metas) {
+        let expected = match meta.shard {
+            Some(shard) => plan.shard_hash(shard),
+            None => Some(plan.points_hash()),
+        };
+        if expected.as_deref() != Some(meta.points_hash.as_str()) {
+            return Err(Error::invalid(format!(
+                "{}: the sweep's points changed since '{}' ran (its base config or an input file was edited?); rerun it",
+                manifest_path.display(),
+                dir.display()
+            )));
+        }
     }
     let template = metric_template(&plan)?;
     let store = Store::read_all(&layouts, &template)?;
@@ -177,7 +184,7 @@ fn check_compatible(dirs: &[PathBuf], metas: &[SweepMeta]) -> Result<()> {
                 first.version
             ));
         }
-        if meta.manifest_hash != first.manifest_hash || meta.points_hash != first.points_hash {
+        if meta.manifest_hash != first.manifest_hash {
             return bail(format!(
                 "cannot merge '{}' (sweep '{}', manifest {}) with '{}' (sweep '{}', manifest {}): they are shards of different sweeps",
                 dir.display(),

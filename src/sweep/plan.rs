@@ -2,6 +2,7 @@
 //! point's overrides applied to the base config and resolved, with the
 //! digests of the files it reads and its id.
 
+use super::layout::Shard;
 use super::manifest::Manifest;
 use super::run_id::{InputDigest, RunId};
 use super::search::spec::Load;
@@ -55,6 +56,19 @@ pub struct Plan {
     digests: DigestCache,
     /// What the pass over every point found.
     survey: Survey,
+    /// The shard whose points were checked, when not all of them.
+    slice: Option<Shard>,
+}
+
+/// Which points a plan checks, and which digests it keeps.
+#[derive(Debug, Clone, Copy)]
+enum Scope {
+    /// Every point.
+    Whole,
+    /// One shard's points.
+    Slice(Shard),
+    /// Every point, with a digest of each of this many shards.
+    Split(usize),
 }
 
 /// What the planning pass over every point found.
@@ -64,8 +78,11 @@ struct Survey {
     invalid: usize,
     /// The first point whose config resolves.
     first_valid: Option<usize>,
-    /// The order-sensitive digest of every point's run id.
+    /// The order-sensitive digest of every surveyed point's run id.
     points_hash: u64,
+    /// The same digest of each shard's points, when the plan is cut into
+    /// shards (a merge checks each shard directory against its own).
+    shard_hashes: Vec<u64>,
     /// For each dimension and row: whether some point with it resolves, and
     /// else the first point with it that does not, with its error.
     rows: Vec<Vec<RowSurvey>>,
@@ -81,9 +98,11 @@ struct RowSurvey {
 }
 
 impl Survey {
-    /// An empty survey of `manifest`'s dimensions.
-    fn empty(manifest: &Manifest) -> Self {
+    /// An empty survey of `manifest`'s dimensions, with a digest for each
+    /// of `shards` shards.
+    fn empty(manifest: &Manifest, shards: usize) -> Self {
         Self {
+            shard_hashes: vec![0; shards],
             rows: manifest
                 .dimensions
                 .iter()
@@ -95,9 +114,12 @@ impl Survey {
 
     /// Adds `point`, whose coordinates are `coords`.
     fn add(&mut self, point: &Point, coords: &[usize]) {
-        self.points_hash = self
-            .points_hash
-            .wrapping_add(point_digest(point.index, point.run_id));
+        let digest = point_digest(point.index, point.run_id);
+        self.points_hash = self.points_hash.wrapping_add(digest);
+        let shards = self.shard_hashes.len();
+        if let Some(h) = self.shard_hashes.get_mut(point.index % shards.max(1)) {
+            *h = h.wrapping_add(digest);
+        }
         let valid = point.config.is_ok();
         if valid {
             self.first_valid = Some(self.first_valid.map_or(point.index, |f| f.min(point.index)));
@@ -125,6 +147,9 @@ impl Survey {
     fn join(mut self, other: Self) -> Self {
         self.invalid += other.invalid;
         self.points_hash = self.points_hash.wrapping_add(other.points_hash);
+        for (mine, theirs) in self.shard_hashes.iter_mut().zip(&other.shard_hashes) {
+            *mine = mine.wrapping_add(*theirs);
+        }
         self.first_valid = match (self.first_valid, other.first_valid) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -167,6 +192,23 @@ impl Plan {
     /// anything runs; a point that is invalid only in combination with others
     /// stays in the plan, to be recorded as a failed run.
     pub fn build(manifest: Manifest) -> Result<Self> {
+        Self::build_scoped(manifest, Scope::Whole)
+    }
+
+    /// [`build`](Self::build) for one shard: only the shard's points are
+    /// checked and hashed, so each task of an array of N pays for its own
+    /// points, not for all of them.
+    pub fn build_slice(manifest: Manifest, shard: Shard) -> Result<Self> {
+        Self::build_scoped(manifest, Scope::Slice(shard))
+    }
+
+    /// [`build`](Self::build) that also keeps the points hash of each of
+    /// `count` shards ([`shard_hash`](Self::shard_hash)), for a merge.
+    pub fn build_for_merge(manifest: Manifest, count: usize) -> Result<Self> {
+        Self::build_scoped(manifest, Scope::Split(count))
+    }
+
+    fn build_scoped(manifest: Manifest, scope: Scope) -> Result<Self> {
         let base_path = manifest.base.as_path();
         let text = std::fs::read_to_string(base_path).map_err(|e| {
             Error::invalid(format!(
@@ -183,33 +225,51 @@ impl Plan {
         let mut plan = Self {
             strides: strides(&manifest),
             count: manifest.point_count(),
-            survey: Survey::empty(&manifest),
+            survey: Survey::empty(&manifest, 0),
+            slice: match scope {
+                Scope::Slice(shard) => Some(shard),
+                _ => None,
+            },
             manifest,
             strategy,
             base,
             base_hash: fnv1a(text.as_bytes()),
             digests: DigestCache::default(),
         };
-        plan.survey = plan.survey_points();
+        let shards = match scope {
+            Scope::Split(count) => count,
+            _ => 0,
+        };
+        plan.survey = plan.survey_points(shards);
         plan.check_every_value_is_usable()?;
         plan.check_search_bounds()?;
         Ok(plan)
     }
 
-    /// Resolves every point (in parallel chunks) and folds what it found.
-    fn survey_points(&self) -> Survey {
+    /// Resolves every point of the plan's slice (in parallel chunks) and
+    /// folds what it found, with a digest for each of `shards` shards.
+    fn survey_points(&self, shards: usize) -> Survey {
         let chunks = self.count.div_ceil(SURVEY_CHUNK);
+        let here = |i: &usize| self.slice.is_none_or(|s| s.contains(*i));
         (0..chunks)
             .into_par_iter()
             .map(|c| {
-                let mut survey = Survey::empty(&self.manifest);
-                for index in c * SURVEY_CHUNK..((c + 1) * SURVEY_CHUNK).min(self.count) {
+                let mut survey = Survey::empty(&self.manifest, shards);
+                let end = ((c + 1) * SURVEY_CHUNK).min(self.count);
+                for index in (c * SURVEY_CHUNK..end).filter(here) {
                     let coords = self.coordinates(index);
                     survey.add(&self.resolve_point(index, &coords), &coords);
                 }
                 survey
             })
-            .reduce(|| Survey::empty(&self.manifest), Survey::join)
+            .reduce(|| Survey::empty(&self.manifest, shards), Survey::join)
+    }
+
+    /// The points hash of `shard`'s points, for a plan built for a merge
+    /// into as many shards.
+    pub fn shard_hash(&self, shard: Shard) -> Option<String> {
+        (self.survey.shard_hashes.len() == shard.count)
+            .then(|| format!("{:016x}", self.survey.shard_hashes[shard.index]))
     }
 
     /// How many points the sweep has.
@@ -232,13 +292,19 @@ impl Plan {
         (0..self.count).map(|i| self.point(i))
     }
 
-    /// The first point whose config resolves, if any.
+    /// The first point whose config resolves, if any (of the whole sweep,
+    /// even for a plan of one shard: every shard's tables take their metric
+    /// columns from the same point).
     pub fn first_valid(&self) -> Option<Point> {
-        self.survey.first_valid.map(|i| self.point(i))
+        match self.slice {
+            None => self.survey.first_valid.map(|i| self.point(i)),
+            Some(_) => self.points().find(|p| p.config.is_ok()),
+        }
     }
 
-    /// The digest of every point's run id, in order, as 16 hex digits: two
-    /// directories with equal hashes hold slices of the same point list.
+    /// The digest of the run id of every point of the plan (or of its
+    /// shard), each with its index, as 16 hex digits: directories with equal
+    /// hashes hold the same points.
     pub fn points_hash(&self) -> String {
         format!("{:016x}", self.survey.points_hash)
     }
@@ -346,7 +412,8 @@ impl Plan {
         self.manifest.keys().collect()
     }
 
-    /// Points whose config could not be resolved.
+    /// Points whose config could not be resolved (in the plan's shard, for
+    /// a plan of one shard).
     pub fn invalid_points(&self) -> usize {
         self.survey.invalid
     }
@@ -504,5 +571,46 @@ mod tests {
         assert_eq!(plan.invalid_points(), 1);
         let bad = plan.point(2);
         assert!(bad.config.as_ref().unwrap_err().contains("input_len_dist"));
+    }
+
+    #[test]
+    fn each_shard_hashes_its_own_points_and_the_shards_sum_to_the_whole() {
+        let body = "[grid]\n\"workload.seed\" = { range = [1, 5] }\n\"scheduler.policy\" = [\"fcfs\", \"sof\"]\n";
+        let whole = Plan::build(manifest(body)).unwrap();
+        let split = Plan::build_for_merge(manifest(body), 3).unwrap();
+        assert_eq!(split.points_hash(), whole.points_hash());
+        let mut sum = 0u64;
+        for index in 0..3 {
+            let shard = Shard { index, count: 3 };
+            let slice = Plan::build_slice(manifest(body), shard).unwrap();
+            assert_eq!(Some(slice.points_hash()), split.shard_hash(shard));
+            sum = sum.wrapping_add(u64::from_str_radix(&slice.points_hash(), 16).unwrap());
+            assert_eq!(
+                slice.first_valid().unwrap().index,
+                0,
+                "the sweep's first point"
+            );
+        }
+        assert_eq!(format!("{sum:016x}"), whole.points_hash());
+        assert_eq!(split.shard_hash(Shard { index: 0, count: 2 }), None);
+        let other = Plan::build(manifest(
+            "[grid]\n\"workload.seed\" = { range = [1, 5] }\n\"scheduler.policy\" = [\"sof\", \"fcfs\"]\n",
+        ))
+        .unwrap();
+        assert_ne!(other.points_hash(), whole.points_hash(), "order counts");
+    }
+
+    #[test]
+    fn folds_number_configurations_with_the_seed_axes_at_zero() {
+        let plan = Plan::build(manifest(
+            "[grid]\n\"workload.seed\" = { range = [1, 3] }\n\"scheduler.policy\" = [\"fcfs\", \"sof\"]\n",
+        ))
+        .unwrap();
+        // Points: (seed 1, fcfs), (1, sof), (2, fcfs), ... : fcfs is fold 0
+        // (last point 4), sof fold 1 (last point 5).
+        let folds: Vec<(u64, u64)> = (0..6)
+            .map(|i| (plan.fold(i).id, plan.fold(i).last))
+            .collect();
+        assert_eq!(folds, [(0, 4), (1, 5), (0, 4), (1, 5), (0, 4), (1, 5)]);
     }
 }

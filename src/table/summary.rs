@@ -411,4 +411,44 @@ mod tests {
         assert_eq!(s.rows[4][seeds], Cell::Int(0));
         assert_eq!(s.rows[4][s.column("ttft_ms_p50_mean").unwrap()], Cell::Null);
     }
+
+    #[test]
+    fn a_streamed_summary_equals_the_whole_table_summary() {
+        // Seeds vary slowest: every configuration's fold stays open until
+        // the last seed, and rows still come out in configuration order.
+        let rows: Vec<(Vec<Cell>, Option<Vec<f64>>)> = (0..3)
+            .flat_map(|seed| {
+                ["fcfs", "sof"].into_iter().map(move |p| {
+                    let metrics = key_metrics().map(|_| seed as f64 + p.len() as f64);
+                    (
+                        vec![Cell::Int(seed), Cell::Text(p.into())],
+                        Some(metrics.collect()),
+                    )
+                })
+            })
+            .collect();
+        let keys = [
+            ("workload.seed", ColumnType::Int),
+            ("scheduler.policy", ColumnType::Text),
+        ];
+        let runs = crate::table::fixtures::runs(&keys, rows);
+        let whole = summarize(&runs);
+        let metrics: Vec<&str> = summary_metrics().collect();
+        let mut streamed = Summarizer::new(&runs.columns, &metrics);
+        let mut out = Vec::new();
+        for (i, row) in runs.rows.iter().enumerate() {
+            let closed = streamed.closed_before(i as u64);
+            // fcfs (fold 0) closes once its last point (4) is behind.
+            assert_eq!(closed.len(), usize::from(i == 5), "before row {i}");
+            out.extend(closed);
+            let fold = Fold {
+                id: (i % 2) as u64,
+                last: 4 + (i % 2) as u64,
+            };
+            streamed.add(fold, row);
+        }
+        out.extend(streamed.closed_before(6));
+        assert_eq!(out, whole.rows);
+        assert_eq!(whole.rows.len(), 2);
+    }
 }
