@@ -198,6 +198,42 @@ fn a_second_sweep_into_a_directory_in_use_fails_at_once() {
 }
 
 #[test]
+fn a_directory_of_another_sweep_is_refused_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = "[grid]\n\"workload.seed\" = [1, 2]\n";
+    let a = write_manifest(dir.path(), "a.toml", "configs/quick.toml", grid);
+    let b = write_manifest(dir.path(), "b.toml", "configs/quick.toml", grid);
+    let sweep = |m: &Path, extra: &[&str]| {
+        let mut args = vec!["sweep", m.to_str().unwrap(), "-q", "-o", "out"];
+        args.extend(extra);
+        run(dir.path(), &args)
+    };
+    assert_eq!(sweep(&a, &[]).status.code(), Some(0));
+    let before = fs::read(dir.path().join("out/runs.csv")).unwrap();
+    let o = sweep(&b, &[]);
+    assert_failure(&o, 2, "holds the results of sweep");
+    assert!(stderr(&o).contains("a.toml"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+    assert_eq!(fs::read(dir.path().join("out/runs.csv")).unwrap(), before);
+    // The same manifest resumes there, even edited.
+    fs::write(
+        &a,
+        fs::read_to_string(&a)
+            .unwrap()
+            .replace("[1, 2]", "[1, 2, 3]"),
+    )
+    .unwrap();
+    assert_eq!(sweep(&a, &[]).status.code(), Some(0));
+    assert_eq!(json(&dir.path().join("out/sweep.json"))["reused"], 2);
+    let o = sweep(&b, &["--force"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(json(&dir.path().join("out/sweep.json"))["manifest"]
+        .as_str()
+        .unwrap()
+        .ends_with("b.toml"));
+}
+
+#[test]
 fn resume_redoes_what_it_cannot_trust_and_removes_temporary_files() {
     let dir = tempfile::tempdir().unwrap();
     let m = write_manifest(

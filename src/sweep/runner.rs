@@ -12,7 +12,9 @@
 use super::layout::{Layout, Shard};
 use super::lock::lock_dir;
 use super::meta::SweepMeta;
-use super::output::{finish_meta, metric_template, new_meta, write_meta, Tables, TablesWriter};
+use super::output::{
+    finish_meta, metric_template, new_meta, read_meta, write_meta, Tables, TablesWriter,
+};
 use super::plan::{Plan, Point};
 use super::run_id::RunId;
 use super::runs_table::Outcome;
@@ -22,7 +24,7 @@ use crate::cluster::Simulator;
 use crate::engine::{NoopObserver, SimOptions};
 use crate::io::files::remove_temp_files;
 use crate::io::workload::{build_workload, PromptCache, WorkloadSource};
-use crate::io::{Error, Result};
+use crate::io::{Error, ErrorKind, Result};
 use crate::table::Column;
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -164,9 +166,12 @@ pub fn run(
         Some(s) => plan.len() / s.count + usize::from(s.index < plan.len() % s.count),
         None => plan.len(),
     };
+    let mut meta = new_meta(plan, manifest, opts.shard, points_here);
+    if !opts.force {
+        check_same_sweep(layout, &meta)?;
+    }
     // sweep.json first: it marks the directory as this sweep's (or shard's)
     // even if the process dies, so `sweep merge` can name what is missing.
-    let mut meta = new_meta(plan, manifest, opts.shard, points_here);
     write_meta(layout, &meta)?;
     progress(Progress::Started {
         points: points_here,
@@ -211,6 +216,27 @@ pub fn run(
         interrupted: meta.not_run > 0,
         meta,
     })
+}
+
+/// Refuses a directory that holds the results of another sweep (another
+/// manifest file or sweep name, per its `sweep.json`): resuming there would
+/// mix two sweeps' tables. The same manifest, even edited, resumes.
+fn check_same_sweep(layout: &Layout, new: &SweepMeta) -> Result<()> {
+    if !layout.sweep_json().is_file() {
+        return Ok(());
+    }
+    let old = read_meta(layout)?;
+    if old.manifest == new.manifest && old.sweep == new.sweep {
+        return Ok(());
+    }
+    Err(Error::new(ErrorKind::Usage(format!(
+        "'{}' holds the results of sweep '{}' (manifest {}), not of '{}' ({}): write to another directory, or pass --force to redo every run there",
+        layout.root().display(),
+        old.sweep,
+        old.manifest,
+        new.sweep,
+        new.manifest
+    ))))
 }
 
 /// A run's outcome, computed once even when several points ask for it.
