@@ -22,6 +22,7 @@
 use crate::config::ServerConfig;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Range;
 
 /// Hash value meaning "no content hash".
 const NO_HASH: u64 = 0;
@@ -191,8 +192,6 @@ const LOW: u64 = FREE - 1;
 /// front count down from it, blocks pushed at the back count up, and neither
 /// can run out (2^59 pushes).
 const FIRST_POSITION: u64 = 1 << 59;
-/// The queue position of a block on the dead stack (none: it is not queued).
-const NOWHERE: u64 = LOW;
 
 impl Block {
     const FRESH: Self = Self {
@@ -416,8 +415,18 @@ impl KvCache {
     /// evicting the least recently freed cached blocks.
     pub fn allocate(&mut self, count: u64, out: &mut Vec<u32>) {
         for _ in 0..count {
-            let b = self.take_free_head();
+            let (b, dead) = self.take_free_head();
             let block = &mut self.blocks[b as usize];
+            if dead && !self.map_everything {
+                // Own content is never in the map: nothing to read.
+                *block = Block {
+                    hash: NO_HASH,
+                    state: 1,
+                };
+                self.in_use += 1;
+                out.push(b);
+                continue;
+            }
             let h = std::mem::replace(&mut block.hash, NO_HASH);
             let was_mapped = block.in_map();
             block.state = 1;
@@ -441,8 +450,7 @@ impl KvCache {
 
     /// Drops one reference to each block of a request, last block first, so
     /// that a request's tail is evicted before its (more shareable) prefix.
-    /// `finished`: the request is done, so its own content is dead.
-    pub fn release(&mut self, blocks: &[u32], finished: bool) {
+    pub fn release(&mut self, blocks: &[u32]) {
         for &b in blocks.iter().rev() {
             let block = &mut self.blocks[b as usize];
             let refs = block.refs() - 1;
@@ -456,16 +464,32 @@ impl KvCache {
                 self.free.push_front(b);
                 self.free_front -= 1;
                 self.free_front
-            } else if finished && block.is_own() {
-                self.free.push_back(DEAD);
-                self.dead.push(b);
-                NOWHERE
             } else {
                 self.free.push_back(b);
                 self.free_front + self.free.len() as u64 - 1
             };
             block.set_free_at(position);
         }
+    }
+
+    /// [`release`](Self::release) for a request that has finished: the
+    /// blocks at `own` (indices into `blocks`) hold its registered own
+    /// content ([`BlockKey::Own`], one reference each), which nothing can
+    /// find again, so they become dead without their records being read.
+    pub fn release_finished(&mut self, blocks: &[u32], own: Range<usize>) {
+        let (shared, rest) = blocks.split_at(own.start);
+        let (own, tail) = rest.split_at(own.len());
+        self.release(tail);
+        for &b in own.iter().rev() {
+            debug_assert!({
+                let block = self.blocks[b as usize];
+                block.is_own() && block.refs() == 1
+            });
+            self.free.push_back(DEAD);
+            self.dead.push(b);
+        }
+        self.in_use -= own.len() as u64;
+        self.release(shared);
     }
 
     /// Records that `block` is full and holds the content `key` names.
@@ -502,9 +526,9 @@ impl KvCache {
     /// Takes the block at the head of the free queue (the caller checked
     /// [`fits`](Self::fits)), skipping stale entries, materialising the next
     /// untouched block when [`UNTOUCHED`] is at the head, and taking the most
-    /// recently freed dead block for a [`DEAD`] entry.
+    /// recently freed dead block for a [`DEAD`] entry; says whether it was dead.
     #[inline]
-    fn take_free_head(&mut self) -> u32 {
+    fn take_free_head(&mut self) -> (u32, bool) {
         loop {
             let Some(&b) = self.free.front() else {
                 unreachable!("allocate without fits")
@@ -515,17 +539,17 @@ impl KvCache {
                 if fresh + 1 == self.num_blocks {
                     self.pop_front();
                 }
-                return fresh;
+                return (fresh, false);
             }
             let position = self.pop_front();
             if b == DEAD {
                 let Some(dead) = self.dead.pop() else {
                     unreachable!("a dead entry without a dead block")
                 };
-                return dead;
+                return (dead, true);
             }
             if self.blocks[b as usize].is_free_at(position) {
-                return b;
+                return (b, false);
             }
             self.stale -= 1;
         }
@@ -596,7 +620,7 @@ mod tests {
         cache.allocate(3, &mut out);
         assert_eq!(out, [0, 1, 2]);
         assert_eq!(cache.blocks.len(), 3);
-        cache.release(&out, false);
+        cache.release(&out);
         // Unhashed blocks come back first, before the untouched ones.
         let mut again = Vec::new();
         cache.allocate(4, &mut again);
@@ -611,7 +635,7 @@ mod tests {
         cache.allocate(2, &mut out);
         assert!(cache.free.is_empty());
         cache.register(out[0], BlockKey::Shared(7));
-        cache.release(&out, false);
+        cache.release(&out);
         // The hashed block goes to the back, the other to the front.
         let mut again = Vec::new();
         cache.allocate(2, &mut again);
@@ -632,12 +656,12 @@ mod tests {
         for (i, &b) in a.iter().enumerate() {
             kv.register(b, BlockKey::Shared(i as u64 + 1));
         }
-        kv.release(&a, false); // queued last block first: a[2], a[1], a[0]
+        kv.release(&a); // queued last block first: a[2], a[1], a[0]
         let mut hit = Vec::new();
         kv.take_cached(keys(&[1, 2]), 2, &mut hit);
         assert_eq!(hit, [a[0], a[1]]);
         assert_eq!(kv.stale, 2);
-        kv.release(&hit, false); // queued: a[2], then a[1], a[0] again
+        kv.release(&hit); // queued: a[2], then a[1], a[0] again
         let mut again = Vec::new();
         kv.allocate(3, &mut again);
         assert_eq!(again, [a[2], a[1], a[0]]);
@@ -653,11 +677,11 @@ mod tests {
         for (i, &b) in a.iter().enumerate() {
             kv.register(b, BlockKey::Shared(i as u64 + 1));
         }
-        kv.release(&a, false);
+        kv.release(&a);
         for _ in 0..1000 {
             let mut hit = Vec::new();
             kv.take_cached(keys(&[3]), 1, &mut hit);
-            kv.release(&hit, false);
+            kv.release(&hit);
             assert!(kv.free.len() <= 2 * 4 + 64 + 1, "{}", kv.free.len());
         }
         let mut again = Vec::new();
@@ -747,7 +771,7 @@ mod tests {
                     }
                     1 if !tables.is_empty() => {
                         let table = tables.swap_remove(pick % tables.len());
-                        kv.release(&table, false);
+                        kv.release(&table);
                         model.release(&table);
                     }
                     2 if !tables.is_empty() => {
@@ -783,7 +807,7 @@ mod tests {
                 );
             }
             for table in &tables {
-                kv.release(table, false);
+                kv.release(table);
                 model.release(table);
             }
             let mut rest = Vec::new();
@@ -829,10 +853,10 @@ mod tests {
         ) {
             // caches[0] is never told that a request finished; caches[1] is.
             let mut caches = [KvCache::new(layout(12), true), KvCache::new(layout(12), true)];
-            // Each request's tables in both caches, and its contents.
-            let mut requests: Vec<([Vec<u32>; 2], Vec<usize>)> = Vec::new();
+            // Each request's tables in both caches, its own contents, its
+            // registered blocks and where its own content starts.
+            let mut requests: Vec<([Vec<u32>; 2], Vec<usize>, usize, Option<usize>)> = Vec::new();
             let mut contents: Vec<Content> = Vec::new();
-            let mut registered = std::collections::HashSet::new();
             for (step, (op, pick, count, flag)) in ops.into_iter().enumerate() {
                 match op {
                     0 if caches[0].fits(count, 0) => {
@@ -840,23 +864,32 @@ mod tests {
                         for (kv, table) in caches.iter_mut().zip(&mut tables) {
                             kv.allocate(count, table);
                         }
-                        requests.push((tables, Vec::new()));
+                        requests.push((tables, Vec::new(), 0, None));
                     }
                     1 if !requests.is_empty() => {
-                        let (tables, owned) = requests.swap_remove(pick % requests.len());
-                        caches[0].release(&tables[0], false);
-                        caches[1].release(&tables[1], flag);
+                        let (tables, owned, registered, own_from) =
+                            requests.swap_remove(pick % requests.len());
+                        caches[0].release(&tables[0]);
+                        if flag {
+                            let own = own_from.unwrap_or(registered)..registered;
+                            caches[1].release_finished(&tables[1], own);
+                        } else {
+                            caches[1].release(&tables[1]);
+                        }
                         for c in owned {
                             contents[c].dead |= flag;
                         }
                     }
                     2 if !requests.is_empty() => {
-                        let r = pick % requests.len();
-                        let j = pick % requests[r].0[0].len();
-                        let blocks = [requests[r].0[0][j], requests[r].0[1][j]];
-                        if registered.insert(blocks) {
+                        // A request registers its blocks in order, own content after shared.
+                        let n = requests.len();
+                        let r = &mut requests[pick % n];
+                        let j = r.2;
+                        if j < r.0[0].len() {
+                            let blocks = [r.0[0][j], r.0[1][j]];
                             let hash = step as u64 + 1;
-                            let key = if flag {
+                            let own = flag || r.3.is_some();
+                            let key = if own {
                                 BlockKey::Own { hash, candidate: None }
                             } else {
                                 BlockKey::Shared(hash)
@@ -864,10 +897,12 @@ mod tests {
                             for (kv, &b) in caches.iter_mut().zip(&blocks) {
                                 kv.register(b, key);
                             }
-                            if flag {
-                                requests[r].1.push(contents.len());
+                            if own {
+                                r.1.push(contents.len());
+                                r.3.get_or_insert(j);
                             }
-                            contents.push(Content { hash, own: flag, blocks, dead: false });
+                            r.2 += 1;
+                            contents.push(Content { hash, own, blocks, dead: false });
                         }
                     }
                     3 if !contents.is_empty() => {
@@ -878,7 +913,7 @@ mod tests {
                             for (kv, table) in caches.iter_mut().zip(&mut tables) {
                                 kv.take_cached(keys(&[c.hash]), 1, table);
                             }
-                            requests.push((tables, Vec::new()));
+                            requests.push((tables, Vec::new(), 1, None));
                         }
                     }
                     _ => {}
@@ -918,7 +953,7 @@ mod tests {
         kv.register(a[0], BlockKey::Shared(11));
         kv.register(a[1], BlockKey::Shared(22));
         assert!(!kv.fits(2, 0));
-        kv.release(&a, false);
+        kv.release(&a);
         assert_eq!(kv.blocks_in_use(), 0);
         // Both hashed blocks are still findable; the lookup stops at the first miss.
         let hit = kv.lookup(keys(&[11, 22, 33]), 10);
@@ -946,8 +981,8 @@ mod tests {
         );
         kv.take_cached(keys(&[11]), 1, &mut c);
         assert_eq!(kv.blocks_in_use(), 2);
-        kv.release(&c, false);
-        kv.release(&b, false);
+        kv.release(&c);
+        kv.release(&b);
         assert_eq!(kv.blocks_in_use(), 0);
     }
 
@@ -959,8 +994,8 @@ mod tests {
         kv.allocate(2, &mut b);
         kv.register(a[0], BlockKey::Shared(1));
         kv.register(b[0], BlockKey::Shared(2));
-        kv.release(&a, false); // freed first: evicted first among hashed blocks
-        kv.release(&b, false); // b[1] has no hash: reused before any hashed block
+        kv.release(&a); // freed first: evicted first among hashed blocks
+        kv.release(&b); // b[1] has no hash: reused before any hashed block
         let mut c = Vec::new();
         kv.allocate(2, &mut c);
         assert_eq!(c, [b[1], a[0]]);
@@ -984,7 +1019,7 @@ mod tests {
             hash: 7,
             candidate: Some(c),
         };
-        kv.release(&a, false);
+        kv.release(&a);
         assert_eq!(kv.find(key(a[0])), Some(a[0]));
         assert_eq!(kv.find(key(a[1])), None, "another block");
         assert_eq!(
@@ -1003,7 +1038,7 @@ mod tests {
         let mut a = Vec::new();
         kv.allocate(1, &mut a);
         kv.register(a[0], BlockKey::Shared(5));
-        kv.release(&a, false);
+        kv.release(&a);
         assert_eq!(kv.lookup(keys(&[5]), 1).blocks, 0);
     }
 

@@ -365,7 +365,11 @@ impl Scheduler {
                 .outstanding_bytes
                 .saturating_sub(r.reserved_bytes.saturating_sub(r.held_bytes(&layout)));
         }
-        kv.release(&r.blocks, !keep_as_ghost);
+        if keep_as_ghost {
+            kv.release(&r.blocks);
+        } else {
+            kv.release_finished(&r.blocks, r.registered_own_blocks());
+        }
         if keep_as_ghost {
             std::mem::swap(&mut r.blocks, &mut r.ghost_blocks);
         }
