@@ -249,7 +249,7 @@ const UNTOUCHED: u32 = u32::MAX - 1;
 /// Stands in the free queue for a block whose content is dead: unique to a
 /// request that has finished, so nothing can find it again. Which dead block
 /// such an entry hands out makes no difference, so it hands out the most
-/// recently freed one (from the dead stack), whose record is still in cache.
+/// recently freed one (from the dead stack), the likeliest to be in cache.
 const DEAD: u32 = u32::MAX;
 
 /// The block pool.
@@ -262,10 +262,10 @@ const DEAD: u32 = u32::MAX;
 /// outnumber the live ones. Allocation reads the queue in order rather than
 /// chasing links through the pool, so the pool's cache misses overlap.
 ///
-/// The blocks of content nothing can find again are queued as [`DEAD`]
+/// The blocks of content nothing can find again are queued as dead
 /// entries: eviction follows the same order, and every piece of content
 /// that can still be found lives exactly as long, but the blocks handed out
-/// are the recently used ones, so the pool's working set stays small.
+/// are the most recently freed ones, so the pool's working set stays small.
 #[derive(Debug)]
 pub struct KvCache {
     layout: KvLayout,
@@ -841,6 +841,16 @@ mod tests {
         }
     }
 
+    /// A request of the test below: its tables in both caches, its own
+    /// contents, its registered blocks and where its own content starts.
+    #[derive(Default)]
+    struct Holder {
+        tables: [Vec<u32>; 2],
+        owned: Vec<usize>,
+        registered: usize,
+        own_from: Option<usize>,
+    }
+
     proptest::proptest! {
         /// Handing out dead blocks first changes which blocks a request gets,
         /// never which content can still be found.
@@ -853,9 +863,7 @@ mod tests {
         ) {
             // caches[0] is never told that a request finished; caches[1] is.
             let mut caches = [KvCache::new(layout(12), true), KvCache::new(layout(12), true)];
-            // Each request's tables in both caches, its own contents, its
-            // registered blocks and where its own content starts.
-            let mut requests: Vec<([Vec<u32>; 2], Vec<usize>, usize, Option<usize>)> = Vec::new();
+            let mut requests: Vec<Holder> = Vec::new();
             let mut contents: Vec<Content> = Vec::new();
             for (step, (op, pick, count, flag)) in ops.into_iter().enumerate() {
                 match op {
@@ -864,10 +872,10 @@ mod tests {
                         for (kv, table) in caches.iter_mut().zip(&mut tables) {
                             kv.allocate(count, table);
                         }
-                        requests.push((tables, Vec::new(), 0, None));
+                        requests.push(Holder { tables, ..Holder::default() });
                     }
                     1 if !requests.is_empty() => {
-                        let (tables, owned, registered, own_from) =
+                        let Holder { tables, owned, registered, own_from } =
                             requests.swap_remove(pick % requests.len());
                         caches[0].release(&tables[0]);
                         if flag {
@@ -884,11 +892,11 @@ mod tests {
                         // A request registers its blocks in order, own content after shared.
                         let n = requests.len();
                         let r = &mut requests[pick % n];
-                        let j = r.2;
-                        if j < r.0[0].len() {
-                            let blocks = [r.0[0][j], r.0[1][j]];
+                        let j = r.registered;
+                        if j < r.tables[0].len() {
+                            let blocks = [r.tables[0][j], r.tables[1][j]];
                             let hash = step as u64 + 1;
-                            let own = flag || r.3.is_some();
+                            let own = flag || r.own_from.is_some();
                             let key = if own {
                                 BlockKey::Own { hash, candidate: None }
                             } else {
@@ -898,10 +906,10 @@ mod tests {
                                 kv.register(b, key);
                             }
                             if own {
-                                r.1.push(contents.len());
-                                r.3.get_or_insert(j);
+                                r.owned.push(contents.len());
+                                r.own_from.get_or_insert(j);
                             }
-                            r.2 += 1;
+                            r.registered += 1;
                             contents.push(Content { hash, own, blocks, dead: false });
                         }
                     }
@@ -913,7 +921,7 @@ mod tests {
                             for (kv, table) in caches.iter_mut().zip(&mut tables) {
                                 kv.take_cached(keys(&[c.hash]), 1, table);
                             }
-                            requests.push((tables, Vec::new(), 1, None));
+                            requests.push(Holder { tables, registered: 1, ..Holder::default() });
                         }
                     }
                     _ => {}
