@@ -263,6 +263,45 @@ fn per_request_rows_stream_into_one_file() {
 }
 
 #[test]
+fn per_request_rows_name_the_replica_that_served_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = write_manifest(
+        dir.path(),
+        "m.toml",
+        "configs/quick.toml",
+        "[grid]\n\"deployment.replicas\" = [1, 2]\n\"deployment.router\" = [\"round_robin\"]\n",
+    );
+    let o = run(
+        dir.path(),
+        &["sweep", m.to_str().unwrap(), "-q", "--per-request"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let runs = read_parquet(&dir.path().join("out/runs.parquet"));
+    let requests = read_parquet(&dir.path().join("out/requests.parquet"));
+    let run_ids = column::<StringArray>(&runs, "run_id");
+    let replicas = column::<Int64Array>(&runs, "deployment.replicas");
+    let completed = column::<Int64Array>(&runs, "requests_completed");
+    let request_runs = column::<StringArray>(&requests, "run_id");
+    let served_by = column::<Int64Array>(&requests, "replica");
+    assert_eq!(served_by.null_count(), 0);
+    for run in 0..runs.num_rows() {
+        let mut seen: Vec<i64> = (0..requests.num_rows())
+            .filter(|&row| request_runs.value(row) == run_ids.value(run))
+            .map(|row| served_by.value(row))
+            .collect();
+        assert_eq!(
+            seen.len() as i64,
+            completed.value(run),
+            "every request once"
+        );
+        seen.sort_unstable();
+        seen.dedup();
+        let expected: Vec<i64> = (0..replicas.value(run)).collect();
+        assert_eq!(seen, expected, "replicas {}", replicas.value(run));
+    }
+}
+
+#[test]
 fn resume_reuses_finished_runs_and_force_redoes_them() {
     let dir = tempfile::tempdir().unwrap();
     let m = write_manifest(

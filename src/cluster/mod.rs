@@ -51,8 +51,8 @@ impl Cluster {
     pub fn new(server: &ServerConfig, options: SimOptions) -> Self {
         let d = &server.deployment;
         let replicas = d.replicas.max(1) as usize;
-        let engines: Vec<Engine> = (0..replicas)
-            .map(|_| Engine::new(server, options))
+        let engines: Vec<Engine> = (0..replicas as u32)
+            .map(|replica| Engine::for_replica(server, options, replica))
             .collect();
         Self {
             next: engines.iter().map(Engine::next_event).collect(),

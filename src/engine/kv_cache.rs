@@ -20,10 +20,10 @@
 //! blocks (they are not shared). Both draw on the same byte capacity.
 
 use crate::config::ServerConfig;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Range;
 
-const NIL: u32 = u32::MAX;
 /// Hash value meaning "no content hash".
 const NO_HASH: u64 = 0;
 
@@ -168,46 +168,118 @@ pub struct PrefixHit {
     pub free_blocks: u64,
 }
 
-/// One block's bookkeeping, kept together so that touching a block touches
-/// one cache line (the block operations are the hottest loop of a run).
+/// One block's bookkeeping in 16 bytes, so that the pools of many engines
+/// stay in cache (the block operations are the hottest loop of a run).
 #[derive(Debug, Clone, Copy)]
 struct Block {
     /// The content hash, or [`NO_HASH`].
     hash: u64,
-    /// Free-list neighbours ([`NIL`] at the ends or when not free).
-    prev: u32,
-    next: u32,
-    ref_count: u32,
-    /// Whether the hash is (or was last) entered in the prefix map.
-    in_map: bool,
+    /// [`MAPPED`] and [`OWN`], then either [`FREE`] and the block's position
+    /// in the free queue, or the reference count (only free blocks are
+    /// queued, and they have no references).
+    state: u64,
 }
+
+/// [`Block::state`] bit: the hash is (or was last) entered in the prefix map.
+const MAPPED: u64 = 1 << 63;
+/// [`Block::state`] bit: the content is unique to one request ([`BlockKey::Own`]).
+const OWN: u64 = 1 << 62;
+/// [`Block::state`] bit: the block is free; the low bits are its queue position.
+const FREE: u64 = 1 << 61;
+/// [`Block::state`] bits holding the queue position or the reference count.
+const LOW: u64 = FREE - 1;
+/// The queue position of the first entry of a new cache: blocks pushed at the
+/// front count down from it, blocks pushed at the back count up, and neither
+/// can run out (2^59 pushes).
+const FIRST_POSITION: u64 = 1 << 59;
 
 impl Block {
     const FRESH: Self = Self {
         hash: NO_HASH,
-        prev: NIL,
-        next: NIL,
-        ref_count: 0,
-        in_map: false,
+        state: 0,
     };
+
+    #[inline]
+    fn is_free(self) -> bool {
+        self.state & FREE != 0
+    }
+
+    /// Whether the block is free and queued at `position`.
+    #[inline]
+    fn is_free_at(self, position: u64) -> bool {
+        self.state & !(MAPPED | OWN) == FREE | position
+    }
+
+    #[inline]
+    fn is_own(self) -> bool {
+        self.state & OWN != 0
+    }
+
+    #[inline]
+    fn in_map(self) -> bool {
+        self.state & MAPPED != 0
+    }
+
+    /// Reference count (0 for a free block).
+    #[inline]
+    fn refs(self) -> u64 {
+        if self.is_free() {
+            0
+        } else {
+            self.state & LOW
+        }
+    }
+
+    #[inline]
+    fn set_refs(&mut self, refs: u64) {
+        self.state = self.state & (MAPPED | OWN) | refs;
+    }
+
+    #[inline]
+    fn set_free_at(&mut self, position: u64) {
+        self.state = self.state & (MAPPED | OWN) | FREE | position;
+    }
 }
 
-/// Stands in the free list for the blocks never used yet, which are
+/// Stands in the free queue for the blocks never used yet, which are
 /// materialised in index order as allocation reaches them: memory grows with
 /// the blocks a run touches, not with the capacity a config declares.
-const UNTOUCHED: u32 = NIL - 1;
+const UNTOUCHED: u32 = u32::MAX - 1;
+
+/// Stands in the free queue for a block whose content is dead: unique to a
+/// request that has finished, so nothing can find it again. Which dead block
+/// such an entry hands out makes no difference, so it hands out the most
+/// recently freed one (from the dead stack), the likeliest to be in cache.
+const DEAD: u32 = u32::MAX;
 
 /// The block pool.
+///
+/// The free blocks wait in a queue of block ids, least recently freed first
+/// (blocks without content go to the front, to be reused first). A free block
+/// taken by a prefix hit leaves its entry behind, stale: an entry counts only
+/// if its block is free and records the entry's position, so stale entries
+/// are skipped when they reach the front, and dropped all at once when they
+/// outnumber the live ones. Allocation reads the queue in order rather than
+/// chasing links through the pool, so the pool's cache misses overlap.
+///
+/// The blocks of content nothing can find again are queued as dead
+/// entries: eviction follows the same order, and every piece of content
+/// that can still be found lives exactly as long, but the blocks handed out
+/// are the most recently freed ones, so the pool's working set stays small.
 #[derive(Debug)]
 pub struct KvCache {
     layout: KvLayout,
     /// The blocks used so far, by index (`blocks.len() <= num_blocks`).
     blocks: Vec<Block>,
     num_blocks: u32,
-    free_head: u32,
-    free_tail: u32,
-    /// The free-list links of [`UNTOUCHED`].
-    untouched: (u32, u32),
+    /// The free queue (and [`UNTOUCHED`] while blocks remain untouched).
+    free: VecDeque<u32>,
+    /// The position of `free`'s first entry; entry `i` is at `free_front + i`.
+    free_front: u64,
+    /// Entries in `free` whose block was taken out of the middle.
+    stale: usize,
+    /// The blocks of the [`DEAD`] entries, most recently freed last.
+    dead: Vec<u32>,
     in_use: u64,
     window_tokens_held: u64,
     shared: HashMap<u64, u32, BuildHasherDefault<IdentityHasher>>,
@@ -221,23 +293,24 @@ impl KvCache {
     /// An empty cache of `layout`; `prefix_caching` enables content sharing.
     pub fn new(layout: KvLayout, prefix_caching: bool) -> Self {
         let num_blocks = layout.num_blocks().min(u64::from(UNTOUCHED)) as u32;
-        let mut cache = Self {
+        let mut free = VecDeque::new();
+        if num_blocks > 0 {
+            free.push_back(UNTOUCHED);
+        }
+        Self {
             layout,
             blocks: Vec::new(),
             num_blocks,
-            free_head: NIL,
-            free_tail: NIL,
-            untouched: (NIL, NIL),
+            free,
+            free_front: FIRST_POSITION,
+            stale: 0,
+            dead: Vec::new(),
             in_use: 0,
             window_tokens_held: 0,
             shared: HashMap::default(),
             prefix_caching,
             map_everything: false,
-        };
-        if num_blocks > 0 {
-            cache.push_back(UNTOUCHED);
         }
-        cache
     }
 
     /// The cache's sizes.
@@ -307,7 +380,7 @@ impl KvCache {
         for key in keys.take(max_blocks as usize) {
             let Some(b) = self.find(key) else { break };
             hit.blocks += 1;
-            if self.blocks[b as usize].ref_count == 0 {
+            if self.blocks[b as usize].is_free() {
                 hit.free_blocks += 1;
             }
         }
@@ -324,12 +397,17 @@ impl KvCache {
     ) {
         for key in keys.take(count as usize) {
             let Some(b) = self.find(key) else { break };
-            if self.blocks[b as usize].ref_count == 0 {
-                self.unlink(b);
+            let block = &mut self.blocks[b as usize];
+            if block.is_free() {
+                // Its queue entry goes stale.
+                self.stale += 1;
                 self.in_use += 1;
             }
-            self.blocks[b as usize].ref_count += 1;
+            block.set_refs(block.refs() + 1);
             out.push(b);
+        }
+        if 2 * self.stale > self.free.len() + 64 {
+            self.drop_stale_entries();
         }
     }
 
@@ -337,11 +415,21 @@ impl KvCache {
     /// evicting the least recently freed cached blocks.
     pub fn allocate(&mut self, count: u64, out: &mut Vec<u32>) {
         for _ in 0..count {
-            let b = self.take_free_head();
+            let (b, dead) = self.take_free_head();
             let block = &mut self.blocks[b as usize];
+            if dead && !self.map_everything {
+                // Own content is never in the map: nothing to read.
+                *block = Block {
+                    hash: NO_HASH,
+                    state: 1,
+                };
+                self.in_use += 1;
+                out.push(b);
+                continue;
+            }
             let h = std::mem::replace(&mut block.hash, NO_HASH);
-            let was_mapped = std::mem::take(&mut block.in_map);
-            block.ref_count = 1;
+            let was_mapped = block.in_map();
+            block.state = 1;
             if was_mapped && self.shared.get(&h) == Some(&b) {
                 self.shared.remove(&h);
             }
@@ -365,17 +453,43 @@ impl KvCache {
     pub fn release(&mut self, blocks: &[u32]) {
         for &b in blocks.iter().rev() {
             let block = &mut self.blocks[b as usize];
-            block.ref_count -= 1;
-            if block.ref_count == 0 {
-                self.in_use -= 1;
-                if block.hash == NO_HASH {
-                    // Nothing worth keeping: reuse it first.
-                    self.push_front(b);
-                } else {
-                    self.push_back(b);
-                }
+            let refs = block.refs() - 1;
+            if refs > 0 {
+                block.set_refs(refs);
+                continue;
             }
+            self.in_use -= 1;
+            let position = if block.hash == NO_HASH {
+                // Nothing worth keeping: reuse it first.
+                self.free.push_front(b);
+                self.free_front -= 1;
+                self.free_front
+            } else {
+                self.free.push_back(b);
+                self.free_front + self.free.len() as u64 - 1
+            };
+            block.set_free_at(position);
         }
+    }
+
+    /// [`release`](Self::release) for a request that has finished: the
+    /// blocks at `own` (indices into `blocks`) hold its registered own
+    /// content ([`BlockKey::Own`], one reference each), which nothing can
+    /// find again, so they become dead without their records being read.
+    pub fn release_finished(&mut self, blocks: &[u32], own: Range<usize>) {
+        let (shared, rest) = blocks.split_at(own.start);
+        let (own, tail) = rest.split_at(own.len());
+        self.release(tail);
+        for &b in own.iter().rev() {
+            debug_assert!({
+                let block = self.blocks[b as usize];
+                block.is_own() && block.refs() == 1
+            });
+            self.free.push_back(DEAD);
+            self.dead.push(b);
+        }
+        self.in_use -= own.len() as u64;
+        self.release(shared);
     }
 
     /// Records that `block` is full and holds the content `key` names.
@@ -391,8 +505,14 @@ impl KvCache {
         let shared = shared || self.map_everything;
         let b = &mut self.blocks[block as usize];
         b.hash = hash;
+        if let BlockKey::Own { .. } = key {
+            // Only its request holds its own content. Writing the state
+            // whole spares reading a record that may have left the cache.
+            debug_assert_eq!(b.refs(), 1);
+            b.state = OWN | 1;
+        }
         if shared {
-            b.in_map = true;
+            b.state |= MAPPED;
             self.shared.entry(hash).or_insert(block);
         }
     }
@@ -403,91 +523,67 @@ impl KvCache {
         self.map_everything = on;
     }
 
-    /// Unlinks the block at the head of the free list (the caller checked
-    /// [`fits`](Self::fits)), materialising the next untouched block when
-    /// the untouched run is at the head.
+    /// Takes the block at the head of the free queue (the caller checked
+    /// [`fits`](Self::fits)), skipping stale entries, materialising the next
+    /// untouched block when [`UNTOUCHED`] is at the head, and taking the most
+    /// recently freed dead block for a [`DEAD`] entry; says whether it was dead.
     #[inline]
-    fn take_free_head(&mut self) -> u32 {
-        let b = self.free_head;
-        debug_assert_ne!(b, NIL, "allocate without fits");
-        if b != UNTOUCHED {
-            self.unlink(b);
-            return b;
+    fn take_free_head(&mut self) -> (u32, bool) {
+        loop {
+            let Some(&b) = self.free.front() else {
+                unreachable!("allocate without fits")
+            };
+            if b == UNTOUCHED {
+                let fresh = self.blocks.len() as u32;
+                self.blocks.push(Block::FRESH);
+                if fresh + 1 == self.num_blocks {
+                    self.pop_front();
+                }
+                return (fresh, false);
+            }
+            let position = self.pop_front();
+            if b == DEAD {
+                let Some(dead) = self.dead.pop() else {
+                    unreachable!("a dead entry without a dead block")
+                };
+                return (dead, true);
+            }
+            if self.blocks[b as usize].is_free_at(position) {
+                return (b, false);
+            }
+            self.stale -= 1;
         }
-        let fresh = self.blocks.len() as u32;
-        self.blocks.push(Block::FRESH);
-        if fresh + 1 == self.num_blocks {
-            self.unlink(UNTOUCHED);
-        }
-        fresh
     }
 
-    /// The free-list links (prev, next) of `b`.
+    /// Removes the free queue's first entry; returns its position.
     #[inline]
-    fn links(&self, b: u32) -> (u32, u32) {
-        if b == UNTOUCHED {
-            self.untouched
-        } else {
-            let k = &self.blocks[b as usize];
-            (k.prev, k.next)
-        }
+    fn pop_front(&mut self) -> u64 {
+        self.free.pop_front();
+        self.free_front += 1;
+        self.free_front - 1
     }
 
-    #[inline]
-    fn set_prev(&mut self, b: u32, prev: u32) {
-        if b == UNTOUCHED {
-            self.untouched.0 = prev;
-        } else {
-            self.blocks[b as usize].prev = prev;
-        }
-    }
-
-    #[inline]
-    fn set_next(&mut self, b: u32, next: u32) {
-        if b == UNTOUCHED {
-            self.untouched.1 = next;
-        } else {
-            self.blocks[b as usize].next = next;
-        }
-    }
-
-    #[inline]
-    fn unlink(&mut self, b: u32) {
-        let (p, n) = self.links(b);
-        if p == NIL {
-            self.free_head = n;
-        } else {
-            self.set_next(p, n);
-        }
-        if n == NIL {
-            self.free_tail = p;
-        } else {
-            self.set_prev(n, p);
-        }
-        self.set_prev(b, NIL);
-        self.set_next(b, NIL);
-    }
-
-    fn push_back(&mut self, b: u32) {
-        self.set_prev(b, self.free_tail);
-        self.set_next(b, NIL);
-        if self.free_tail == NIL {
-            self.free_head = b;
-        } else {
-            self.set_next(self.free_tail, b);
-        }
-        self.free_tail = b;
-    }
-
-    fn push_front(&mut self, b: u32) {
-        self.set_next(b, self.free_head);
-        self.set_prev(b, NIL);
-        if self.free_head == NIL {
-            self.free_tail = b;
-        } else {
-            self.set_prev(self.free_head, b);
-        }
-        self.free_head = b;
+    /// Rebuilds the free queue without its stale entries, in the same order.
+    fn drop_stale_entries(&mut self) {
+        let blocks = &mut self.blocks;
+        let front = self.free_front;
+        let (mut seen, mut kept) = (0, 0);
+        // Positions only decrease, and every entry after the one being
+        // renumbered had a larger position: no stale entry can match one.
+        self.free.retain(|&b| {
+            let position = front + seen;
+            seen += 1;
+            let marker = b == UNTOUCHED || b == DEAD;
+            let keep = marker || blocks[b as usize].is_free_at(position);
+            if keep {
+                if !marker {
+                    blocks[b as usize].set_free_at(front + kept);
+                }
+                kept += 1;
+            }
+            keep
+        });
+        self.stale = 0;
     }
 }
 
@@ -537,7 +633,7 @@ mod tests {
         let mut cache = KvCache::new(layout(2), true);
         let mut out = Vec::new();
         cache.allocate(2, &mut out);
-        assert_eq!((cache.free_head, cache.free_tail), (NIL, NIL));
+        assert!(cache.free.is_empty());
         cache.register(out[0], BlockKey::Shared(7));
         cache.release(&out);
         // The hashed block goes to the back, the other to the front.
@@ -545,6 +641,297 @@ mod tests {
         cache.allocate(2, &mut again);
         assert_eq!(again, [out[1], out[0]]);
         assert_eq!(cache.find(BlockKey::Shared(7)), None);
+    }
+
+    #[test]
+    fn a_block_record_is_16_bytes() {
+        assert_eq!(std::mem::size_of::<Block>(), 16);
+    }
+
+    #[test]
+    fn a_block_taken_while_free_rejoins_the_queue_at_the_back() {
+        let mut kv = KvCache::new(layout(3), true);
+        let mut a = Vec::new();
+        kv.allocate(3, &mut a);
+        for (i, &b) in a.iter().enumerate() {
+            kv.register(b, BlockKey::Shared(i as u64 + 1));
+        }
+        kv.release(&a); // queued last block first: a[2], a[1], a[0]
+        let mut hit = Vec::new();
+        kv.take_cached(keys(&[1, 2]), 2, &mut hit);
+        assert_eq!(hit, [a[0], a[1]]);
+        assert_eq!(kv.stale, 2);
+        kv.release(&hit); // queued: a[2], then a[1], a[0] again
+        let mut again = Vec::new();
+        kv.allocate(3, &mut again);
+        assert_eq!(again, [a[2], a[1], a[0]]);
+        assert_eq!(kv.stale, 0, "stale entries skipped on the way");
+        assert!(kv.free.is_empty());
+    }
+
+    #[test]
+    fn stale_entries_are_dropped_when_they_outnumber_the_live_ones() {
+        let mut kv = KvCache::new(layout(4), true);
+        let mut a = Vec::new();
+        kv.allocate(4, &mut a);
+        for (i, &b) in a.iter().enumerate() {
+            kv.register(b, BlockKey::Shared(i as u64 + 1));
+        }
+        kv.release(&a);
+        for _ in 0..1000 {
+            let mut hit = Vec::new();
+            kv.take_cached(keys(&[3]), 1, &mut hit);
+            kv.release(&hit);
+            assert!(kv.free.len() <= 2 * 4 + 64 + 1, "{}", kv.free.len());
+        }
+        let mut again = Vec::new();
+        kv.allocate(4, &mut again);
+        assert_eq!(again, [a[3], a[1], a[0], a[2]]);
+    }
+
+    /// The free queue as a plain list: `None` stands for the untouched blocks.
+    struct Model {
+        queue: std::collections::VecDeque<Option<u32>>,
+        refs: Vec<u64>,
+        hash: Vec<u64>,
+    }
+
+    impl Model {
+        fn new() -> Self {
+            Self {
+                queue: [None].into(),
+                refs: Vec::new(),
+                hash: Vec::new(),
+            }
+        }
+
+        fn allocate(&mut self, num_blocks: u32) -> u32 {
+            let b = match self.queue.front().copied() {
+                Some(Some(b)) => {
+                    self.queue.pop_front();
+                    b
+                }
+                _ => {
+                    let fresh = self.refs.len() as u32;
+                    self.refs.push(0);
+                    self.hash.push(NO_HASH);
+                    if fresh + 1 == num_blocks {
+                        self.queue.pop_front();
+                    }
+                    fresh
+                }
+            };
+            self.refs[b as usize] = 1;
+            self.hash[b as usize] = NO_HASH;
+            b
+        }
+
+        fn take(&mut self, b: u32) {
+            if self.refs[b as usize] == 0 {
+                self.queue.retain(|&e| e != Some(b));
+            }
+            self.refs[b as usize] += 1;
+        }
+
+        fn release(&mut self, blocks: &[u32]) {
+            for &b in blocks.iter().rev() {
+                self.refs[b as usize] -= 1;
+                if self.refs[b as usize] == 0 {
+                    if self.hash[b as usize] == NO_HASH {
+                        self.queue.push_front(Some(b));
+                    } else {
+                        self.queue.push_back(Some(b));
+                    }
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Allocation, release and prefix hits reuse blocks in the order of a
+        /// plain least-recently-freed list, stale entries and all.
+        #[test]
+        fn the_free_queue_keeps_least_recently_freed_order(
+            ops in proptest::collection::vec((0u8..4, 0usize..64, 1u64..5), 1..300)
+        ) {
+            const BLOCKS: u32 = 12;
+            let mut kv = KvCache::new(layout(u64::from(BLOCKS)), true);
+            let mut model = Model::new();
+            let mut tables: Vec<Vec<u32>> = Vec::new();
+            let mut hashes: Vec<(u64, u32)> = Vec::new();
+            for (step, (op, pick, count)) in ops.into_iter().enumerate() {
+                match op {
+                    0 if kv.fits(count, 0) => {
+                        let mut table = Vec::new();
+                        kv.allocate(count, &mut table);
+                        let expected: Vec<u32> =
+                            (0..count).map(|_| model.allocate(BLOCKS)).collect();
+                        proptest::prop_assert_eq!(&table, &expected);
+                        tables.push(table);
+                    }
+                    1 if !tables.is_empty() => {
+                        let table = tables.swap_remove(pick % tables.len());
+                        kv.release(&table);
+                        model.release(&table);
+                    }
+                    2 if !tables.is_empty() => {
+                        let table = &tables[pick % tables.len()];
+                        let b = table[pick % table.len()];
+                        if model.hash[b as usize] == NO_HASH {
+                            let hash = step as u64 + 1;
+                            kv.register(b, BlockKey::Shared(hash));
+                            model.hash[b as usize] = hash;
+                            hashes.push((hash, b));
+                        }
+                    }
+                    3 if !hashes.is_empty() => {
+                        let (hash, b) = hashes[pick % hashes.len()];
+                        let mut table = Vec::new();
+                        let found = model.hash[b as usize] == hash;
+                        proptest::prop_assert_eq!(
+                            kv.find(BlockKey::Shared(hash)),
+                            found.then_some(b)
+                        );
+                        if found && kv.fits(u64::from(model.refs[b as usize] == 0), 0) {
+                            kv.take_cached(keys(&[hash]), 1, &mut table);
+                            proptest::prop_assert_eq!(&table, &vec![b]);
+                            model.take(b);
+                            tables.push(table);
+                        }
+                    }
+                    _ => {}
+                }
+                proptest::prop_assert_eq!(
+                    kv.blocks_in_use(),
+                    model.refs.iter().filter(|&&r| r > 0).count() as u64
+                );
+            }
+            for table in &tables {
+                kv.release(table);
+                model.release(table);
+            }
+            let mut rest = Vec::new();
+            kv.allocate(u64::from(BLOCKS), &mut rest);
+            let expected: Vec<u32> = (0..BLOCKS).map(|_| model.allocate(BLOCKS)).collect();
+            proptest::prop_assert_eq!(rest, expected);
+        }
+    }
+
+    /// A piece of content registered in both caches of the test below.
+    struct Content {
+        hash: u64,
+        own: bool,
+        /// Its block in each cache.
+        blocks: [u32; 2],
+        /// An own content whose request has finished: nothing looks for it.
+        dead: bool,
+    }
+
+    impl Content {
+        fn found(&self, kv: &KvCache, i: usize) -> bool {
+            let key = if self.own {
+                BlockKey::Own {
+                    hash: self.hash,
+                    candidate: Some(self.blocks[i]),
+                }
+            } else {
+                BlockKey::Shared(self.hash)
+            };
+            kv.find(key).is_some()
+        }
+    }
+
+    /// A request of the test below: its tables in both caches, its own
+    /// contents, its registered blocks and where its own content starts.
+    #[derive(Default)]
+    struct Holder {
+        tables: [Vec<u32>; 2],
+        owned: Vec<usize>,
+        registered: usize,
+        own_from: Option<usize>,
+    }
+
+    proptest::proptest! {
+        /// Handing out dead blocks first changes which blocks a request gets,
+        /// never which content can still be found.
+        #[test]
+        fn dead_content_reuse_keeps_everything_findable(
+            ops in proptest::collection::vec(
+                (0u8..4, 0usize..64, 1u64..5, proptest::bool::ANY),
+                1..300
+            )
+        ) {
+            // caches[0] is never told that a request finished; caches[1] is.
+            let mut caches = [KvCache::new(layout(12), true), KvCache::new(layout(12), true)];
+            let mut requests: Vec<Holder> = Vec::new();
+            let mut contents: Vec<Content> = Vec::new();
+            for (step, (op, pick, count, flag)) in ops.into_iter().enumerate() {
+                match op {
+                    0 if caches[0].fits(count, 0) => {
+                        let mut tables = [Vec::new(), Vec::new()];
+                        for (kv, table) in caches.iter_mut().zip(&mut tables) {
+                            kv.allocate(count, table);
+                        }
+                        requests.push(Holder { tables, ..Holder::default() });
+                    }
+                    1 if !requests.is_empty() => {
+                        let Holder { tables, owned, registered, own_from } =
+                            requests.swap_remove(pick % requests.len());
+                        caches[0].release(&tables[0]);
+                        if flag {
+                            let own = own_from.unwrap_or(registered)..registered;
+                            caches[1].release_finished(&tables[1], own);
+                        } else {
+                            caches[1].release(&tables[1]);
+                        }
+                        for c in owned {
+                            contents[c].dead |= flag;
+                        }
+                    }
+                    2 if !requests.is_empty() => {
+                        // A request registers its blocks in order, own content after shared.
+                        let n = requests.len();
+                        let r = &mut requests[pick % n];
+                        let j = r.registered;
+                        if j < r.tables[0].len() {
+                            let blocks = [r.tables[0][j], r.tables[1][j]];
+                            let hash = step as u64 + 1;
+                            let own = flag || r.own_from.is_some();
+                            let key = if own {
+                                BlockKey::Own { hash, candidate: None }
+                            } else {
+                                BlockKey::Shared(hash)
+                            };
+                            for (kv, &b) in caches.iter_mut().zip(&blocks) {
+                                kv.register(b, key);
+                            }
+                            if own {
+                                r.owned.push(contents.len());
+                                r.own_from.get_or_insert(j);
+                            }
+                            r.registered += 1;
+                            contents.push(Content { hash, own, blocks, dead: false });
+                        }
+                    }
+                    3 if !contents.is_empty() => {
+                        let c = &contents[pick % contents.len()];
+                        let hit = caches[0].lookup(keys(&[c.hash]), 1);
+                        if !c.own && hit.blocks == 1 && caches[0].fits(hit.free_blocks, 0) {
+                            let mut tables = [Vec::new(), Vec::new()];
+                            for (kv, table) in caches.iter_mut().zip(&mut tables) {
+                                kv.take_cached(keys(&[c.hash]), 1, table);
+                            }
+                            requests.push(Holder { tables, registered: 1, ..Holder::default() });
+                        }
+                    }
+                    _ => {}
+                }
+                proptest::prop_assert_eq!(caches[0].blocks_in_use(), caches[1].blocks_in_use());
+                for c in contents.iter().filter(|c| !c.dead) {
+                    proptest::prop_assert_eq!(c.found(&caches[0], 0), c.found(&caches[1], 1));
+                }
+            }
+        }
     }
 
     #[test]

@@ -108,6 +108,15 @@ impl Request {
         }
     }
 
+    /// The blocks (indices into `blocks`) holding the request's registered
+    /// own content ([`BlockKey::Own`]): past the prompt's shared blocks, up to
+    /// the registered ones.
+    pub fn registered_own_blocks(&self) -> std::ops::Range<usize> {
+        let registered = self.registered_blocks as usize;
+        let shared = self.prompt_hashes.as_deref().map_or(0, <[u64]>::len);
+        shared.min(registered)..registered
+    }
+
     /// Whether the request only decodes: its prompt (and any recompute) is done
     /// and it computes one token per step.
     pub fn is_decoding(&self) -> bool {

@@ -161,11 +161,19 @@ pub struct Engine {
     rejected: u64,
     /// The requests that finished in the last step (reused, not reallocated).
     completions: Vec<Completion>,
+    /// The engine's replica index in its deployment (for per-request records).
+    replica: u32,
 }
 
 impl Engine {
-    /// An idle engine of `server` at time 0.
+    /// An idle engine of `server` at time 0 (replica 0 of its deployment).
     pub fn new(server: &ServerConfig, options: SimOptions) -> Self {
+        Self::for_replica(server, options, 0)
+    }
+
+    /// An idle engine of `server` at time 0, replica `replica` of its
+    /// deployment (what its per-request records name).
+    pub fn for_replica(server: &ServerConfig, options: SimOptions, replica: u32) -> Self {
         let cost = CostModel::new(server);
         let mut kv = KvCache::new(
             KvLayout::new(server),
@@ -198,6 +206,7 @@ impl Engine {
             arrived: 0,
             rejected: 0,
             completions: Vec::new(),
+            replica,
         }
     }
 
@@ -408,6 +417,7 @@ impl Engine {
                 output_tokens: r.output_tokens,
                 preemptions: r.preemptions,
                 cached_tokens: r.cached_tokens,
+                replica: self.replica,
             });
             if obs.wants_events() {
                 obs.on_event(

@@ -512,7 +512,7 @@ pub enum RecordField {
 /// The columns of per-request tables (`requests.parquet`, after `run_id`),
 /// one per field of [`RequestRecord`], in field order; a test checks them
 /// against the record's serialized fields.
-pub const REQUEST_COLUMNS: [(&str, RecordField); 8] = [
+pub const REQUEST_COLUMNS: [(&str, RecordField); 9] = [
     ("request_id", RecordField::Int(|r| r.request_id.0 as i64)),
     ("arrival_secs", RecordField::Float(|r| r.arrival_secs)),
     (
@@ -536,6 +536,7 @@ pub const REQUEST_COLUMNS: [(&str, RecordField); 8] = [
         "cached_tokens",
         RecordField::Int(|r| i64::from(r.cached_tokens)),
     ),
+    ("replica", RecordField::Int(|r| i64::from(r.replica))),
 ];
 
 #[cfg(test)]
@@ -592,6 +593,7 @@ mod tests {
             output_tokens: 4,
             preemptions: 1,
             cached_tokens: 16,
+            replica: 3,
         };
         let json = serde_json::to_value(record).unwrap();
         let fields: Vec<&str> = json

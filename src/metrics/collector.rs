@@ -304,6 +304,7 @@ mod tests {
             output_tokens: 3,
             preemptions: 0,
             cached_tokens: 0,
+            replica: 0,
         }
     }
 

@@ -230,4 +230,6 @@ pub struct RequestRecord {
     pub preemptions: u32,
     /// Prompt tokens reused from the prefix cache at its last admission.
     pub cached_tokens: u32,
+    /// The replica that served it (its index in the deployment; 0 with one replica).
+    pub replica: u32,
 }

@@ -349,7 +349,8 @@ impl Scheduler {
 
     /// Drops a request's blocks, window tokens and (preemption-free mode) the
     /// rest of its reservation; `keep_as_ghost` keeps the block table as the
-    /// place to look for the request's content later.
+    /// place to look for the request's content later (a preemption; without
+    /// it the request has finished, and its own content is dead).
     fn release_kv(
         &mut self,
         reqs: &mut RequestTable,
@@ -364,7 +365,11 @@ impl Scheduler {
                 .outstanding_bytes
                 .saturating_sub(r.reserved_bytes.saturating_sub(r.held_bytes(&layout)));
         }
-        kv.release(&r.blocks);
+        if keep_as_ghost {
+            kv.release(&r.blocks);
+        } else {
+            kv.release_finished(&r.blocks, r.registered_own_blocks());
+        }
         if keep_as_ghost {
             std::mem::swap(&mut r.blocks, &mut r.ghost_blocks);
         }

@@ -184,6 +184,7 @@ mod tests {
             output_tokens: 10,
             preemptions: 0,
             cached_tokens: 0,
+            replica: 0,
         }
     }
 
