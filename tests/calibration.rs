@@ -166,6 +166,11 @@ fn the_shipped_calibration_is_the_fit_of_the_shipped_measurements() {
         ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("warning"),
+        "a plausible fit: {}",
+        stderr(&o)
+    );
     let values = |text: &str| -> Vec<String> {
         text.lines()
             .filter(|l| !l.starts_with('#'))
@@ -302,4 +307,43 @@ fn the_tensor_parallel_column_prices_each_row_for_its_gpus() {
         &[],
     );
     assert_failure(&o, 1, "tensor_parallel_size: expected at least 1, got 0");
+}
+
+/// Steps measured ten times faster than the datasheet allows fit an
+/// efficiency above 1, which calibrate writes but warns about.
+#[test]
+fn an_implausible_fit_is_written_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let measured = fs::read_to_string(shipped(MEASURED)).unwrap();
+    let mut lines = measured.lines();
+    let header = lines.next().unwrap();
+    let median = header.split(',').position(|c| c == "median_ms").unwrap();
+    let mut faster = vec![header.to_string()];
+    for line in lines {
+        let mut cells: Vec<String> = line.split(',').map(str::to_string).collect();
+        let ms: f64 = cells[median].parse().unwrap();
+        cells[median] = (ms / 10.0).to_string();
+        faster.push(cells.join(","));
+    }
+    fs::write(dir.path().join("fast.csv"), faster.join("\n") + "\n").unwrap();
+    let c = config(dir.path(), "");
+    let o = run(
+        dir.path(),
+        &[
+            "calibrate",
+            "-c",
+            &c,
+            "--measured",
+            "fast.csv",
+            "-o",
+            "cal.toml",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(dir.path().join("cal.toml").exists());
+    let e = stderr(&o);
+    assert!(
+        e.contains("warning: fast.csv: fitted compute_efficiency") && e.contains("is above 1"),
+        "{e}"
+    );
 }

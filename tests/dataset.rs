@@ -454,6 +454,44 @@ fn template_errors_name_the_template_or_the_dataset_line() {
     assert!(e.contains("'no-such-template.jinja' is neither None, an existing template file, nor a Jinja template"), "{e}");
 }
 
+/// Hostile datasets and templates fail fast with the limit they broke:
+/// a line past 8 MiB (or `/dev/zero`, one endless line), a template that
+/// never ends, and a rendered prompt past 8 MiB.
+#[test]
+fn dataset_and_template_limits_fail_fast_naming_the_line_and_the_limit() {
+    let good = request(0, &[("user", "hello")], Some(2));
+    let long = format!("{}\n", "a".repeat(9 << 20));
+    let s = Setup::new(&[good.clone(), long], &config("data.jsonl", "", ""));
+    let started = std::time::Instant::now();
+    let e = s.error("None");
+    assert!(
+        e.contains("data.jsonl: line 2: the line is longer than 8 MiB (8388608 bytes)"),
+        "{e}"
+    );
+    if Path::new("/dev/zero").exists() {
+        fs::write(s.path().join("c.toml"), config("/dev/zero", "", "")).unwrap();
+        let e = s.error("None");
+        assert!(
+            e.contains("/dev/zero: line 1: the line is longer than 8 MiB"),
+            "{e}"
+        );
+    }
+    fs::write(s.path().join("c.toml"), config("data.jsonl", "", "")).unwrap();
+    fs::write(s.path().join("data.jsonl"), format!("{good}\n")).unwrap();
+    let e = s
+        .error("{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}");
+    assert!(
+        e.contains("data.jsonl: line 1: chat template: the template did more work than the limit on one render (2000000 fuel"),
+        "{e}"
+    );
+    let e = s.error("{% for m in messages %}{{ m.content * 2000000 }}{% endfor %}");
+    assert!(
+        e.contains("data.jsonl: line 1: the rendered prompt has 10000000 bytes, more than the limit of 8 MiB"),
+        "{e}"
+    );
+    assert!(started.elapsed().as_secs() < 60, "{:?}", started.elapsed());
+}
+
 #[test]
 fn validate_accepts_the_dataset_configs() {
     let o = run(

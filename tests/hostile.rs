@@ -330,3 +330,59 @@ fn a_config_and_a_manifest_given_for_each_other_are_named() {
         "this is a sweep manifest (it has a [sweep] section), not a config file",
     );
 }
+
+/// The exit code of the binary run in `dir` with `args` and stderr `err`
+/// (stdout discarded).
+fn code_with_stderr(dir: &Path, args: &[&str], err: Stdio) -> Option<i32> {
+    cmd(dir)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(err)
+        .status()
+        .unwrap()
+        .code()
+}
+
+#[test]
+fn a_stderr_that_cannot_be_written_never_panics_and_keeps_the_exit_code() {
+    let full = Path::new("/dev/full");
+    if !full.exists() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let quick = shipped("configs/quick.toml");
+    let quick = quick.to_str().unwrap();
+    fs::write(
+        dir.path().join("m.toml"),
+        format!("[sweep]\nname = \"t\"\nbase = {quick:?}\noutput = \"out\"\n[grid]\n\"workload.seed\" = [1, 2]\n"),
+    )
+    .unwrap();
+    // Progress, logs and decisions (-v --debug), an error, a usage error, a sweep.
+    let cases: [(&[&str], i32); 4] = [
+        (&["-c", quick, "-v", "--debug"], 0),
+        (&["-c", "no-such.toml"], 1),
+        (&["--no-such-flag"], 2),
+        (&["sweep", "m.toml"], 0),
+    ];
+    for (args, code) in cases {
+        let err = Stdio::from(fs::OpenOptions::new().write(true).open(full).unwrap());
+        assert_eq!(
+            code_with_stderr(dir.path(), args, err),
+            Some(code),
+            "{args:?} 2>/dev/full"
+        );
+    }
+    // A closed pipe: its reader gone before the run writes (exit 101 was a panic).
+    let mut child = cmd(dir.path())
+        .args(["-c", quick, "-v", "--debug"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    assert_eq!(
+        child.wait().unwrap().code(),
+        Some(0),
+        "stderr a closed pipe"
+    );
+}

@@ -5,10 +5,12 @@
 
 pub mod fit;
 pub mod models;
+pub mod plausibility;
 pub mod steps;
 
 pub use fit::{fit, leave_one_out, relative_errors, Sample, MIN_SAMPLES};
 pub use models::StepModels;
+pub use plausibility::plausibility_warnings;
 pub use steps::{parse_steps, Step, StepKind, StepTable, StepsError};
 
 /// How far predictions are from measurements: relative errors summarised.

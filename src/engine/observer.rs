@@ -1,6 +1,7 @@
 //! How a running simulation talks to its caller (progress bars, logs) without
 //! the core doing any I/O itself.
 
+use crate::metrics::Rejections;
 use crate::workload::RequestId;
 use std::fmt;
 
@@ -55,6 +56,18 @@ pub enum RejectReason {
         /// `scheduler.max_num_batched_tokens`.
         budget: u64,
     },
+}
+
+impl RejectReason {
+    /// Counts this rejection under its limit in `rejections`.
+    pub fn count(self, rejections: &mut Rejections) {
+        let limit = match self {
+            RejectReason::LongerThanMaxSeqLen { .. } => &mut rejections.max_seq_len,
+            RejectReason::LargerThanKvCache { .. } => &mut rejections.kv_cache,
+            RejectReason::PromptOverBudget { .. } => &mut rejections.token_budget,
+        };
+        *limit += 1;
+    }
 }
 
 impl fmt::Display for RejectReason {

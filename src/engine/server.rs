@@ -46,7 +46,7 @@ use super::output::EngineOutput;
 use super::request::RequestTable;
 use super::scheduler::Scheduler;
 use crate::config::ServerConfig;
-use crate::metrics::{ClientDelay, MetricsCollector, RequestRecord, RunTotals};
+use crate::metrics::{ClientDelay, MetricsCollector, Rejections, RequestRecord, RunTotals};
 use crate::workload::{RequestId, RequestSpec};
 
 /// Options of a run that do not change its results.
@@ -158,7 +158,7 @@ pub struct Engine {
     in_flight: Option<InFlight>,
     steps: u64,
     arrived: u64,
-    rejected: u64,
+    rejected: Rejections,
     /// The requests that finished in the last step (reused, not reallocated).
     completions: Vec<Completion>,
     /// The engine's replica index in its deployment (for per-request records).
@@ -204,7 +204,7 @@ impl Engine {
             in_flight: None,
             steps: 0,
             arrived: 0,
-            rejected: 0,
+            rejected: Rejections::default(),
             completions: Vec::new(),
             replica,
         }
@@ -236,7 +236,7 @@ impl Engine {
         self.arrived += 1;
         self.metrics.on_arrival(spec.arrival_secs);
         if let Some(reason) = self.rejection(&spec) {
-            self.rejected += 1;
+            reason.count(&mut self.rejected);
             if obs.wants_events() {
                 obs.on_event(
                     time_secs,

@@ -12,6 +12,7 @@ pub mod dataset;
 pub mod digest;
 pub mod error;
 pub mod files;
+pub mod lines;
 pub mod measured;
 pub mod parquet;
 pub mod requests;

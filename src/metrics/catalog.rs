@@ -144,7 +144,7 @@ const LATENCIES: [(&str, &str); 3] = [
 ];
 
 /// The statistics of each latency distribution, in console column order.
-pub const LATENCY_STATS: [&str; 7] = ["min", "mean", "p50", "p90", "p95", "p99", "max"];
+pub const LATENCY_STATS: [&str; 7] = super::stats::STAT_NAMES;
 
 /// The latency statistics that are key metrics, per distribution.
 const KEY_LATENCIES: [&str; 5] = [
@@ -427,9 +427,10 @@ const UNPREFIXED_GROUPS: &[&str] = &[
 ];
 
 /// Result fields that are not metric columns: the config (its swept keys
-/// have their own columns), the wall time (a column of its own) and the
-/// version (in `sweep.json`).
-const NOT_METRICS: &[&str] = &["config", "wall_seconds", "version"];
+/// have their own columns), the wall time (a column of its own), the
+/// version (in `sweep.json`) and the rejections by limit (in a result only
+/// when a request was rejected; `requests_rejected` counts them all).
+const NOT_METRICS: &[&str] = &["config", "wall_seconds", "version", "rejected_by"];
 
 /// The scalar metrics of a run result (its JSON form), flattened with `_`.
 pub fn metric_cells(result: &Json) -> Vec<(String, Cell)> {

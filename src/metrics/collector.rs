@@ -4,8 +4,8 @@
 //! samples of all of them.
 
 use super::result::{
-    ClusterMetrics, LatencyMetrics, Preemptions, PrefixCacheMetrics, RequestCounts, RequestRecord,
-    RunMetrics, SimulationInfo, ThroughputMetrics, Utilization,
+    ClusterMetrics, LatencyMetrics, Preemptions, PrefixCacheMetrics, Rejections, RequestCounts,
+    RequestRecord, RunMetrics, SimulationInfo, ThroughputMetrics, Utilization,
 };
 use super::stats::Stats;
 
@@ -74,8 +74,8 @@ impl ClientDelay {
 pub struct RunTotals {
     /// Requests submitted (rejected ones included).
     pub arrived: u64,
-    /// Requests refused at arrival.
-    pub rejected: u64,
+    /// Requests refused at arrival, by limit.
+    pub rejected: Rejections,
     /// Recompute preemptions.
     pub preemptions: u64,
     /// Admissions that reused at least one cached block.
@@ -96,7 +96,7 @@ impl RunTotals {
     /// Adds another engine's totals to these.
     pub fn merge(&mut self, other: &RunTotals) {
         self.arrived += other.arrived;
-        self.rejected += other.rejected;
+        self.rejected.merge(&other.rejected);
         self.preemptions += other.preemptions;
         self.prefix_hits += other.prefix_hits;
         self.prefix_misses += other.prefix_misses;
@@ -235,7 +235,9 @@ impl MetricsCollector {
     pub fn finish(mut self, totals: &RunTotals) -> (RunMetrics, Option<Vec<RequestRecord>>) {
         let completed = self.completed();
         let window = self.window_secs();
-        let per_sec = |x: f64| if window > 0.0 { x / window } else { 0.0 };
+        // Rates of completed requests: none without one (the window has no end).
+        let per_sec =
+            |x: f64| (completed > 0).then_some(if window > 0.0 { x / window } else { 0.0 });
         let utilization = self.utilization(window);
         let metrics = RunMetrics {
             latency_metrics: LatencyMetrics {
@@ -251,7 +253,8 @@ impl MetricsCollector {
             utilization,
             preemptions: Preemptions {
                 total: totals.preemptions,
-                per_request_mean: ratio(totals.preemptions as f64, completed as f64),
+                per_request_mean: (completed > 0)
+                    .then(|| totals.preemptions as f64 / completed as f64),
             },
             prefix_cache: PrefixCacheMetrics {
                 hits: totals.prefix_hits,
@@ -266,7 +269,8 @@ impl MetricsCollector {
             requests: RequestCounts {
                 total: totals.arrived,
                 completed,
-                rejected: totals.rejected,
+                rejected: totals.rejected.total(),
+                rejected_by: totals.rejected,
             },
             simulation: SimulationInfo {
                 simulated_seconds: totals.end_secs,
@@ -326,10 +330,11 @@ mod tests {
             ..RunTotals::default()
         };
         let (m, records) = c.finish(&totals);
-        assert_eq!(m.latency_metrics.ttft_ms.p50, 1000.0);
-        assert_eq!(m.latency_metrics.per_token_ms.mean, 1500.0);
+        let latency = |s: Option<Stats>| s.unwrap();
+        assert_eq!(latency(m.latency_metrics.ttft_ms).p50, 1000.0);
+        assert_eq!(latency(m.latency_metrics.per_token_ms).mean, 1500.0);
         // Window 1 s .. 5 s.
-        assert_eq!(m.throughput_metrics.output_tokens_per_sec, 0.75);
+        assert_eq!(m.throughput_metrics.output_tokens_per_sec, Some(0.75));
         assert_eq!(m.utilization.avg_kv_cache_util, 1.0 / 4.0);
         assert_eq!(m.utilization.avg_flops_util, 50.0 / (100.0 * 2.0));
         assert_eq!(m.utilization.avg_bandwidth_util, 4.0 / (10.0 * 2.0));
@@ -347,10 +352,11 @@ mod tests {
         c.on_arrival(1.0);
         c.on_complete(record(0, 1.0, 2.0, 5.0));
         let (m, records) = c.finish(&RunTotals::default());
-        assert_eq!(m.latency_metrics.ttft_ms.mean, 2000.0);
-        assert_eq!(m.latency_metrics.e2e_ms.mean, 5000.0);
+        let mean = |s: Option<Stats>| s.unwrap().mean;
+        assert_eq!(mean(m.latency_metrics.ttft_ms), 2000.0);
+        assert_eq!(mean(m.latency_metrics.e2e_ms), 5000.0);
         // Per token: the same gap between first token and end.
-        assert_eq!(m.latency_metrics.per_token_ms.mean, 1500.0);
+        assert_eq!(mean(m.latency_metrics.per_token_ms), 1500.0);
         let r = records.unwrap()[0];
         assert_eq!((r.first_token_secs, r.finish_secs), (3.0, 6.0));
     }
@@ -379,24 +385,30 @@ mod tests {
         };
         totals.merge(&RunTotals {
             arrived: 1,
-            rejected: 1,
+            rejected: Rejections {
+                token_budget: 1,
+                ..Rejections::default()
+            },
             steps: 1,
             end_secs: 3.0,
             ..RunTotals::default()
         });
         assert_eq!(
-            (totals.arrived, totals.rejected, totals.preemptions),
+            (
+                totals.arrived,
+                totals.rejected.token_budget,
+                totals.preemptions
+            ),
             (2, 1, 2)
         );
         assert_eq!((totals.steps, totals.end_secs), (2, 5.0));
         let (m, records) = a.finish(&totals);
         // TTFTs of 1 s and 3 s, over the window 0 s .. 5 s.
-        assert_eq!(m.latency_metrics.ttft_ms.min, 1000.0);
-        assert_eq!(m.latency_metrics.ttft_ms.max, 3000.0);
-        assert_eq!(m.latency_metrics.ttft_ms.mean, 2000.0);
-        assert_eq!(m.throughput_metrics.requests_per_sec, 2.0 / 5.0);
-        assert_eq!(m.requests.completed, 2);
-        assert_eq!(m.preemptions.per_request_mean, 1.0);
+        let ttft = m.latency_metrics.ttft_ms.unwrap();
+        assert_eq!((ttft.min, ttft.max, ttft.mean), (1000.0, 3000.0, 2000.0));
+        assert_eq!(m.throughput_metrics.requests_per_sec, Some(2.0 / 5.0));
+        assert_eq!((m.requests.completed, m.requests.rejected), (2, 1));
+        assert_eq!(m.preemptions.per_request_mean, Some(1.0));
         // Each engine observed over the whole window.
         assert_eq!(m.utilization.avg_kv_cache_util, (0.5 * 2.0 + 1.0) / 10.0);
         assert_eq!(
@@ -409,5 +421,32 @@ mod tests {
         );
         let ids: Vec<RequestId> = records.unwrap().iter().map(|r| r.request_id).collect();
         assert_eq!(ids, [RequestId(0), RequestId(1)]);
+    }
+
+    #[test]
+    fn a_run_that_completed_nothing_has_no_latency_throughput_or_rate_per_request() {
+        let mut c = MetricsCollector::new(false, PEAKS, ClientDelay::default());
+        c.on_arrival(1.0);
+        c.on_arrival(2.0);
+        let totals = RunTotals {
+            arrived: 2,
+            rejected: Rejections {
+                max_seq_len: 1,
+                kv_cache: 1,
+                ..Rejections::default()
+            },
+            end_secs: 2.0,
+            ..RunTotals::default()
+        };
+        let (m, _) = c.finish(&totals);
+        assert_eq!(m.latency_metrics, LatencyMetrics::default());
+        assert_eq!(m.latency_metrics.ttft_ms, None);
+        assert_eq!(m.throughput_metrics, ThroughputMetrics::default());
+        assert_eq!(m.throughput_metrics.output_tokens_per_sec, None);
+        assert_eq!(m.preemptions.per_request_mean, None);
+        assert_eq!((m.requests.total, m.requests.rejected), (2, 2));
+        let json = serde_json::to_value(m.latency_metrics).unwrap();
+        assert!(json["e2e_ms"]["p99"].is_null(), "{json}");
+        assert!(serde_json::to_value(m.throughput_metrics).unwrap()["requests_per_sec"].is_null());
     }
 }

@@ -11,7 +11,8 @@ mod stats;
 
 pub use collector::{ClientDelay, MetricsCollector, Peaks, RunTotals};
 pub use result::{
-    ClusterMetrics, LatencyMetrics, Preemptions, PrefixCacheMetrics, ReplicaMetrics, RequestCounts,
-    RequestRecord, RunMetrics, RunResult, SimulationInfo, ThroughputMetrics, Utilization,
+    ClusterMetrics, LatencyMetrics, Preemptions, PrefixCacheMetrics, Rejections, ReplicaMetrics,
+    RequestCounts, RequestRecord, RunMetrics, RunResult, SimulationInfo, ThroughputMetrics,
+    Utilization,
 };
 pub use stats::{nearest_rank, Stats};

@@ -1,7 +1,7 @@
 //! The result of one run: plain data that feeds the console report, the JSON
 //! file and sweep tables alike. Field names are the public JSON keys.
 
-use super::stats::Stats;
+use super::stats::{serialize_or_nulls, Stats};
 use crate::config::Config;
 use crate::workload::RequestId;
 use serde::Serialize;
@@ -55,7 +55,8 @@ impl RunResult {
         }
     }
 
-    /// A result of `config` with every metric zero: the shape of a result,
+    /// A result of `config` with every count zero and every metric of
+    /// completed requests null (as a run with none): the shape of a result,
     /// from which sweep tables take their column names and types.
     pub fn zeroed(config: Config) -> Self {
         Self::new(config, RunMetrics::default())
@@ -130,26 +131,34 @@ impl ClusterMetrics {
     }
 }
 
-/// Latency distributions over completed requests, in milliseconds.
+/// Latency distributions over completed requests, in milliseconds. A
+/// distribution without samples (no request completed; for `per_token_ms`,
+/// none with two output tokens or more) is `None`, its statistics each
+/// `null` in JSON and tables: never 0 ms.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct LatencyMetrics {
     /// Time to first token: first token time minus arrival.
-    pub ttft_ms: Stats,
+    #[serde(serialize_with = "serialize_or_nulls")]
+    pub ttft_ms: Option<Stats>,
     /// End to end: last token time minus arrival.
-    pub e2e_ms: Stats,
+    #[serde(serialize_with = "serialize_or_nulls")]
+    pub e2e_ms: Option<Stats>,
     /// `(e2e - ttft) / (output tokens - 1)`, requests with one output token left out.
-    pub per_token_ms: Stats,
+    #[serde(serialize_with = "serialize_or_nulls")]
+    pub per_token_ms: Option<Stats>,
 }
 
-/// Throughput over the window from the first arrival to the last completion.
+/// Throughput over the window from the first arrival to the last
+/// completion; `None` (JSON `null`) when no request completed, as the
+/// window is then undefined.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct ThroughputMetrics {
     /// Prompt tokens of completed requests per second.
-    pub input_tokens_per_sec: f64,
+    pub input_tokens_per_sec: Option<f64>,
     /// Output tokens of completed requests per second.
-    pub output_tokens_per_sec: f64,
+    pub output_tokens_per_sec: Option<f64>,
     /// Completed requests per second.
-    pub requests_per_sec: f64,
+    pub requests_per_sec: Option<f64>,
 }
 
 /// Utilisation as fractions from 0 to 1.
@@ -168,8 +177,8 @@ pub struct Utilization {
 pub struct Preemptions {
     /// All preemptions of the run.
     pub total: u64,
-    /// Preemptions per completed request.
-    pub per_request_mean: f64,
+    /// Preemptions per completed request (`None`, JSON `null`, when none completed).
+    pub per_request_mean: Option<f64>,
 }
 
 /// Prefix cache effectiveness.
@@ -194,8 +203,45 @@ pub struct RequestCounts {
     pub total: u64,
     /// Requests that emitted their last token.
     pub completed: u64,
-    /// Requests refused at arrival (too long for the model or the cache).
+    /// Requests refused at arrival (too long for the model, the KV cache or
+    /// the step's token budget).
     pub rejected: u64,
+    /// The rejected requests by the limit that refused them; in JSON only
+    /// when a request was rejected (it is no table column).
+    #[serde(skip_serializing_if = "Rejections::is_empty")]
+    pub rejected_by: Rejections,
+}
+
+/// Requests refused at arrival, by the limit that refused them (the first
+/// that applies, in this order).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Rejections {
+    /// Prompt plus output longer than `model.max_seq_len`.
+    pub max_seq_len: u64,
+    /// KV larger than the whole, empty KV cache.
+    pub kv_cache: u64,
+    /// Prompt longer than `scheduler.max_num_batched_tokens`, the token
+    /// budget of a step, with chunked prefill off.
+    pub token_budget: u64,
+}
+
+impl Rejections {
+    /// All rejected requests.
+    pub fn total(&self) -> u64 {
+        self.max_seq_len + self.kv_cache + self.token_budget
+    }
+
+    /// Whether no request was rejected.
+    pub fn is_empty(&self) -> bool {
+        self.total() == 0
+    }
+
+    /// Adds another engine's rejections to these.
+    pub fn merge(&mut self, other: &Rejections) {
+        self.max_seq_len += other.max_seq_len;
+        self.kv_cache += other.kv_cache;
+        self.token_budget += other.token_budget;
+    }
 }
 
 /// Facts about the run itself.

@@ -48,7 +48,7 @@ pub fn render(result: &RunResult, style: Style) -> String {
         let mut rows: Vec<(&'static str, String)> = catalog()
             .iter()
             .filter(|m| m.group == group && !m.row.is_empty())
-            .map(|m| (m.row, row_text(m, &cells, style)))
+            .map(|m| (m.row, row_text(m, &cells, result, style)))
             .collect();
         if group == Group::Summary {
             rows.push((
@@ -81,7 +81,7 @@ fn latency_table(out: &mut String, cells: &HashMap<String, Cell>, style: Style) 
         let values: String = catalog()
             .iter()
             .filter(|m| m.group == Group::Latency && m.row == family)
-            .map(|m| format!("{:>10.2}", number(cells, &m.column)))
+            .map(|m| format!("{:>10}", cell_text(m, cells)))
             .collect();
         let _ = writeln!(out, "  {family:<10}{values}");
     }
@@ -92,8 +92,11 @@ fn number(cells: &HashMap<String, Cell>, column: &str) -> f64 {
     cells.get(column).and_then(Cell::as_number).unwrap_or(0.0)
 }
 
+/// What the console prints for a metric without a value (no completed request).
+const NO_VALUE: &str = "-";
+
 /// The text of a metric's console row, with the metrics shown beside it.
-fn row_text(m: &Metric, cells: &HashMap<String, Cell>, style: Style) -> String {
+fn row_text(m: &Metric, cells: &HashMap<String, Cell>, result: &RunResult, style: Style) -> String {
     let own = cell_text(m, cells);
     let beside = |column: &str| {
         catalog()
@@ -115,7 +118,7 @@ fn row_text(m: &Metric, cells: &HashMap<String, Cell>, style: Style) -> String {
                 text.push_str(&format!(
                     " ({} {})",
                     beside("requests_rejected"),
-                    style.warn("rejected: longer than max_seq_len or the KV cache")
+                    style.warn(&format!("rejected: {}", rejection_causes(result)))
                 ));
             }
             text
@@ -124,11 +127,39 @@ fn row_text(m: &Metric, cells: &HashMap<String, Cell>, style: Style) -> String {
     }
 }
 
-/// One metric's value in its unit.
+/// The limits that rejected a run's requests, each with its count and
+/// value: `3 longer than max_seq_len 4096, 2 with a prompt over the token
+/// budget (max_num_batched_tokens 2048, chunked prefill off)`.
+fn rejection_causes(result: &RunResult) -> String {
+    let by = result.requests.rejected_by;
+    let server = &result.config.server;
+    [
+        (
+            by.max_seq_len,
+            format!("longer than max_seq_len {}", server.model.max_seq_len),
+        ),
+        (by.kv_cache, "larger than the whole KV cache".to_string()),
+        (
+            by.token_budget,
+            format!(
+                "with a prompt over the token budget (max_num_batched_tokens {}, chunked prefill off)",
+                server.scheduler.max_num_batched_tokens
+            ),
+        ),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, cause)| format!("{n} {cause}"))
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// One metric's value in its unit ([`NO_VALUE`] when it has none).
 fn cell_text(m: &Metric, cells: &HashMap<String, Cell>) -> String {
     match cells.get(&m.column) {
         Some(Cell::Int(i)) => i.to_string(),
-        _ => m.unit.format(number(cells, &m.column)),
+        Some(Cell::Float(f)) => m.unit.format(*f),
+        _ => NO_VALUE.to_string(),
     }
 }
 
@@ -214,6 +245,7 @@ pub fn capacity_report(summary: &Table, over: &str, style: Style) -> String {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::metrics::{Rejections, RequestCounts};
 
     /// Metrics the console shows inside the row of another, with the column of
     /// that row: the token hit rate beside the tokens saved, the arrivals and
@@ -255,5 +287,37 @@ mod tests {
         }
         assert!(text.contains("Latency (ms)"));
         assert!(text.contains("Wall time"));
+    }
+
+    #[test]
+    fn a_run_that_completed_nothing_shows_no_latency_and_names_the_limits() {
+        let mut result = RunResult::zeroed(Config::builtin_default().unwrap());
+        result.requests = RequestCounts {
+            total: 5,
+            completed: 0,
+            rejected: 5,
+            rejected_by: Rejections {
+                max_seq_len: 2,
+                kv_cache: 0,
+                token_budget: 3,
+            },
+        };
+        let text = render(&result, Style::plain());
+        let ttft = text.lines().find(|l| l.contains("TTFT")).unwrap();
+        assert_eq!(
+            ttft.split_whitespace().skip(1).collect::<Vec<_>>(),
+            [NO_VALUE; 7]
+        );
+        for row in ["Requests/s", "Per request"] {
+            let line = text.lines().find(|l| l.trim_start().starts_with(row));
+            assert!(line.is_some_and(|l| l.ends_with(NO_VALUE)), "{row}: {text}");
+        }
+        let budget = result.config.server.scheduler.max_num_batched_tokens;
+        let max_seq_len = result.config.server.model.max_seq_len;
+        let expected = format!(
+            "0 of 5 (5 rejected: 2 longer than max_seq_len {max_seq_len}, \
+             3 with a prompt over the token budget (max_num_batched_tokens {budget}, chunked prefill off))"
+        );
+        assert!(text.contains(&expected), "{text}");
     }
 }

@@ -160,8 +160,12 @@ fn without_chunked_prefill_prompts_run_whole_or_wait() {
     }
     .config();
     let out = run(&config);
-    assert_eq!(out.result.requests.rejected, 2);
-    assert_eq!(out.result.requests.completed, 0);
+    let counts = out.result.requests;
+    assert_eq!((counts.rejected, counts.rejected_by.token_budget), (2, 2));
+    assert_eq!(counts.completed, 0);
+    // Nothing completed: no latency, no throughput (never 0 ms).
+    assert_eq!(out.result.latency_metrics.e2e_ms, None);
+    assert_eq!(out.result.throughput_metrics.requests_per_sec, None);
 }
 
 #[test]
@@ -177,6 +181,7 @@ fn requests_longer_than_max_seq_len_are_rejected_and_counted() {
     assert_eq!(c.total, 5);
     assert_eq!(c.completed + c.rejected, 5);
     assert!(c.rejected > 0);
+    assert_eq!(c.rejected_by.max_seq_len, c.rejected);
     assert!(records(&out)
         .iter()
         .all(|r| r.input_tokens + r.output_tokens <= 102));
@@ -191,6 +196,7 @@ fn requests_larger_than_the_whole_cache_are_rejected() {
     .config();
     let out = run(&config);
     assert_eq!(out.result.requests.rejected, 1);
+    assert_eq!(out.result.requests.rejected_by.kv_cache, 1);
 }
 
 #[test]
@@ -808,8 +814,11 @@ proptest! {
             prop_assert!(u64::from(r.input_tokens + r.output_tokens) <= config.server.model.max_seq_len);
         }
         let lat = out.result.latency_metrics;
-        prop_assert!(lat.ttft_ms.max <= lat.e2e_ms.max);
-        prop_assert!(lat.ttft_ms.p50 <= lat.e2e_ms.p50);
+        if let (Some(ttft), Some(e2e)) = (lat.ttft_ms, lat.e2e_ms) {
+            prop_assert!(ttft.max <= e2e.max);
+            prop_assert!(ttft.p50 <= e2e.p50);
+        }
+        prop_assert_eq!(lat.ttft_ms.is_some(), out.result.requests.completed > 0);
 
         // Submitting at arrival (mid-step) gives exactly the result of
         // submitting just before each step start, and the single run's.

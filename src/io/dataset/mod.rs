@@ -14,14 +14,20 @@ mod tokenize;
 
 pub use error::DatasetError;
 pub use jsonl::{Conversation, ROLES};
-pub use template::{ChatTemplate, SpecialTokens, TemplateArg};
+pub use template::{ChatTemplate, SpecialTokens, TemplateArg, MAX_TEMPLATE_FUEL};
 pub use tokenize::PromptTokenizer;
 
 use crate::engine::kv_cache::token_block_hashes;
+use crate::io::lines::{read_bounded_line, MAX_LINE_BYTES};
 use crate::workload::{DatasetPrompt, PromptSet};
 use rayon::prelude::*;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::Path;
+
+/// The longest prompt text a dataset line may render to, in bytes: 8 MiB
+/// (a million tokens is about 4 MB of text), so a template cannot hand the
+/// tokenizer more than a line could.
+pub const MAX_PROMPT_BYTES: usize = 8 << 20;
 
 /// Turns one dataset line into a prompt: parse, render, tokenize, hash.
 pub struct PromptBuilder<'a> {
@@ -53,6 +59,13 @@ impl<'a> PromptBuilder<'a> {
         }
         let conversation = Conversation::parse(text)?;
         let prompt = self.template.render(&conversation)?;
+        if prompt.len() > MAX_PROMPT_BYTES {
+            return Err(format!(
+                "the rendered prompt has {} bytes, more than the limit of {} MiB ({MAX_PROMPT_BYTES} bytes)",
+                prompt.len(),
+                MAX_PROMPT_BYTES >> 20
+            ));
+        }
         let tokens = self
             .tokenizer
             .token_ids(&prompt, self.template.tokenizer_adds_special_tokens())?;
@@ -82,6 +95,10 @@ impl<'a> PromptBuilder<'a> {
 /// Lines handed to the thread pool at once: enough to keep every core busy,
 /// few enough that a chunk's text stays small.
 const CHUNK_LINES: usize = 2048;
+
+/// Bytes of text after which a chunk is handed over with fewer lines: long
+/// lines (up to [`MAX_LINE_BYTES`] each) must not make a chunk of gigabytes.
+const CHUNK_BYTES: usize = 64 << 20;
 
 /// How far loading has come, for progress displays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,19 +131,23 @@ pub fn load(
     let mut at_end = false;
     while !at_end && (prompts.len() as u64) < limit {
         chunk.clear();
+        let mut chunk_bytes = 0usize;
         let wanted = (limit - prompts.len() as u64).min(CHUNK_LINES as u64) as usize;
         while chunk.len() < wanted {
             let mut buf = Vec::new();
-            let n = reader.read_until(b'\n', &mut buf).map_err(|e| {
-                DatasetError::at_line(name, line_no + 1, format!("cannot read: {e}"))
-            })?;
+            let n = read_bounded_line(&mut reader, &mut buf, MAX_LINE_BYTES)
+                .map_err(|e| DatasetError::at_line(name, line_no + 1, e.to_string()))?;
             if n == 0 {
                 at_end = true;
                 break;
             }
             line_no += 1;
             bytes += n as u64;
+            chunk_bytes += n;
             chunk.push((line_no, buf));
+            if chunk_bytes >= CHUNK_BYTES {
+                break;
+            }
         }
         let built: Vec<Result<Option<DatasetPrompt>, DatasetError>> = chunk
             .par_iter()

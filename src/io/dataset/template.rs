@@ -145,6 +145,7 @@ impl JinjaTemplate {
         {
             env.set_syntax(syntax);
         }
+        env.set_fuel(Some(MAX_TEMPLATE_FUEL));
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_function("raise_exception", raise_exception);
         env.add_function("strftime_now", strftime_now);
@@ -178,6 +179,14 @@ impl JinjaTemplate {
             })
     }
 }
+
+/// The work one render of a chat template may do, in minijinja fuel (about
+/// one per instruction and one per 64 bytes of data it makes): 2,000,000,
+/// which bounds a render to about that many instructions and 128 MB, far
+/// above what a real template needs for a conversation of thousands of
+/// messages. A template that runs out (nested loops over the messages, say)
+/// is an error at the dataset line, not a hang.
+pub const MAX_TEMPLATE_FUEL: u64 = 2_000_000;
 
 /// Name of the one template in each environment.
 const TEMPLATE: &str = "chat_template";
@@ -228,6 +237,10 @@ fn describe_error(e: &JinjaError) -> (Option<u64>, String) {
     let detail = e.detail().unwrap_or_default();
     let message = if raised {
         format!("the template raised an exception: {detail}")
+    } else if e.kind() == ErrorKind::OutOfFuel {
+        format!(
+            "the template did more work than the limit on one render ({MAX_TEMPLATE_FUEL} fuel: about as many instructions, or 64 bytes of data each); does it loop without end or nest loops over the messages?"
+        )
     } else if detail.is_empty() {
         e.kind().to_string()
     } else {

@@ -382,6 +382,27 @@ mod tests {
     }
 
     #[test]
+    fn a_configuration_that_completed_nothing_is_not_on_the_pareto_front() {
+        let mut s = summary();
+        let lat = s
+            .column(&format!("{SCATTER_LATENCY}{MEAN_SUFFIX}"))
+            .unwrap();
+        let thr = s
+            .column(&format!("{SCATTER_THROUGHPUT}{MEAN_SUFFIX}"))
+            .unwrap();
+        let front = |s: &Table| scatter_chart(s).unwrap().front.unwrap();
+        // Were its metrics 0 (0 ms, 0 tokens/s), the lowest latency would put it on the front.
+        s.rows[0][lat] = Cell::Float(0.0);
+        s.rows[0][thr] = Cell::Float(0.0);
+        assert!(front(&s).iter().any(|p| p.x == 0.0));
+        // Null, as a run with every request rejected has them: no dot at all.
+        s.rows[0][lat] = Cell::Null;
+        s.rows[0][thr] = Cell::Null;
+        assert_eq!(scatter_chart(&s).unwrap().point_count(), s.rows.len() - 1);
+        assert!(front(&s).iter().all(|p| p.x > 0.0));
+    }
+
+    #[test]
     fn the_page_has_every_chart_the_metadata_and_the_table() {
         let s = summary();
         let meta: Json = serde_json::json!({"sweep": "t", "points": 12});

@@ -1,0 +1,104 @@
+//! Reading a text file one line at a time with a bound on the length of a
+//! line: a file without newlines (a 50 MB line, `/dev/zero`) fails fast
+//! with the limit it broke instead of growing one buffer without end.
+
+use std::fmt;
+use std::io::{self, BufRead, Read};
+
+/// The longest line a dataset (or trace) line may be, in bytes, its newline
+/// left out: 8 MiB, far above any real chat request or trace record (a
+/// prompt of a million tokens is about 4 MB of text).
+pub const MAX_LINE_BYTES: usize = 8 << 20;
+
+/// Why a line could not be read.
+#[derive(Debug)]
+pub enum LineError {
+    /// Reading failed.
+    Io(io::Error),
+    /// The line is longer than the limit, in bytes.
+    TooLong(usize),
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LineError::Io(e) => write!(f, "cannot read: {e}"),
+            LineError::TooLong(max) => write!(
+                f,
+                "the line is longer than {} MiB ({max} bytes), the limit on a line",
+                max >> 20
+            ),
+        }
+    }
+}
+
+/// Appends the next line of `reader` to `buf`, its `\n` included when it
+/// has one; returns the bytes read, 0 at the end of the input. A line of
+/// more than `max` bytes (its newline left out) is an error once `max + 1`
+/// bytes were read: never more is buffered.
+pub fn read_bounded_line<R: BufRead>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> Result<usize, LineError> {
+    let start = buf.len();
+    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    let n = reader
+        .by_ref()
+        .take(limit)
+        .read_until(b'\n', buf)
+        .map_err(LineError::Io)?;
+    let content = buf[start..].strip_suffix(b"\n").unwrap_or(&buf[start..]);
+    if content.len() > max {
+        return Err(LineError::TooLong(max));
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &[u8], max: usize) -> Vec<Result<Vec<u8>, String>> {
+        let mut reader = text;
+        let mut out = Vec::new();
+        loop {
+            let mut buf = Vec::new();
+            match read_bounded_line(&mut reader, &mut buf, max) {
+                Ok(0) => return out,
+                Ok(_) => out.push(Ok(buf)),
+                Err(e) => {
+                    out.push(Err(e.to_string()));
+                    return out;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lines_up_to_the_limit_read_and_a_longer_one_is_an_error() {
+        let ok = lines(b"abcd\nab\nabcd", 4);
+        let expected: Vec<Result<Vec<u8>, String>> = vec![
+            Ok(b"abcd\n".to_vec()),
+            Ok(b"ab\n".to_vec()),
+            Ok(b"abcd".to_vec()),
+        ];
+        assert_eq!(ok, expected);
+        let long = lines(b"ab\nabcde\nx\n", 4);
+        assert_eq!(long[0], Ok(b"ab\n".to_vec()));
+        assert_eq!(
+            long[1],
+            Err("the line is longer than 0 MiB (4 bytes), the limit on a line".into())
+        );
+        assert_eq!(long.len(), 2);
+    }
+
+    #[test]
+    fn an_endless_line_stops_at_the_limit() {
+        let mut endless = io::BufReader::new(io::repeat(0));
+        let mut buf = Vec::new();
+        let err = read_bounded_line(&mut endless, &mut buf, 1000).unwrap_err();
+        assert!(matches!(err, LineError::TooLong(1000)));
+        assert_eq!(buf.len(), 1001, "read one byte past the limit, no more");
+    }
+}
