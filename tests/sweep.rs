@@ -234,22 +234,25 @@ fn ctrl_c_writes_what_finished_and_says_how_to_resume() {
     assert_eq!(batch.num_rows() as u64, ok);
 }
 
-#[test]
-fn per_request_rows_stream_into_one_file() {
+/// Runs a sweep of `grid` on `configs/quick.toml` with `--per-request`;
+/// returns its runs and requests tables.
+fn per_request_sweep(grid: &str) -> (arrow_array::RecordBatch, arrow_array::RecordBatch) {
     let dir = tempfile::tempdir().unwrap();
-    let m = write_manifest(
-        dir.path(),
-        "m.toml",
-        "configs/quick.toml",
-        "[grid]\n\"workload.seed\" = [1, 2, 3]\n",
-    );
+    let m = write_manifest(dir.path(), "m.toml", "configs/quick.toml", grid);
     let o = run(
         dir.path(),
         &["sweep", m.to_str().unwrap(), "-q", "--per-request"],
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let runs = read_parquet(&dir.path().join("out/runs.parquet"));
-    let requests = read_parquet(&dir.path().join("out/requests.parquet"));
+    (
+        read_parquet(&dir.path().join("out/runs.parquet")),
+        read_parquet(&dir.path().join("out/requests.parquet")),
+    )
+}
+
+#[test]
+fn per_request_rows_stream_into_one_file() {
+    let (runs, requests) = per_request_sweep("[grid]\n\"workload.seed\" = [1, 2, 3]\n");
     let completed: i64 = column::<Int64Array>(&runs, "requests_completed")
         .values()
         .iter()
@@ -264,20 +267,9 @@ fn per_request_rows_stream_into_one_file() {
 
 #[test]
 fn per_request_rows_name_the_replica_that_served_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let m = write_manifest(
-        dir.path(),
-        "m.toml",
-        "configs/quick.toml",
+    let (runs, requests) = per_request_sweep(
         "[grid]\n\"deployment.replicas\" = [1, 2]\n\"deployment.router\" = [\"round_robin\"]\n",
     );
-    let o = run(
-        dir.path(),
-        &["sweep", m.to_str().unwrap(), "-q", "--per-request"],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let runs = read_parquet(&dir.path().join("out/runs.parquet"));
-    let requests = read_parquet(&dir.path().join("out/requests.parquet"));
     let run_ids = column::<StringArray>(&runs, "run_id");
     let replicas = column::<Int64Array>(&runs, "deployment.replicas");
     let completed = column::<Int64Array>(&runs, "requests_completed");
