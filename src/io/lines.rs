@@ -55,6 +55,30 @@ pub fn read_bounded_line<R: BufRead>(
     Ok(n)
 }
 
+/// [`read_bounded_line`] into `text` (cleared first), for readers that
+/// want the line as text: a line that is not UTF-8 is an I/O error of kind
+/// `InvalidData`, as [`BufRead::read_line`] gives.
+pub fn read_bounded_text_line<R: BufRead>(
+    reader: &mut R,
+    text: &mut String,
+    max: usize,
+) -> Result<usize, LineError> {
+    let mut buf = std::mem::take(text).into_bytes();
+    buf.clear();
+    let n = read_bounded_line(reader, &mut buf, max)?;
+    *text = String::from_utf8(buf)
+        .map_err(|e| LineError::Io(io::Error::new(io::ErrorKind::InvalidData, e)))?;
+    Ok(n)
+}
+
+/// A trace reader's message for a line that could not be read.
+pub fn trace_read_message(error: &LineError) -> String {
+    match error {
+        LineError::Io(e) => format!("cannot read the trace: {e}"),
+        LineError::TooLong(_) => error.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

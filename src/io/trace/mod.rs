@@ -14,9 +14,10 @@ mod mooncake;
 mod table;
 
 use crate::config::{TraceConfig, TraceFormat};
+use crate::io::lines::{read_bounded_text_line, trace_read_message, MAX_LINE_BYTES};
 use crate::workload::{TraceContent, TraceError, TraceRecord, TraceRecords};
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::Path;
 
 /// A point in trace time as the file writes it.
@@ -140,11 +141,13 @@ fn detect(path: &Path) -> Result<TraceFormat, TraceError> {
     loop {
         text.clear();
         line += 1;
-        let n = reader.read_line(&mut text).map_err(|e| TraceError {
-            file: file.clone(),
-            line,
-            field: String::new(),
-            message: format!("cannot read the trace: {e}"),
+        let n = read_bounded_text_line(&mut reader, &mut text, MAX_LINE_BYTES).map_err(|e| {
+            TraceError {
+                file: file.clone(),
+                line,
+                field: String::new(),
+                message: trace_read_message(&e),
+            }
         })?;
         if n == 0 {
             return Err(TraceError {

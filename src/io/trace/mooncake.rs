@@ -3,11 +3,12 @@
 //! block of the prompt; equal ids are equal content).
 
 use super::{number, tokens, Parser, RawRecord, Stamp};
+use crate::io::lines::{read_bounded_text_line, trace_read_message, MAX_LINE_BYTES};
 use crate::workload::{TraceContent, TraceError};
 use serde::Deserialize;
 use serde_json::Value;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 
 /// Tokens per `hash_ids` entry.
 const MOONCAKE_BLOCK_TOKENS: u32 = 512;
@@ -107,11 +108,11 @@ impl Parser for MooncakeParser {
         loop {
             self.text.clear();
             self.line += 1;
-            match self.reader.read_line(&mut self.text) {
+            match read_bounded_text_line(&mut self.reader, &mut self.text, MAX_LINE_BYTES) {
                 Ok(0) => return None,
                 Ok(_) if self.text.trim().is_empty() => continue,
                 Ok(_) => return Some(self.parse()),
-                Err(e) => return Some(Err(self.error("", format!("cannot read the trace: {e}")))),
+                Err(e) => return Some(Err(self.error("", trace_read_message(&e)))),
             }
         }
     }

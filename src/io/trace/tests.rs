@@ -211,3 +211,22 @@ fn a_missing_file_says_where_relative_paths_start() {
         "{e}"
     );
 }
+
+#[test]
+fn a_line_longer_than_the_limit_fails_at_once_in_detection_and_in_reading() {
+    let huge = "a".repeat(crate::io::lines::MAX_LINE_BYTES + 1);
+    // The first line, where the format is told.
+    let e = error(&format!("{{\"timestamp\": 0, \"x\": \"{huge}\"}}\n"));
+    assert!(
+        e.starts_with("line 1: : the line is longer than 8 MiB"),
+        "{e}"
+    );
+    // A later line of a Mooncake trace.
+    let e = error(&format!(
+        "{{\"timestamp\": 0, \"input_length\": 10, \"output_length\": 5}}\n{{\"timestamp\": 1, \"x\": \"{huge}\"}}\n"
+    ));
+    assert!(
+        e.starts_with("line 2: : the line is longer than 8 MiB"),
+        "{e}"
+    );
+}
