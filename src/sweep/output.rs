@@ -6,9 +6,8 @@ use super::layout::{Layout, Shard};
 use super::meta::{now_rfc3339, SearchMeta, SweepMeta};
 use super::plan::Plan;
 use super::run_id::RunId;
-use super::runs_table::{runs_table, RunRow};
+use super::runs_table::runs_table;
 use super::search::capacity::{capacity_summary_metrics, capacity_table};
-use super::search::spec::SearchSpec;
 use super::strategy::{PointRuns, Strategy};
 use crate::config::Config;
 use crate::io::csv::CsvSink;
@@ -18,11 +17,10 @@ use crate::io::requests::RequestsSink;
 use crate::io::{Error, Result};
 use crate::metrics::catalog::metric_columns;
 use crate::metrics::RunResult;
-use crate::table::summary::{summary_metrics, Summarizer};
+use crate::table::summary::{summary_metrics, Fold, Summarizer};
 use crate::table::{Cell, Column, Table};
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::Arc;
 
 /// What a sweep (or a merge) counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -101,21 +99,33 @@ impl SummarySink {
         Ok(())
     }
 
-    fn finish(mut self) -> Result<Table> {
-        let columns = self.summarizer.columns().to_vec();
-        let rest = std::mem::replace(&mut self.summarizer, Summarizer::new(&[], &[])).finish();
-        self.keep(rest)?;
-        self.sinks.finish()?;
-        Ok(Table {
-            columns,
-            rows: self.rows,
-        })
+    /// Adds the rows of the point `index` (of `fold`), after writing the
+    /// summary rows its index closes.
+    fn add_point(&mut self, index: usize, fold: Fold, rows: &[Vec<Cell>]) -> Result<()> {
+        self.close_before(index as u64)?;
+        for row in rows {
+            self.summarizer.add(fold, row);
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Table> {
+        let Self {
+            summarizer,
+            mut sinks,
+            mut rows,
+        } = self;
+        let columns = summarizer.columns().to_vec();
+        let rest = summarizer.finish();
+        sinks.write(&rest)?;
+        rows.extend(rest);
+        sinks.finish()?;
+        Ok(Table { columns, rows })
     }
 }
 
 /// A search's capacity table and its summary, as they grow.
 struct CapacitySinks {
-    spec: Arc<SearchSpec>,
     sinks: Sinks,
     table: Table,
     summary: SummarySink,
@@ -167,7 +177,6 @@ impl<'p> TablesWriter<'p> {
                         &layout.capacity_summary_csv(),
                     )?,
                     table,
-                    spec: Arc::clone(spec),
                 })
             }
             Strategy::Grid => None,
@@ -193,27 +202,26 @@ impl<'p> TablesWriter<'p> {
     /// Adds the rows of complete points (in point order, after every point
     /// added before).
     pub fn add(&mut self, points: &[PointRuns<'_>]) -> Result<()> {
-        let rows: Vec<RunRow<'_>> = points.iter().flat_map(|p| p.rows.iter().cloned()).collect();
-        let table = runs_table(self.plan, self.template, &rows);
+        let table = runs_table(
+            self.plan,
+            self.template,
+            points.iter().flat_map(|p| &p.rows),
+        );
         let mut at = 0;
         for point in points {
             let index = point.index;
             let fold = self.plan.fold(index);
-            self.summary.close_before(index as u64)?;
-            for row in &table.rows[at..at + point.rows.len()] {
-                self.summary.summarizer.add(fold, row);
-            }
+            let rows = &table.rows[at..at + point.rows.len()];
+            self.summary.add_point(index, fold, rows)?;
             at += point.rows.len();
             self.counts.points_done += 1;
             let failed = point.rows.iter().filter(|r| r.outcome.is_failed()).count();
             self.counts.failed += failed;
             self.counts.ok += point.rows.len() - failed;
-            if let Some(capacity) = &mut self.capacity {
-                let part = capacity_table(self.plan, &capacity.spec, self.template, &point.rows);
-                capacity.summary.close_before(index as u64)?;
-                for row in &part.rows {
-                    capacity.summary.summarizer.add(fold, row);
-                }
+            if let (Some(capacity), Some(spec)) = (&mut self.capacity, self.plan.strategy.search())
+            {
+                let part = capacity_table(self.plan, spec, self.template, &point.rows);
+                capacity.summary.add_point(index, fold, &part.rows)?;
                 capacity.sinks.write(&part.rows)?;
                 capacity.table.rows.extend(part.rows);
             }

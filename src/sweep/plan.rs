@@ -97,6 +97,15 @@ struct RowSurvey {
     first_error: Option<(usize, String)>,
 }
 
+impl RowSurvey {
+    /// Keeps `error` of the point `index` if no earlier point's is kept.
+    fn note_error(&mut self, index: usize, error: &str) {
+        if self.first_error.as_ref().is_none_or(|(i, _)| *i > index) {
+            self.first_error = Some((index, error.to_string()));
+        }
+    }
+}
+
 impl Survey {
     /// An empty survey of `manifest`'s dimensions, with a digest for each
     /// of `shards` shards.
@@ -157,10 +166,8 @@ impl Survey {
         for (mine, theirs) in self.rows.iter_mut().zip(other.rows) {
             for (m, t) in mine.iter_mut().zip(theirs) {
                 m.usable |= t.usable;
-                if let Some((i, e)) = t.first_error {
-                    if m.first_error.as_ref().is_none_or(|(j, _)| *j > i) {
-                        m.first_error = Some((i, e));
-                    }
+                if let Some((i, e)) = &t.first_error {
+                    m.note_error(*i, e);
                 }
             }
         }

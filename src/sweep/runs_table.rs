@@ -161,7 +161,11 @@ pub fn load_type(bounds: Bounds) -> ColumnType {
 /// search's table also has the searched key (after the swept keys: each
 /// probe's load) and `overload` (after `error`: why the overload detector
 /// stopped the probe).
-pub fn runs_table(plan: &Plan, metric_template: &[Column], rows: &[RunRow<'_>]) -> Table {
+pub fn runs_table<'r, 'p: 'r>(
+    plan: &Plan,
+    metric_template: &[Column],
+    rows: impl IntoIterator<Item = &'r RunRow<'p>>,
+) -> Table {
     let swept = swept_types(plan);
     let search = plan.strategy.search();
     let mut columns = vec![
@@ -187,7 +191,7 @@ pub fn runs_table(plan: &Plan, metric_template: &[Column], rows: &[RunRow<'_>]) 
     columns.push(Column::new(WALL_SECONDS, ColumnType::Float));
     columns.extend(metric_template.iter().cloned());
     let table_rows = rows
-        .iter()
+        .into_iter()
         .map(|r| {
             let mut row = vec![
                 Cell::Text(r.run_id.to_string()),
