@@ -107,16 +107,24 @@ impl Cluster {
         (replica, engine.now_secs(), outcome)
     }
 
-    /// Performs the next event of `replica`.
-    pub fn advance(
+    /// Performs the next event of `replica`, then its next ones while they
+    /// come strictly before `horizon_secs` and before every other replica's
+    /// next event ([`Engine::advance_until`]).
+    pub fn advance_until(
         &mut self,
         replica: usize,
+        horizon_secs: f64,
         obs: &mut dyn Observer,
     ) -> Result<Advance<'_>, SimError> {
-        // The engine's next event is read back before the next look at the
-        // events (the finished requests it hands back borrow it until then).
+        let horizon_secs = self
+            .next
+            .iter()
+            .enumerate()
+            .filter(|&(r, _)| r != replica)
+            .filter_map(|(_, e)| e.map(|e| e.time_secs))
+            .fold(horizon_secs, f64::min);
         self.stale = Some(replica);
-        self.engines[replica].advance(obs)
+        self.engines[replica].advance_until(horizon_secs, obs)
     }
 
     /// Hands over the merged output of all replicas with the deployment's

@@ -16,6 +16,9 @@ pub struct Simulator<'c> {
     config: &'c Config,
     cluster: Cluster,
     traffic: Traffic,
+    /// Let a replica run its events up to the next arrival in one call (off
+    /// on the reference path, which takes one event at a time).
+    run_ahead: bool,
 }
 
 /// Runs `config`'s synthetic workload to completion.
@@ -35,6 +38,7 @@ impl<'c> Simulator<'c> {
             config,
             cluster: Cluster::new(&config.server, options),
             traffic: Traffic::new(workload),
+            run_ahead: !options.reference,
         }
     }
 
@@ -64,7 +68,15 @@ impl<'c> Simulator<'c> {
         };
         match event {
             Some(e) if !arrival_first => {
-                if let Advance::StepEnded { finished } = self.cluster.advance(e.replica, obs)? {
+                // Until the next arrival nothing reaches the replica from
+                // outside: it runs its events up to there in one call.
+                let horizon = match self.run_ahead {
+                    true => self.traffic.peek_time().unwrap_or(f64::INFINITY),
+                    false => f64::NEG_INFINITY,
+                };
+                if let Advance::StepEnded { finished } =
+                    self.cluster.advance_until(e.replica, horizon, obs)?
+                {
                     for c in finished {
                         self.traffic.on_completed(c.request_id, c.finish_secs);
                     }

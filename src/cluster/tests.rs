@@ -173,8 +173,13 @@ proptest! {
         ids.dedup();
         prop_assert_eq!(ids.len() as u64, r.requests.completed);
         prop_assert!(r.cluster.load_imbalance >= 1.0 && r.cluster.load_imbalance <= replicas as f64);
-        // The same deployment again gives the same result.
+        // The same deployment again gives the same result, and so does the
+        // reference path (one event at a time, no decode group).
         let again = simulate(&c, SimOptions::recording(true), &mut NoopObserver).unwrap();
         prop_assert_eq!(&again.result, r);
+        let options = SimOptions { record_requests: true, reference: true };
+        let plain = simulate(&c, options, &mut NoopObserver).unwrap();
+        prop_assert_eq!(&plain.result, r);
+        prop_assert_eq!(plain.requests, again.requests);
     }
 }

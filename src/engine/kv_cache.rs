@@ -252,6 +252,11 @@ const UNTOUCHED: u32 = u32::MAX - 1;
 /// recently freed one (from the dead stack), the likeliest to be in cache.
 const DEAD: u32 = u32::MAX;
 
+/// Blocks the pool makes room for when it is built (16 bytes each): what a
+/// run of a few hundred requests touches. Larger runs grow the pool as they
+/// use it.
+const RESERVED_BLOCKS: u32 = 1 << 14;
+
 /// The block pool.
 ///
 /// The free blocks wait in a queue of block ids, least recently freed first
@@ -293,18 +298,22 @@ impl KvCache {
     /// An empty cache of `layout`; `prefix_caching` enables content sharing.
     pub fn new(layout: KvLayout, prefix_caching: bool) -> Self {
         let num_blocks = layout.num_blocks().min(u64::from(UNTOUCHED)) as u32;
-        let mut free = VecDeque::new();
+        // Room for the blocks a typical run touches, taken at once instead
+        // of doubling its way there (copying the pool each time); the
+        // pages are touched only as blocks are used.
+        let reserve = num_blocks.min(RESERVED_BLOCKS) as usize;
+        let mut free = VecDeque::with_capacity(reserve);
         if num_blocks > 0 {
             free.push_back(UNTOUCHED);
         }
         Self {
             layout,
-            blocks: Vec::new(),
+            blocks: Vec::with_capacity(reserve),
             num_blocks,
             free,
             free_front: FIRST_POSITION,
             stale: 0,
-            dead: Vec::new(),
+            dead: Vec::with_capacity(reserve),
             in_use: 0,
             window_tokens_held: 0,
             shared: HashMap::default(),
@@ -414,6 +423,15 @@ impl KvCache {
     /// Allocates `count` fresh blocks (the caller checked [`fits`](Self::fits)),
     /// evicting the least recently freed cached blocks.
     pub fn allocate(&mut self, count: u64, out: &mut Vec<u32>) {
+        let mut count = count;
+        // (The reference path takes untouched blocks one by one, below, so
+        // that tests compare the two.)
+        while count > 0 && self.free.front() == Some(&UNTOUCHED) && !self.map_everything {
+            match self.allocate_untouched(count, out) {
+                0 => break,
+                n => count -= n,
+            }
+        }
         for _ in 0..count {
             let (b, dead) = self.take_free_head();
             let block = &mut self.blocks[b as usize];
@@ -436,6 +454,25 @@ impl KvCache {
             self.in_use += 1;
             out.push(b);
         }
+    }
+
+    /// Hands out up to `count` untouched blocks at once (the free queue's
+    /// head is [`UNTOUCHED`]), in the order one by one would take them;
+    /// returns how many.
+    fn allocate_untouched(&mut self, count: u64, out: &mut Vec<u32>) -> u64 {
+        let fresh = self.blocks.len() as u32;
+        let n = count.min(u64::from(self.num_blocks - fresh)) as u32;
+        let taken = Block {
+            hash: NO_HASH,
+            state: 1,
+        };
+        self.blocks.extend(std::iter::repeat_n(taken, n as usize));
+        out.extend(fresh..fresh + n);
+        self.in_use += u64::from(n);
+        if fresh + n == self.num_blocks {
+            self.pop_front();
+        }
+        u64::from(n)
     }
 
     /// Takes or returns sliding-window tokens.

@@ -113,6 +113,14 @@ pub enum Advance<'a> {
     },
 }
 
+/// What one event did, before it is handed out as an [`Advance`].
+#[derive(Debug, Clone, Copy)]
+enum Performed {
+    Idle,
+    Started(f64),
+    Ended,
+}
+
 /// How loaded an engine is now: what a router looks at.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LoadSnapshot {
@@ -268,17 +276,63 @@ impl Engine {
 
     /// Performs the [next event](Self::next_event).
     pub fn advance(&mut self, obs: &mut dyn Observer) -> Result<Advance<'_>, SimError> {
+        let done = self.perform(obs)?;
+        Ok(self.advanced(done))
+    }
+
+    /// Performs the [next event](Self::next_event), then each next one that
+    /// comes strictly before `horizon_secs`, as long as no request finishes
+    /// and the observer does not ask to stop. Returns what the last event
+    /// did.
+    ///
+    /// A driver passes the time of the next thing outside the engine (an
+    /// arrival, another replica's event): until then nothing can reach the
+    /// engine, so its events back to back are exactly what the driver's own
+    /// loop would perform one by one (and the observer sees them in the same
+    /// order), at a fraction of the cost. A step in which requests finish
+    /// ends the run of events, since their completions may send new requests.
+    pub fn advance_until(
+        &mut self,
+        horizon_secs: f64,
+        obs: &mut dyn Observer,
+    ) -> Result<Advance<'_>, SimError> {
+        loop {
+            let done = self.perform(obs)?;
+            let quiet = match done {
+                Performed::Idle => false,
+                Performed::Started(_) => true,
+                Performed::Ended => self.completions.is_empty(),
+            };
+            let next_is_before = self
+                .next_event()
+                .is_some_and(|e| e.time_secs < horizon_secs);
+            if !(quiet && next_is_before) || obs.should_stop() {
+                return Ok(self.advanced(done));
+            }
+        }
+    }
+
+    /// Performs the next event; says what it was without borrowing the engine.
+    fn perform(&mut self, obs: &mut dyn Observer) -> Result<Performed, SimError> {
         if let Some(step) = self.in_flight.take() {
             self.end_step(step, obs);
-            return Ok(Advance::StepEnded {
-                finished: &self.completions,
-            });
+            return Ok(Performed::Ended);
         }
         if !self.has_work() {
-            return Ok(Advance::Idle);
+            return Ok(Performed::Idle);
         }
-        let end_secs = self.start_step(obs)?;
-        Ok(Advance::StepStarted { end_secs })
+        Ok(Performed::Started(self.start_step(obs)?))
+    }
+
+    /// What [`perform`](Self::perform) did, as an [`Advance`].
+    fn advanced(&self, done: Performed) -> Advance<'_> {
+        match done {
+            Performed::Idle => Advance::Idle,
+            Performed::Started(end_secs) => Advance::StepStarted { end_secs },
+            Performed::Ended => Advance::StepEnded {
+                finished: &self.completions,
+            },
+        }
     }
 
     /// Requests waiting or running: the part of [`load`](Self::load) a
