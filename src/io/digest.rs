@@ -23,6 +23,35 @@ fn fnv1a_extend(hash: u64, bytes: &[u8]) -> u64 {
         .fold(hash, |h, &b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME))
 }
 
+/// FNV-1a as a writer: what is written is hashed as it comes, so a value
+/// serialised into it is hashed without being built as text first.
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Self(FNV_OFFSET)
+    }
+}
+
+impl Fnv1a {
+    /// The digest of everything written so far (equal to [`fnv1a`] of it).
+    pub fn finish(self) -> u64 {
+        self.0
+    }
+}
+
+impl std::io::Write for Fnv1a {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 = fnv1a_extend(self.0, bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// The FNV-1a digest of a file's content, read in blocks (the file's size
 /// does not matter to memory). `what` names the file in messages.
 pub fn digest_file(path: &Path, what: &'static str) -> Result<u64> {

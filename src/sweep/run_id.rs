@@ -5,10 +5,11 @@
 //! gives new ids, so a resumed sweep never reuses a stale result.
 
 use crate::config::Config;
-use crate::io::digest::fnv1a;
+use crate::io::digest::{fnv1a, Fnv1a};
 use crate::io::workload::InputRole;
 use serde::Serialize;
 use std::fmt;
+use std::io::Write;
 use std::path::PathBuf;
 
 /// A file a run reads, with the digest of its content.
@@ -41,11 +42,15 @@ impl RunId {
     /// the config's canonical JSON followed by each input's role and digest.
     /// (A run that reads no file hashes its config alone.)
     pub fn of(config: &Config, inputs: &[InputDigest]) -> Self {
-        let mut text = canonical_json(config);
+        // The canonical JSON is hashed as it is written, never built as a
+        // string. Writing into a hash cannot fail, nor can serialising plain
+        // data.
+        let mut hash = Fnv1a::default();
+        let _ = serde_json::to_writer(&mut hash, config);
         for input in inputs {
-            text.push_str(&format!("\n{}:{:016x}", input.role.name(), input.digest));
+            let _ = write!(hash, "\n{}:{:016x}", input.role.name(), input.digest);
         }
-        Self(fnv1a(text.as_bytes()))
+        Self(hash.finish())
     }
 
     /// This id combined with `salt`: a run of the same config that reads
@@ -96,6 +101,9 @@ mod tests {
         };
         assert_ne!(RunId::of(&a, &[input(1)]), RunId::of(&a, &[input(2)]));
         assert_ne!(RunId::of(&a, &[input(1)]), RunId::of(&a, &[]));
+        // The streamed hash is the hash of the text.
+        let text = format!("{}\ndataset:{:016x}", canonical_json(&a), 7);
+        assert_eq!(RunId::of(&a, &[input(7)]).0, fnv1a(text.as_bytes()));
         let json = serde_json::to_string(&input(255)).unwrap();
         assert_eq!(
             json,
