@@ -365,3 +365,46 @@ fn set_overrides_fields_by_dotted_key_before_validation() {
     let o = run(dir.path(), &["-c", quick, "--set", "policy"]);
     assert_failure(&o, 2, "expected KEY=VALUE");
 }
+
+#[test]
+fn absurd_work_is_warned_about_at_once_and_ctrl_c_stops_it() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let quick = fs::read_to_string(shipped("configs/quick.toml")).unwrap();
+    for (name, limit, what) in [
+        (
+            "huge.toml",
+            "num_requests = 1000000000000",
+            "about 1e12 requests",
+        ),
+        (
+            "forever.toml",
+            "duration_secs = 1e300",
+            "about 2e300 requests",
+        ),
+    ] {
+        let path = dir.path().join(name);
+        fs::write(&path, quick.replace("num_requests = 100", limit)).unwrap();
+        let (mut child, line, took) =
+            first_stderr_line(dir.path(), &["-c", path.to_str().unwrap(), "-q"]);
+        assert!(
+            line.starts_with(&format!("warning: this run simulates {what}: about "))
+                && line.contains(" of CPU and ")
+                && line.ends_with(" of memory; Ctrl-C stops it\n"),
+            "{name}: {line:?}"
+        );
+        // Well within a second on an idle machine; the bound leaves room for
+        // a loaded one.
+        assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+        interrupt(&child);
+        let status = child.wait().unwrap();
+        assert!(
+            status.code() == Some(130) || status.signal() == Some(2),
+            "{name}: {status}"
+        );
+    }
+    // Legitimate work, even large, goes on without a word.
+    let o = run_quick(dir.path(), &["--set", "workload.num_requests=20000"]);
+    assert!(o.status.success());
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+}

@@ -234,6 +234,36 @@ fn ctrl_c_writes_what_finished_and_says_how_to_resume() {
     assert_eq!(batch.num_rows() as u64, ok);
 }
 
+#[test]
+fn a_sweep_of_absurd_work_warns_once_with_its_total_and_ctrl_c_stops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = write_manifest(
+        dir.path(),
+        "m.toml",
+        "configs/quick.toml",
+        "[grid]\n\"workload.num_requests\" = [100, 1000000000000]\n\"workload.seed\" = [1, 2]\n",
+    );
+    let (child, line, took) =
+        first_stderr_line(dir.path(), &["sweep", m.to_str().unwrap(), "-q", "-j", "1"]);
+    assert!(
+        line.starts_with("warning: this sweep simulates about 2e12 requests in 4 points: about ")
+            && line.contains(", and its largest run about "),
+        "{line:?}"
+    );
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    // The first Ctrl-C waits for the run in progress, the second does not.
+    interrupt(&child);
+    std::thread::sleep(Duration::from_millis(200));
+    interrupt(&child);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130));
+
+    let m = write_manifest(dir.path(), "small.toml", "configs/quick.toml", SMALL_GRID);
+    let o = run(dir.path(), &["sweep", m.to_str().unwrap(), "-o", "small"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+}
+
 /// Runs a sweep of `grid` on `configs/quick.toml` with `--per-request`;
 /// returns its runs and requests tables.
 fn per_request_sweep(grid: &str) -> (arrow_array::RecordBatch, arrow_array::RecordBatch) {

@@ -27,6 +27,7 @@ mod shell;
 mod sweep;
 mod sweep_report;
 mod validate;
+mod work;
 
 pub use args::{
     CalibrateArgs, CapacityArgs, Cli, Command, CompareArgs, CompletionsArgs, ManArgs,

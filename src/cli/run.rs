@@ -3,9 +3,11 @@
 use super::args::RunArgs;
 use super::plot::{write_plot, Tee};
 use super::progress::{dataset_progress, ConsoleProgress, ProgressOptions};
+use super::work::{warning, Scope};
 use super::{print_stderr, Failure, Outcome, EXIT_OK};
 use crate::cluster::Simulator;
 use crate::config::{apply_overrides, Config, DEFAULT_CONFIG_SOURCE, DEFAULT_CONFIG_TOML};
+use crate::engine::work::Work;
 use crate::engine::{RunOutput, SimOptions};
 use crate::io::config_file::{config_from_doc, read_toml};
 use crate::io::dataset::TemplateArg;
@@ -130,6 +132,11 @@ pub(super) fn simulate(
         &source,
         &mut dataset_progress(options.bar, options.style),
     )?;
+    let records = timeline.is_some();
+    let work = Work::of(config, workload.planned_requests());
+    if let Some(line) = work.and_then(|w| warning(&w, records, Scope::Run, options.style)) {
+        print_stderr(&line);
+    }
     let mut progress = ConsoleProgress::new(config, options);
     // A dataset may end before num_requests: count what will really arrive.
     let w = &config.workload;
@@ -140,7 +147,7 @@ pub(super) fn simulate(
     }
     let started = Instant::now();
     // The plot's latency distributions need every request's record.
-    let simulator = Simulator::new(config, workload, SimOptions::recording(timeline.is_some()));
+    let simulator = Simulator::new(config, workload, SimOptions::recording(records));
     let outcome = match timeline {
         Some(second) => simulator.run(&mut Tee {
             first: &mut progress,

@@ -3,6 +3,7 @@
 use super::args::{MergeArgs, ShardSpec, SweepArgs, SweepCommand};
 use super::progress::SweepBar;
 use super::shard::auto_shard;
+use super::work::{warning, Scope};
 use super::{print_stderr, Failure, Outcome, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNS_FAILED};
 use crate::report::console::{best_points_report, capacity_report};
 use crate::sweep::layout::Layout;
@@ -77,6 +78,10 @@ pub fn sweep(args: &SweepArgs) -> Outcome {
                 layout.root().display()
             ))
         ));
+    }
+    let (work, points) = plan.work();
+    if let Some(line) = warning(&work, args.per_request, Scope::Sweep { points }, style) {
+        print_stderr(&line);
     }
     let bar = SweepBar::new(!args.quiet, style);
     // Runs that panic are recorded as failed runs; the message goes into

@@ -14,6 +14,7 @@ mod request;
 mod scheduler;
 pub mod server;
 mod traffic;
+pub mod work;
 
 pub use error::SimError;
 pub use observer::{Event, NoopObserver, Observer, RejectReason, StepSummary};

@@ -8,6 +8,7 @@ use super::run_id::{InputDigest, RunId};
 use super::search::spec::Load;
 use super::strategy::Strategy;
 use crate::config::{apply_overrides, parse_toml, Config};
+use crate::engine::work::Work;
 use crate::io::config_file::config_from_doc;
 use crate::io::digest::{fnv1a, DigestCache};
 use crate::io::workload::{input_files, WorkloadSource};
@@ -86,6 +87,9 @@ struct Survey {
     /// For each dimension and row: whether some point with it resolves, and
     /// else the first point with it that does not, with its error.
     rows: Vec<Vec<RowSurvey>>,
+    /// The estimated work of the points whose config resolves, one run
+    /// each, and how many of them.
+    work: (Work, usize),
 }
 
 /// What the planning pass found for one value (row) of one dimension.
@@ -129,6 +133,9 @@ impl Survey {
         if let Some(h) = self.shard_hashes.get_mut(point.index % shards.max(1)) {
             *h = h.wrapping_add(digest);
         }
+        if let Some(work) = point.config.as_deref().ok().and_then(|c| Work::of(c, None)) {
+            self.work = (self.work.0.then(work), self.work.1 + 1);
+        }
         let valid = point.config.is_ok();
         if valid {
             self.first_valid = Some(self.first_valid.map_or(point.index, |f| f.min(point.index)));
@@ -155,6 +162,7 @@ impl Survey {
     /// The survey of the points of both (disjoint sets of points).
     fn join(mut self, other: Self) -> Self {
         self.invalid += other.invalid;
+        self.work = (self.work.0.then(other.work.0), self.work.1 + other.work.1);
         self.points_hash = self.points_hash.wrapping_add(other.points_hash);
         for (mine, theirs) in self.shard_hashes.iter_mut().zip(&other.shard_hashes) {
             *mine = mine.wrapping_add(*theirs);
@@ -277,6 +285,13 @@ impl Plan {
     pub fn shard_hash(&self, shard: Shard) -> Option<String> {
         (self.survey.shard_hashes.len() == shard.count)
             .then(|| format!("{:016x}", self.survey.shard_hashes[shard.index]))
+    }
+
+    /// The estimated work of the points planned (those of the slice),
+    /// one run each at its config (a capacity search runs several), and
+    /// how many points it counts (those whose request count can be told).
+    pub fn work(&self) -> (Work, usize) {
+        self.survey.work
     }
 
     /// How many points the sweep has.

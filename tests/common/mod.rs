@@ -172,3 +172,40 @@ pub fn stored_runs(out: &Path) -> Vec<String> {
     }
     ids
 }
+
+/// Starts the binary with `args` in `cwd` and waits (at most 30 s) for
+/// the first line it writes on stderr; returns the child, the line and
+/// how long it took.
+pub fn first_stderr_line(
+    cwd: &Path,
+    args: &[&str],
+) -> (std::process::Child, String, std::time::Duration) {
+    use std::io::BufRead;
+    let started = std::time::Instant::now();
+    let mut child = cmd(cwd)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+    let err = child.stderr.take().expect("stderr piped");
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(err).read_line(&mut line);
+        let _ = send.send(line);
+    });
+    let line = receive
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .unwrap_or_default();
+    (child, line, started.elapsed())
+}
+
+/// Sends SIGINT (Ctrl-C) to `child`.
+pub fn interrupt(child: &std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
