@@ -3,7 +3,7 @@
 //! shipped measurements (docs/calibration.md). Parsing is text in, rows out;
 //! the command line reads and writes the files.
 
-use crate::config::with_hint;
+use crate::config::{excerpt, with_hint};
 use crate::engine::cost::{BatchShape, Work};
 use std::fmt;
 
@@ -178,7 +178,7 @@ pub fn parse_steps(text: &str, source: &str) -> Result<StepTable, StepsError> {
                 header_line,
                 format!(
                     "missing column '{name}' (the header has: {}; expected the columns {})",
-                    header.join(", "),
+                    excerpt(&header.join(", ")),
                     REQUIRED_COLUMNS.join(", ")
                 ),
             )
@@ -232,7 +232,8 @@ fn parse_row(
         .map(|(_, k)| *k)
         .ok_or_else(|| {
             let message = format!(
-                "unknown kind '{kind_text}' (expected one of: {})",
+                "unknown kind '{}' (expected one of: {})",
+                excerpt(kind_text),
                 names.join(", ")
             );
             (kind_col, with_hint(message, kind_text, &names))
@@ -242,7 +243,7 @@ fn parse_row(
         let value: u64 = text.parse().map_err(|_| {
             (
                 col,
-                format!("expected a non-negative integer, got '{text}'"),
+                format!("expected a non-negative integer, got '{}'", excerpt(text)),
             )
         })?;
         if value < min {
@@ -297,7 +298,10 @@ fn parse_row(
                 Ok(ms) if ms.is_finite() && ms > 0.0 => Ok(ms / 1e3),
                 _ => Err((
                     col,
-                    format!("expected a time in milliseconds above 0, got '{text}'"),
+                    format!(
+                        "expected a time in milliseconds above 0, got '{}'",
+                        excerpt(text)
+                    ),
                 )),
             }
         })

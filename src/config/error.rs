@@ -54,6 +54,28 @@ pub(crate) fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a
         .map(|(_, c)| c)
 }
 
+/// Characters of a value an error message quotes at most.
+pub const EXCERPT_CHARS: usize = 200;
+
+/// `text` as an error message quotes it: at most [`EXCERPT_CHARS`]
+/// characters (then `...`), with control characters (newlines, NULs)
+/// escaped, so that a message stays one short line whatever the input holds.
+pub fn excerpt(text: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == EXCERPT_CHARS {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Appends `; did you mean 'x'?` when a close candidate exists.
 pub(crate) fn with_hint(message: String, word: &str, candidates: &[&str]) -> String {
     match did_you_mean(word, candidates) {
@@ -72,6 +94,14 @@ mod tests {
         assert_eq!(did_you_mean("polcy", &fields), Some("policy"));
         assert_eq!(did_you_mean("blocksize", &fields), Some("block_size"));
         assert_eq!(did_you_mean("zzz", &fields), None);
+    }
+
+    #[test]
+    fn excerpts_are_short_and_on_one_line() {
+        assert_eq!(excerpt("a\nb\0c é"), "a\\nb\\0c é");
+        let long = excerpt(&"x".repeat(10_000));
+        assert_eq!(long.len(), EXCERPT_CHARS + 3);
+        assert!(long.ends_with("x..."));
     }
 
     #[test]

@@ -26,7 +26,7 @@ mod workload;
 
 pub use calibration::{Calibration, CALIBRATION_FIELDS, MAX_EFFICIENCY};
 pub use deployment::{DeploymentConfig, RouterPolicy, MAX_REPLICAS, MAX_TENSOR_PARALLEL_SIZE};
-pub use error::ConfigError;
+pub use error::{excerpt, ConfigError, EXCERPT_CHARS};
 pub use hardware::{format_bytes, HardwareConfig};
 pub use memory_profile::{MemoryProfile, ReserveInputs};
 pub use model::ModelConfig;

@@ -342,7 +342,7 @@ pub(crate) trait FromValue: Sized {
 /// A short description of a TOML value for error messages.
 pub fn describe(value: &Value) -> String {
     match value {
-        Value::String(s) => format!("the string \"{s}\""),
+        Value::String(s) => format!("the string \"{}\"", super::excerpt(s)),
         Value::Integer(i) => format!("the integer {i}"),
         Value::Float(f) => format!("the number {f}"),
         Value::Boolean(b) => format!("the boolean {b}"),

@@ -4,6 +4,7 @@
 //! the rule for paths written inside a config: relative to the config file.
 
 use super::error::{Context, Error, Result};
+use super::lines::{read_text_file, MAX_LINE_BYTES};
 use crate::calibration::{parse_steps, StepTable};
 use crate::config::{parse_toml, Calibration, Config};
 use std::path::{Path, PathBuf};
@@ -21,9 +22,10 @@ pub fn read_toml(path: &Path, what: &'static str) -> Result<Table> {
     Ok(parse_toml(&text, &path.display().to_string())?)
 }
 
-/// Reads a whole text file (`what` names it in messages).
+/// Reads a whole text file (`what` names it in messages); bytes that are
+/// not UTF-8 are an error naming their line.
 pub fn read_text(path: &Path, what: &'static str) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| Error::read(what, path, e))
+    read_text_file(path, usize::MAX).map_err(|e| Error::read(what, path, e))
 }
 
 /// Validates a parsed config document that was read from the file `path`
@@ -77,9 +79,10 @@ pub fn read_calibration_file(path: &Path) -> Result<(Table, Calibration)> {
     Ok((table, calibration))
 }
 
-/// Reads and parses a step table.
+/// Reads and parses a step table; a line may be at most [`MAX_LINE_BYTES`] long.
 pub fn read_steps(path: &Path) -> Result<StepTable> {
-    let text = read_text(path, "step table")?;
+    let text =
+        read_text_file(path, MAX_LINE_BYTES).map_err(|e| Error::read("step table", path, e))?;
     Ok(parse_steps(&text, &path.display().to_string())?)
 }
 
@@ -113,6 +116,28 @@ mod tests {
             e.contains(
                 "h.toml: compute_efficiency: expected a finite number, got the string \"fast\""
             ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_step_table_line_past_the_limit_names_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.csv");
+        let long = "9".repeat(MAX_LINE_BYTES + 1);
+        std::fs::write(&file, format!("kind,num_seqs\n{long}\n")).unwrap();
+        let e = read_steps(&file).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "cannot read step table '{}': line 2: the line is longer than 8 MiB (8388608 bytes), the limit on a line",
+                file.display()
+            )
+        );
+        std::fs::write(&file, b"kind,num_seqs\nde\xffcode\n").unwrap();
+        let e = read_steps(&file).unwrap_err().to_string();
+        assert!(
+            e.ends_with("s.csv': line 2, column 3: not UTF-8 text"),
             "{e}"
         );
     }

@@ -1,9 +1,11 @@
-//! Reading a text file one line at a time with a bound on the length of a
-//! line: a file without newlines (a 50 MB line, `/dev/zero`) fails fast
-//! with the limit it broke instead of growing one buffer without end.
+//! Reading text files: one line at a time with a bound on the length of a
+//! line (a file without newlines, a 50 MB line or `/dev/zero`, fails fast
+//! with the limit it broke instead of growing one buffer without end), or
+//! whole, with the line and column where a file stops being UTF-8.
 
 use std::fmt;
 use std::io::{self, BufRead, Read};
+use std::path::Path;
 
 /// The longest line a dataset (or trace) line may be, in bytes, its newline
 /// left out: 8 MiB, far above any real chat request or trace record (a
@@ -71,6 +73,37 @@ pub fn read_bounded_text_line<R: BufRead>(
     Ok(n)
 }
 
+/// Reads the whole text file `path`, one line at a time, each line at most
+/// `max_line` bytes (`usize::MAX`: no limit). A longer line, or bytes that
+/// are not UTF-8, are an error of kind `InvalidData` that says where:
+/// `line 3: the line is longer than ...`, `line 3, column 7: not UTF-8 text`
+/// (the column counts bytes).
+pub fn read_text_file(path: &Path, max_line: usize) -> io::Result<String> {
+    let mut reader = io::BufReader::new(std::fs::File::open(path)?);
+    let mut bytes = Vec::new();
+    for line in 1.. {
+        let start = bytes.len();
+        let n = read_bounded_line(&mut reader, &mut bytes, max_line).map_err(|e| match e {
+            LineError::Io(e) => e,
+            too_long => io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("line {line}: {too_long}"),
+            ),
+        })?;
+        if n == 0 {
+            break;
+        }
+        if let Err(e) = std::str::from_utf8(&bytes[start..]) {
+            let column = e.valid_up_to() + 1;
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("line {line}, column {column}: not UTF-8 text"),
+            ));
+        }
+    }
+    String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
 /// A trace reader's message for a line that could not be read.
 pub fn trace_read_message(error: &LineError) -> String {
     match error {
@@ -115,6 +148,32 @@ mod tests {
             Err("the line is longer than 0 MiB (4 bytes), the limit on a line".into())
         );
         assert_eq!(long.len(), 2);
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_names_the_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, b"a = 1\nb = \"x\xffy\"\n").unwrap();
+        let e = read_text_file(&path, usize::MAX).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(e.to_string(), "line 2, column 7: not UTF-8 text");
+        std::fs::write(&path, "é = 1\nb = 2").unwrap();
+        assert_eq!(read_text_file(&path, usize::MAX).unwrap(), "é = 1\nb = 2");
+    }
+
+    #[test]
+    fn a_whole_file_read_stops_at_a_line_past_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.csv");
+        std::fs::write(&path, "ab\nabcd\nabcde\n").unwrap();
+        assert_eq!(read_text_file(&path, 5).unwrap(), "ab\nabcd\nabcde\n");
+        let e = read_text_file(&path, 4).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(
+            e.to_string(),
+            "line 3: the line is longer than 0 MiB (4 bytes), the limit on a line"
+        );
     }
 
     #[test]

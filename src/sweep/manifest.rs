@@ -6,6 +6,7 @@ use crate::config::fields::{Field, FieldDefault, FieldKind};
 use crate::config::{describe, parse_toml, with_hint, ConfigError, Section};
 use crate::io::dataset::TemplateArg;
 use crate::io::digest::fnv1a;
+use crate::io::lines::read_text_file;
 use crate::io::workload::DatasetInputs;
 use std::path::{Path, PathBuf};
 use toml::{Table, Value};
@@ -95,7 +96,7 @@ impl Manifest {
     /// Reads and checks the manifest at `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let source = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = read_text_file(path, usize::MAX).map_err(|e| {
             ConfigError::new(&source, "", format!("cannot read the sweep manifest: {e}"))
         })?;
         let dir = path.parent().unwrap_or(Path::new(""));

@@ -225,7 +225,7 @@ impl Plan {
 
     fn build_scoped(manifest: Manifest, scope: Scope) -> Result<Self> {
         let base_path = manifest.base.as_path();
-        let text = std::fs::read_to_string(base_path).map_err(|e| {
+        let text = crate::io::lines::read_text_file(base_path, usize::MAX).map_err(|e| {
             Error::invalid(format!(
                 "{}: sweep.base: cannot read the base config '{}': {e}",
                 manifest.source,

@@ -1,6 +1,7 @@
 //! Helpers for integration tests that run the real `inference-lab` binary.
 #![allow(dead_code)]
 
+pub mod mutate;
 pub mod snapshot;
 
 use arrow_array::{Array, RecordBatch};

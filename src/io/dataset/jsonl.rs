@@ -3,7 +3,7 @@
 //! or its flat form (`{"messages": [...], "max_tokens": N}`), checked and
 //! reduced to what the chat template and the simulator need.
 
-use crate::config::with_hint;
+use crate::config::{excerpt, with_hint};
 use serde_json::{Map, Value};
 
 /// Roles a message may have (OpenAI's chat roles).
@@ -136,7 +136,8 @@ fn check_message(message: &Value, path: &str) -> Result<bool, String> {
     if !ROLES.contains(&role) {
         return Err(with_hint(
             format!(
-                "{path}.role: unknown role '{role}' (expected one of: {})",
+                "{path}.role: unknown role '{}' (expected one of: {})",
+                excerpt(role),
                 ROLES.join(", ")
             ),
             role,
@@ -172,7 +173,8 @@ fn check_content(content: &Value, path: &str) -> Result<bool, String> {
                     }
                     (Some(other), _) => {
                         return Err(format!(
-                            "{path}[{i}]: only text parts can be simulated, got a part of type '{other}'"
+                            "{path}[{i}]: only text parts can be simulated, got a part of type '{}'",
+                            excerpt(other)
                         ));
                     }
                     (None, _) => {
@@ -275,6 +277,7 @@ mod tests {
             ("{\"messages\": [{\"content\": \"hi\"}]}", "messages[0].role: missing"),
             ("{\"messages\": [{\"role\": 1, \"content\": \"hi\"}]}", "messages[0].role: expected a string, got the number 1"),
             ("{\"body\": {\"messages\": [{\"role\": \"usr\", \"content\": \"hi\"}]}}", "body.messages[0].role: unknown role 'usr' (expected one of: system, user, assistant, tool, developer); did you mean 'user'?"),
+            ("{\"messages\": [{\"role\": \"a\\nb\", \"content\": \"hi\"}]}", "messages[0].role: unknown role 'a\\nb' (expected"),
             ("{\"messages\": [{\"role\": \"user\"}]}", "messages[0].content: missing"),
             ("{\"messages\": [{\"role\": \"user\", \"content\": 5}]}", "messages[0].content: expected a string or an array of text parts, got the number 5"),
             ("{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"image_url\"}]}]}", "messages[0].content[0]: only text parts can be simulated, got a part of type 'image_url'"),

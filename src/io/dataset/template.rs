@@ -11,6 +11,7 @@
 
 use super::jsonl::Conversation;
 use super::DatasetError;
+use crate::io::lines::read_text_file;
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::{Kwargs, Serde, Value as JinjaValue};
 use minijinja::{context, Environment, Error as JinjaError, ErrorKind};
@@ -96,7 +97,7 @@ impl ChatTemplate {
             }
             TemplateArg::File(path) if path.is_file() => {
                 let name = path.display().to_string();
-                let text = std::fs::read_to_string(path).map_err(|e| {
+                let text = read_text_file(path, usize::MAX).map_err(|e| {
                     DatasetError::new(&name, format!("cannot read the chat template: {e}"))
                 })?;
                 let source = if path.extension().is_some_and(|e| e == "json") {

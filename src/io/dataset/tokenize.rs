@@ -3,6 +3,7 @@
 
 use super::template::SpecialTokens;
 use super::DatasetError;
+use crate::io::lines::read_text_file;
 use serde_json::Value;
 use std::path::Path;
 use tokenizers::Tokenizer;
@@ -91,7 +92,7 @@ impl PromptTokenizer {
 /// `"bos_token": {"content": "<s>", ...}`).
 fn special_from_config(path: &Path) -> Result<SpecialTokens, DatasetError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let text = read_text_file(path, usize::MAX)
         .map_err(|e| DatasetError::new(&name, format!("cannot read: {e}")))?;
     let doc: Value = serde_json::from_str(&text)
         .map_err(|e| DatasetError::at_line(&name, e.line() as u64, format!("invalid JSON: {e}")))?;

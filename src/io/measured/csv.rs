@@ -4,6 +4,7 @@
 //! tokens per second, fractions).
 
 use super::Problem;
+use crate::config::excerpt;
 use crate::metrics::comparison::{check_comparable, Measured};
 
 /// What the format holds, for messages.
@@ -39,7 +40,10 @@ pub(super) fn parse(text: &str) -> Result<Measured, Problem> {
     if names != ["metric", "value"] {
         return Err(Problem::new(
             format!("line {line}"),
-            format!("expected the header 'metric,value', got '{header}'"),
+            format!(
+                "expected the header 'metric,value', got '{}'",
+                excerpt(header)
+            ),
         ));
     }
     let mut measured = Measured::default();
@@ -49,7 +53,7 @@ pub(super) fn parse(text: &str) -> Result<Measured, Problem> {
         let [name, value] = fields(text)[..] else {
             return Err(Problem::new(
                 field,
-                format!("expected two fields, metric,value, got '{text}'"),
+                format!("expected two fields, metric,value, got '{}'", excerpt(text)),
             ));
         };
         let metric = check_comparable(name).map_err(|m| Problem::new(&field, m))?;
@@ -66,7 +70,7 @@ pub(super) fn parse(text: &str) -> Result<Measured, Problem> {
             .ok_or_else(|| {
                 Problem::new(
                     format!("{field}: {metric}"),
-                    format!("expected a number of at least 0, got '{value}'"),
+                    format!("expected a number of at least 0, got '{}'", excerpt(value)),
                 )
             })?;
         seen.push((metric, line));

@@ -9,8 +9,11 @@ mod inference_perf;
 mod vllm;
 
 use super::error::{Error, Result};
+use super::lines::{read_text_file, MAX_LINE_BYTES};
 use crate::metrics::comparison::Measured;
 use serde_json::Value as Json;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 /// The formats a measured file may have.
@@ -107,13 +110,19 @@ fn non_negative(value: &Json, field: &str, unit: &str) -> Result<Option<f64>, Pr
 /// is read from holds something else than a number; or nothing in it has a
 /// simulator counterpart. Messages name the file and the field.
 pub fn read(path: &Path, format: Option<Format>) -> Result<MeasuredFile> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::read("measured file", path, e))?;
+    let read_error = |e| Error::read("measured file", path, e);
+    let is_json = match format {
+        Some(Format::Csv) => false,
+        Some(_) => true,
+        None => starts_with_brace(path).map_err(read_error)?,
+    };
+    // A CSV's lines are bounded; a JSON result may be one long line.
+    let max_line = if is_json { usize::MAX } else { MAX_LINE_BYTES };
+    let text = read_text_file(path, max_line).map_err(read_error)?;
     let invalid =
         |p: Problem| Error::invalid(format!("{}: {}: {}", path.display(), p.field, p.message));
-    let is_json = text.trim_start().starts_with('{');
     let (format, measured) = match format {
-        Some(Format::Csv) => (Format::Csv, csv::parse(&text).map_err(invalid)?),
-        None if !is_json => (Format::Csv, csv::parse(&text).map_err(invalid)?),
+        _ if !is_json => (Format::Csv, csv::parse(&text).map_err(invalid)?),
         given => {
             let json = parse_json(path, &text)?;
             let format = match given {
@@ -143,6 +152,24 @@ pub fn read(path: &Path, format: Option<Format>) -> Result<MeasuredFile> {
         )));
     }
     Ok(MeasuredFile { format, measured })
+}
+
+/// Whether the file at `path` starts with `{` after blanks: a JSON object.
+fn starts_with_brace(path: &Path) -> std::io::Result<bool> {
+    let mut reader = BufReader::new(File::open(path)?);
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(false);
+        }
+        match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(i) => return Ok(buf[i] == b'{'),
+            None => {
+                let n = buf.len();
+                reader.consume(n);
+            }
+        }
+    }
 }
 
 /// `text` as a JSON object.
@@ -243,6 +270,21 @@ mod tests {
             assert!(e.starts_with(&format!("{}: ", path.display())), "{e}");
             assert!(e.contains(message), "{e}");
         }
+        // A CSV line past the limit fails there; a JSON result may be one long line.
+        let long = "9".repeat(MAX_LINE_BYTES + 1);
+        let path = write(
+            dir.path(),
+            "m.csv",
+            &format!("metric,value\nttft_ms_p99,{long}\n"),
+        );
+        let e = read(&path, None).unwrap_err().to_string();
+        assert!(e.ends_with("m.csv': line 2: the line is longer than 8 MiB (8388608 bytes), the limit on a line"), "{e}");
+        let path = write(
+            dir.path(),
+            "long.json",
+            &format!("{{\"mean_ttft_ms\": 1.5, \"x\": \"{long}\"}}"),
+        );
+        assert_eq!(read(&path, None).unwrap().format, Format::Vllm);
         let path = write(dir.path(), "bad.json", "[1]");
         let e = read(&path, None).unwrap_err().to_string();
         assert!(e.contains("metric,value"), "{e}");

@@ -13,7 +13,7 @@ mod datetime;
 mod mooncake;
 mod table;
 
-use crate::config::{TraceConfig, TraceFormat};
+use crate::config::{excerpt, TraceConfig, TraceFormat};
 use crate::io::lines::{read_bounded_text_line, trace_read_message, MAX_LINE_BYTES};
 use crate::workload::{TraceContent, TraceError, TraceRecord, TraceRecords};
 use std::fs::File;
@@ -171,18 +171,10 @@ fn detect(path: &Path) -> Result<TraceFormat, TraceError> {
         field: String::new(),
         message: format!(
             "cannot tell the trace format from its first line '{}': expected {}, or a Mooncake JSON line; set workload.trace.format",
-            shorten(first),
+            excerpt(first),
             columns::describe_all()
         ),
     })
-}
-
-/// At most 80 characters of `text`, for messages.
-fn shorten(text: &str) -> String {
-    match text.char_indices().nth(80) {
-        Some((i, _)) => format!("{}...", &text[..i]),
-        None => text.to_string(),
-    }
 }
 
 /// The record with its time in seconds after `origin`.
@@ -256,7 +248,7 @@ fn tokens(text: &str) -> Result<u32, String> {
                 .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1.9e19)
                 .map(|f| f as u64)
         })
-        .ok_or_else(|| format!("expected a whole number of tokens, got '{}'", shorten(text)))?;
+        .ok_or_else(|| format!("expected a whole number of tokens, got '{}'", excerpt(text)))?;
     u32::try_from(value.max(1))
         .map_err(|_| format!("{value} tokens is more than the simulator can hold"))
 }
@@ -266,7 +258,7 @@ fn number(text: &str, unit: &str) -> Result<f64, String> {
     text.parse::<f64>()
         .ok()
         .filter(|f| f.is_finite())
-        .ok_or_else(|| format!("expected a number of {unit}, got '{}'", shorten(text)))
+        .ok_or_else(|| format!("expected a number of {unit}, got '{}'", excerpt(text)))
 }
 
 #[cfg(test)]

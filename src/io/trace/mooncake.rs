@@ -3,6 +3,7 @@
 //! block of the prompt; equal ids are equal content).
 
 use super::{number, tokens, Parser, RawRecord, Stamp};
+use crate::config::excerpt;
 use crate::io::lines::{read_bounded_text_line, trace_read_message, MAX_LINE_BYTES};
 use crate::workload::{TraceContent, TraceError};
 use serde::Deserialize;
@@ -60,7 +61,10 @@ impl MooncakeParser {
         // checks (and messages) as the CSV formats'.
         let text = |value: Value, name: &str| match value {
             Value::Number(n) => Ok(n.to_string()),
-            other => Err(self.error(name, format!("expected a number, got {other}"))),
+            other => Err(self.error(
+                name,
+                format!("expected a number, got {}", excerpt(&other.to_string())),
+            )),
         };
         let stamp = number(
             &text(field(line.timestamp, "timestamp")?, "timestamp")?,
@@ -83,14 +87,23 @@ impl MooncakeParser {
                         v.as_u64().ok_or_else(|| {
                             self.error(
                                 "hash_ids",
-                                format!("entry {i}: expected a non-negative integer id, got {v}"),
+                                format!(
+                                    "entry {i}: expected a non-negative integer id, got {}",
+                                    excerpt(&v.to_string())
+                                ),
                             )
                         })
                     })
                     .collect::<Result<_, _>>()?,
             },
             Some(other) => {
-                return Err(self.error("hash_ids", format!("expected an array of ids, got {other}")))
+                return Err(self.error(
+                    "hash_ids",
+                    format!(
+                        "expected an array of ids, got {}",
+                        excerpt(&other.to_string())
+                    ),
+                ))
             }
         };
         Ok(RawRecord {

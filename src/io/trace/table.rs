@@ -1,16 +1,92 @@
-//! The CSV trace formats (Azure, BurstGPT, plain), read record by record.
+//! The CSV trace formats (Azure, BurstGPT, plain), read record by record,
+//! each record at most [`MAX_LINE_BYTES`] long.
 
 use super::columns::{Layout, PREFIX_ID, SESSION_ID};
 use super::{datetime, number, tokens, Parser, RawRecord, Stamp};
-use crate::config::{with_hint, TraceFormat};
+use crate::config::{excerpt, with_hint, TraceFormat};
 use crate::engine::kv_cache::chain_hash;
+use crate::io::lines::{LineError, MAX_LINE_BYTES};
 use crate::workload::{TraceContent, TraceError};
 use csv::{ByteRecord, Reader, ReaderBuilder, Trim};
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{self, Read};
 
 /// Salt of content keys made from `prefix_id` / `session_id` text.
 const KEY_SALT: u64 = 0xC5F_0000_0000_0005;
+
+/// The trace file as the CSV reader reads it: no read goes past `limit`,
+/// the start of the record being read plus [`MAX_LINE_BYTES`] and its
+/// newline. The CSV reader asks for more input only once it has used every
+/// byte it holds for the record it reads, so a read at the limit means the
+/// record is longer than that: it fails with [`RecordTooLong`] instead of
+/// growing the record without end (a file without newlines, `/dev/zero`).
+struct BoundedInput {
+    file: File,
+    /// Bytes read so far.
+    offset: u64,
+    /// The offset no read may pass.
+    limit: u64,
+}
+
+impl BoundedInput {
+    fn new(file: File) -> Self {
+        let mut input = Self {
+            file,
+            offset: 0,
+            limit: 0,
+        };
+        input.record_starts_at(0);
+        input
+    }
+
+    /// The next record starts at byte `start`.
+    fn record_starts_at(&mut self, start: u64) {
+        self.limit = start.saturating_add(MAX_LINE_BYTES as u64 + 1);
+    }
+}
+
+/// The payload of the I/O error of a record past the limit.
+#[derive(Debug)]
+struct RecordTooLong;
+
+impl std::fmt::Display for RecordTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        LineError::TooLong(MAX_LINE_BYTES).fmt(f)
+    }
+}
+
+impl std::error::Error for RecordTooLong {}
+
+impl Read for BoundedInput {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let room = self.limit.saturating_sub(self.offset);
+        if room == 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, RecordTooLong));
+        }
+        let len = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        let n = self.file.read(&mut buf[..len])?;
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+/// A CSV reader's error as a trace message: a record past the limit says
+/// so, and a row of the wrong width counts its fields.
+fn csv_message(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Io(io)
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<RecordTooLong>()) =>
+        {
+            RecordTooLong.to_string()
+        }
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("{len} fields, but the header has {expected_len}"),
+        _ => e.to_string(),
+    }
+}
 
 /// Where each needed column is.
 #[derive(Debug, Clone, Copy)]
@@ -24,7 +100,7 @@ struct Columns {
 
 /// Reads one CSV format.
 pub(super) struct CsvParser {
-    reader: Reader<BufReader<File>>,
+    reader: Reader<BoundedInput>,
     record: ByteRecord,
     layout: &'static Layout,
     columns: Columns,
@@ -42,7 +118,8 @@ impl CsvParser {
         })?;
         let mut reader = ReaderBuilder::new()
             .trim(Trim::All)
-            .from_reader(BufReader::new(input));
+            .buffer_capacity(1 << 16)
+            .from_reader(BoundedInput::new(input));
         let header_error = |message: String, field: &str| TraceError {
             file: file.clone(),
             line: 1,
@@ -51,7 +128,7 @@ impl CsvParser {
         };
         let names: Vec<String> = reader
             .headers()
-            .map_err(|e| header_error(format!("cannot read the header: {e}"), ""))?
+            .map_err(|e| header_error(format!("cannot read the header: {}", csv_message(&e)), ""))?
             .iter()
             .map(|n| n.trim_start_matches('\u{feff}').to_string())
             .collect();
@@ -91,7 +168,7 @@ impl CsvParser {
                         unknown,
                         &known,
                     ),
-                    unknown,
+                    &excerpt(unknown),
                 ));
             }
         }
@@ -132,7 +209,7 @@ impl CsvParser {
                             l.time,
                             format!(
                             "expected a date-time such as 2023-11-16 18:15:46.6805900, got '{}'",
-                            super::shorten(time)
+                            excerpt(time)
                         ),
                         )
                     })?
@@ -168,21 +245,17 @@ impl CsvParser {
 
 impl Parser for CsvParser {
     fn next_raw(&mut self) -> Option<Result<RawRecord, TraceError>> {
+        let start = self.reader.position().clone();
+        self.reader.get_mut().record_starts_at(start.byte());
         match self.reader.read_byte_record(&mut self.record) {
             Ok(false) => None,
             Ok(true) => Some(self.parse()),
             Err(e) => Some(Err(TraceError {
                 file: self.file.clone(),
-                line: e.position().map_or(0, |p| p.line()),
+                // An I/O error has no position: it is in the record that starts here.
+                line: e.position().unwrap_or(&start).line(),
                 field: String::new(),
-                message: match e.kind() {
-                    csv::ErrorKind::UnequalLengths {
-                        expected_len, len, ..
-                    } => {
-                        format!("{len} fields, but the header has {expected_len}")
-                    }
-                    _ => e.to_string(),
-                },
+                message: csv_message(&e),
             })),
         }
     }

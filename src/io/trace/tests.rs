@@ -230,3 +230,62 @@ fn a_line_longer_than_the_limit_fails_at_once_in_detection_and_in_reading() {
         "{e}"
     );
 }
+
+#[test]
+fn a_csv_record_longer_than_the_limit_fails_at_its_line() {
+    let max = crate::io::lines::MAX_LINE_BYTES;
+    let header = "arrival_secs,input_tokens,output_tokens,prefix_id\n";
+    // A record of exactly the limit reads; one byte more is an error at
+    // the line where it starts, in file order and sorted alike.
+    let row = |len: usize| {
+        let start = "1,10,5,";
+        format!("{start}{}\n", "p".repeat(len - start.len()))
+    };
+    let fits = read(&format!("{header}0,10,5,\n{}", row(max))).unwrap();
+    assert_eq!(fits.len(), 2);
+    for sort in [false, true] {
+        let e = read_as(
+            &format!("{header}0,10,5,\n{}2,1,1,\n", row(max + 1)),
+            None,
+            sort,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.line, e.field.as_str(), e.message.as_str()),
+            (
+                3,
+                "",
+                "the line is longer than 8 MiB (8388608 bytes), the limit on a line"
+            ),
+            "sort = {sort}"
+        );
+    }
+    // A quoted field that never ends, and a header without a newline.
+    let e = read(&format!("{header}0,10,5,\"{}", "q".repeat(max + 10))).unwrap_err();
+    assert_eq!(
+        (e.line, e.message.contains("longer than 8 MiB")),
+        (2, true),
+        "{e}"
+    );
+    let e = read_as(
+        &format!(
+            "arrival_secs,input_tokens,output_tokens,{}",
+            "h".repeat(max)
+        ),
+        Some(TraceFormat::Csv),
+        false,
+    )
+    .unwrap_err();
+    assert_eq!(e.line, 1, "{e}");
+    assert!(e.message.ends_with("the limit on a line"), "{e}");
+}
+
+#[test]
+fn values_in_messages_are_short_and_on_one_line() {
+    let e = error(&format!(
+        "arrival_secs,input_tokens,output_tokens\n\"1\n{}\",10,5\n",
+        "9".repeat(1000)
+    ));
+    assert!(e.len() < 400 && !e.contains('\n'), "{e}");
+    assert!(e.contains("'1\\n999"), "{e}");
+}
