@@ -255,15 +255,11 @@ fn bad_trace_lines_and_files_fail_the_run_naming_file_line_and_field() {
         std::fs::write(&trace, text).unwrap();
         assert_error(&run(dir.path(), &["-c", c, "-q"]), &expected);
     }
+    // A missing trace is an error of the config's field that names it.
     std::fs::remove_file(&trace).unwrap();
-    assert_error(
-        &run(dir.path(), &["-c", c, "-q"]),
-        &format!("{name}: cannot open the trace"),
-    );
-    assert_error(
-        &run(dir.path(), &["validate", c]),
-        &format!("{name}: cannot open the trace"),
-    );
+    let missing = format!("{c}: workload.trace.path: cannot open '{name}'");
+    assert_error(&run(dir.path(), &["-c", c, "-q"]), &missing);
+    assert_error(&run(dir.path(), &["validate", c]), &missing);
 }
 
 #[test]

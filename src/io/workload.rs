@@ -160,6 +160,7 @@ pub fn build_workload(
         }
         if let Some(trace) = &config.workload.trace {
             let path = resolve_path(source.config_path, &trace.path);
+            trace_is_there(&name, &path)?;
             let records = super::trace::open(&path, trace)?;
             return Workload::from_trace(config, records)
                 .ok_or_else(|| Error::invalid(format!("{name}: workload.trace is not set")));
@@ -273,12 +274,26 @@ pub fn input_files(config: &Config, source: &WorkloadSource<'_>) -> Vec<(InputRo
     files
 }
 
+/// A trace file that cannot be found is an error of the config `config`
+/// that names it (its `workload.trace.path`), not of the trace.
+fn trace_is_there(config: &str, path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Error::invalid(format!(
+            "{config}: workload.trace.path: cannot open '{}': {e} (a relative path is relative to the config file's directory)",
+            path.display()
+        ))),
+    }
+}
+
 /// For `validate`: the dataset a config names must exist (it is read, rendered
 /// and tokenized only by a run, which also needs the tokenizer and template),
 /// and its trace must exist with a header that fits its format.
 pub fn check_dataset_exists(config: &Config, config_path: &Path) -> Result<()> {
     if let Some(trace) = &config.workload.trace {
-        super::trace::check(&resolve_path(Some(config_path), &trace.path), trace)?;
+        let path = resolve_path(Some(config_path), &trace.path);
+        trace_is_there(&config_path.display().to_string(), &path)?;
+        super::trace::check(&path, trace)?;
     }
     if let Some(dataset_path) = &config.workload.dataset_path {
         let path = resolve_path(Some(config_path), dataset_path);
