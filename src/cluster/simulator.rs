@@ -70,9 +70,10 @@ impl<'c> Simulator<'c> {
             Some(e) if !arrival_first => {
                 // Until the next arrival nothing reaches the replica from
                 // outside: it runs its events up to there in one call.
-                let horizon = match self.run_ahead {
-                    true => self.traffic.peek_time().unwrap_or(f64::INFINITY),
-                    false => f64::NEG_INFINITY,
+                let horizon = if self.run_ahead {
+                    self.traffic.peek_time().unwrap_or(f64::INFINITY)
+                } else {
+                    f64::NEG_INFINITY
                 };
                 if let Advance::StepEnded { finished } =
                     self.cluster.advance_until(e.replica, horizon, obs)?
