@@ -54,7 +54,7 @@ pub fn capacity(args: &CapacityArgs) -> Outcome {
         return Err(Failure::usage("no search"));
     };
     let point = &plan.point(0);
-    if let Err(e) = &point.config {
+    if let Err(e) = plan.resolved(point) {
         return Err(Error::invalid(format!("{}: {e}", args.config.display())).into());
     }
     let template = metric_template(&plan)?;
@@ -65,7 +65,11 @@ pub fn capacity(args: &CapacityArgs) -> Outcome {
     };
     let runs = drive_point(&plan, &template, point, &mut |run| {
         let started = Instant::now();
-        let outcome = match simulate(run, &source, false) {
+        let simulated = run
+            .config(&plan, point)
+            .map_err(Error::invalid)
+            .and_then(|config| simulate(config, run, &source, false));
+        let outcome = match simulated {
             Ok(finished) => {
                 let wall = started.elapsed().as_secs_f64();
                 match result_json(finished.output.result, &[], finished.overload, wall) {

@@ -46,14 +46,10 @@ pub fn sweep(args: &SweepArgs) -> Outcome {
                 .map_err(Failure::usage)?,
         ),
     };
-    let plan = match shard {
-        Some(s) => Plan::build_slice(manifest, s)?,
-        None => Plan::build(manifest)?,
-    };
     let output = args
         .output
         .clone()
-        .or_else(|| plan.manifest.output.clone())
+        .or_else(|| manifest.output.clone())
         .ok_or_else(|| {
             Failure::usage(format!(
                 "{}: no output directory: pass -o DIR or set sweep.output in the manifest",
@@ -61,6 +57,13 @@ pub fn sweep(args: &SweepArgs) -> Outcome {
             ))
         })?;
     let layout = Layout::new(&output, shard);
+    // A resumed sweep takes its planning pass from the directory's cache;
+    // --force (redo everything) plans afresh.
+    let plan = match (shard, args.force) {
+        (_, false) => Plan::build_cached(manifest, shard, &layout.plan_cache())?,
+        (Some(s), true) => Plan::build_slice(manifest, s)?,
+        (None, true) => Plan::build(manifest)?,
+    };
     let jobs = args.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(1, usize::from),
         usize::from,
@@ -298,7 +301,7 @@ fn dry_run(plan: &Plan) -> String {
                 .zip(&kinds)
                 .map(|(v, kind)| swept_cell(v, *kind).to_string()),
         );
-        if let Err(e) = &p.config {
+        if let Some(e) = p.error() {
             row.push(format!("invalid: {e}"));
         }
         rows.push(row);

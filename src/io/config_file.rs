@@ -55,13 +55,12 @@ pub fn resolve_path(config_path: Option<&Path>, file: &str) -> PathBuf {
 /// path is relative to the directory of `config_path`, the file the document
 /// came from.
 fn inline_calibration_file(doc: &mut Table, config_path: &Path) -> Result<()> {
+    let Some((file, path)) = calibration_file(doc, config_path) else {
+        return Ok(());
+    };
     let Some(Value::Table(hardware)) = doc.get_mut("hardware") else {
         return Ok(());
     };
-    let Some(Value::String(file)) = hardware.get("calibration") else {
-        return Ok(());
-    };
-    let path = resolve_path(Some(config_path), file);
     let (table, _) = read_calibration_file(&path).context_with(|| {
         format!(
             "{}: hardware.calibration: cannot use the calibration file '{file}' (a relative path is relative to the config file's directory)",
@@ -70,6 +69,14 @@ fn inline_calibration_file(doc: &mut Table, config_path: &Path) -> Result<()> {
     })?;
     hardware.insert("calibration".to_string(), Value::Table(table));
     Ok(())
+}
+
+/// The calibration file a config document names (`hardware.calibration =
+/// "file.toml"`), as written and resolved against `config_path`: the one
+/// file [`config_from_doc`] reads, which a sweep's plan digests.
+pub fn calibration_file(doc: &Table, config_path: &Path) -> Option<(String, PathBuf)> {
+    let file = doc.get("hardware")?.get("calibration")?.as_str()?;
+    Some((file.to_string(), resolve_path(Some(config_path), file)))
 }
 
 /// Reads and validates a calibration file: its table and what it says.

@@ -70,29 +70,43 @@ pub fn digest_file(path: &Path, what: &'static str) -> Result<u64> {
 }
 
 /// Digests already computed, so the points of a sweep that read the same
-/// file hash it once.
+/// file hash it once. It also remembers the files it could not read, so
+/// that [`entries`](Self::entries) lists every file the points depend on,
+/// present or not (a plan's cache is trusted only while each is unchanged).
 #[derive(Debug, Default)]
 pub struct DigestCache {
-    digests: Mutex<HashMap<PathBuf, u64>>,
+    digests: Mutex<HashMap<PathBuf, Option<u64>>>,
 }
 
 impl DigestCache {
-    /// The digest of `path`, computed on first use.
+    /// The digest of `path`, computed on first use (a file that cannot be
+    /// read is tried again each time, and its error returned).
     pub fn digest(&self, path: &Path, what: &'static str) -> Result<u64> {
-        if let Some(&d) = self
-            .digests
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(path)
-        {
+        if let Some(&Some(d)) = self.lock().get(path) {
             return Ok(d);
         }
-        let d = digest_file(path, what)?;
-        self.digests
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(path.to_path_buf(), d);
-        Ok(d)
+        let digest = digest_file(path, what);
+        self.lock()
+            .insert(path.to_path_buf(), digest.as_ref().ok().copied());
+        digest
+    }
+
+    /// Every file asked for, with its digest, or `None` when it could not
+    /// be read; sorted by path.
+    pub fn entries(&self) -> Vec<(PathBuf, Option<u64>)> {
+        let mut entries: Vec<_> = self.lock().iter().map(|(p, d)| (p.clone(), *d)).collect();
+        entries.sort();
+        entries
+    }
+
+    /// Takes `path`'s digest as known (`None`: it cannot be read), as
+    /// checked by the caller.
+    pub fn insert(&self, path: PathBuf, digest: Option<u64>) {
+        self.lock().insert(path, digest);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Option<u64>>> {
+        self.digests.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -123,6 +137,19 @@ mod tests {
         assert!(
             missing.to_string().starts_with("cannot read dataset '"),
             "{missing}"
+        );
+        let none = dir.path().join("none");
+        assert!(cache.digest(&none, "dataset").is_err());
+        assert_eq!(
+            cache.entries(),
+            [(path.clone(), Some(first)), (none.clone(), None)],
+            "files that cannot be read are listed too"
+        );
+        std::fs::write(&none, b"now").unwrap();
+        assert_eq!(
+            cache.digest(&none, "dataset").unwrap(),
+            fnv1a(b"now"),
+            "and tried again"
         );
     }
 }

@@ -24,6 +24,11 @@ impl Shard {
         point % self.count == self.index
     }
 
+    /// How many of a sweep's `points` points belong to the shard.
+    pub fn points_of(self, points: usize) -> usize {
+        points / self.count + usize::from(self.index < points % self.count)
+    }
+
     /// The shard's directory name: `shard-I-of-N`.
     pub fn dir_name(self) -> String {
         format!("shard-{}-of-{}", self.index, self.count)
@@ -55,6 +60,11 @@ impl Layout {
     /// The directory itself.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// `.plan-cache`: the planning pass, for a resumed sweep.
+    pub fn plan_cache(&self) -> PathBuf {
+        self.root.join(super::plan_cache::PLAN_CACHE)
     }
 
     /// `runs/`: one result file per finished run.
@@ -143,6 +153,12 @@ mod tests {
         let shards: Vec<Shard> = (0..3).map(|index| Shard { index, count: 3 }).collect();
         for point in 0..20 {
             assert_eq!(shards.iter().filter(|s| s.contains(point)).count(), 1);
+        }
+        for total in 0..10 {
+            for s in &shards {
+                let theirs = (0..total).filter(|&i| s.contains(i)).count();
+                assert_eq!(s.points_of(total), theirs, "{s} of {total}");
+            }
         }
         let layout = Layout::new(Path::new("out"), Some(shards[1]));
         assert_eq!(layout.root(), Path::new("out/shard-1-of-3"));

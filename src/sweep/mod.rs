@@ -4,7 +4,8 @@
 //! (Parquet, CSV) and one JSON file per run.
 //!
 //! Data flows one way: [`manifest::Manifest`] -> [`plan::Plan`] (points,
-//! resolved configs, input digests, ids) -> [`runner`] (parallel runs,
+//! resolved configs, input digests, ids; its planning pass kept by
+//! [`plan_cache`] for a resumed sweep) -> [`runner`] (parallel runs,
 //! resume, progress callback) -> [`runs_table`] -> [`output`] (tables and
 //! `sweep.json` through [`crate::io`]); [`lock`] keeps one sweep per output
 //! directory. [`merge`] rebuilds the tables of
@@ -17,6 +18,7 @@ pub mod merge;
 pub mod meta;
 pub mod output;
 pub mod plan;
+pub mod plan_cache;
 pub mod run_id;
 pub mod runner;
 pub mod runs_table;
@@ -24,3 +26,4 @@ pub mod schema;
 pub mod search;
 pub mod store;
 pub mod strategy;
+mod survey;

@@ -265,8 +265,9 @@ impl<'p> TablesWriter<'p> {
 
 /// The metric columns of `plan`'s tables, from its first valid config.
 pub fn metric_template(plan: &Plan) -> Result<Vec<Column>> {
-    let config = match plan.first_valid().map(|p| p.config) {
-        Some(Ok(c)) => Config::clone(&c),
+    let first = plan.first_valid();
+    let config = match first.as_ref().map(|p| plan.resolved(p)) {
+        Some(Ok(r)) => Config::clone(&r.config),
         _ => Config::builtin_default()?,
     };
     Ok(metric_columns(&RunResult::zeroed(config)))

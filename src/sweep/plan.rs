@@ -1,15 +1,19 @@
 //! The point list: the manifest's dimensions expanded in a stable order, each
 //! point's overrides applied to the base config and resolved, with the
-//! digests of the files it reads and its id.
+//! digests of the files it reads and its id. One planning pass resolves
+//! every point (or reads what it found from the plan's cache); later a
+//! point is resolved again only when one of its runs must be simulated.
 
 use super::layout::Shard;
 use super::manifest::Manifest;
+use super::plan_cache;
 use super::run_id::{InputDigest, RunId};
 use super::search::spec::Load;
 use super::strategy::Strategy;
+use super::survey::Survey;
 use crate::config::{apply_overrides, parse_toml, Config};
 use crate::engine::work::Work;
-use crate::io::config_file::config_from_doc;
+use crate::io::config_file::{calibration_file, config_from_doc};
 use crate::io::digest::{fnv1a, DigestCache};
 use crate::io::workload::{input_files, WorkloadSource};
 use crate::io::{Error, Result};
@@ -17,10 +21,13 @@ use crate::table::schema::is_seed_key;
 use crate::table::summary::Fold;
 use rayon::prelude::*;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use toml::{Table, Value};
 
-/// One point of the sweep.
+/// One point of the sweep: its values and run id, known from the planning
+/// pass; its config is resolved only when something needs it
+/// ([`Plan::resolved`]), so a resumed sweep whose runs are stored never
+/// resolves a config again.
 #[derive(Debug, Clone)]
 pub struct Point {
     /// Position in the stable point order (0-based); shards and tables use it.
@@ -30,15 +37,35 @@ pub struct Point {
     /// The id of the point's run: the hash of its resolved config and
     /// inputs (or of the overrides, for an invalid point).
     pub run_id: RunId,
-    /// The resolved config, or why this combination of values is invalid.
-    pub config: std::result::Result<Arc<Config>, String>,
+    /// The resolved config and inputs, or why they cannot be had: set at
+    /// once for an invalid point, on first use for a valid one.
+    resolved: OnceLock<std::result::Result<Resolved, String>>,
+}
+
+/// A point's resolved config and the files its runs read.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The resolved config.
+    pub config: Arc<Config>,
     /// The files its runs read, with their digests.
     pub inputs: Arc<[InputDigest]>,
 }
 
+impl Point {
+    /// Why the point's config does not resolve, for a point the planning
+    /// pass found invalid (`None` for a valid one, resolved or not yet).
+    pub fn error(&self) -> Option<&str> {
+        match self.resolved.get() {
+            Some(Err(e)) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// An expanded sweep: the manifest, its base config and what one pass over
 /// every point found. Points are resolved on demand ([`Plan::point`]), so a
-/// plan of a million points holds no more than a plan of ten.
+/// plan of a million points holds no more than a plan of ten, and their
+/// run ids (nine bytes a point).
 #[derive(Debug)]
 pub struct Plan {
     /// The manifest it came from.
@@ -53,12 +80,17 @@ pub struct Plan {
     strides: Vec<usize>,
     /// How many points there are.
     count: usize,
-    /// The input files' digests, read once for every point.
+    /// The digests of the files the points' configs read (inputs and
+    /// calibration tables), read once for every point.
     digests: DigestCache,
     /// What the pass over every point found.
     survey: Survey,
     /// The shard whose points were checked, when not all of them.
     slice: Option<Shard>,
+    /// The key of the plan's cache, when it can have one.
+    cache_key: Option<u64>,
+    /// Whether the survey was read from the cache.
+    cached: bool,
 }
 
 /// Which points a plan checks, and which digests it keeps.
@@ -72,158 +104,46 @@ enum Scope {
     Split(usize),
 }
 
-/// What the planning pass over every point found.
-#[derive(Debug, Clone, Default)]
-struct Survey {
-    /// Points whose config does not resolve.
-    invalid: usize,
-    /// The first point whose config resolves.
-    first_valid: Option<usize>,
-    /// The order-sensitive digest of every surveyed point's run id.
-    points_hash: u64,
-    /// The same digest of each shard's points, when the plan is cut into
-    /// shards (a merge checks each shard directory against its own).
-    shard_hashes: Vec<u64>,
-    /// For each dimension and row: whether some point with it resolves, and
-    /// else the first point with it that does not, with its error.
-    rows: Vec<Vec<RowSurvey>>,
-    /// The estimated work of the points whose config resolves, one run
-    /// each, and how many of them.
-    work: (Work, usize),
-}
-
-/// What the planning pass found for one value (row) of one dimension.
-#[derive(Debug, Clone, Default)]
-struct RowSurvey {
-    /// Some point with this value resolves.
-    usable: bool,
-    /// The first point with this value that does not, and why.
-    first_error: Option<(usize, String)>,
-}
-
-impl RowSurvey {
-    /// Keeps `error` of the point `index` if no earlier point's is kept.
-    fn note_error(&mut self, index: usize, error: &str) {
-        if self.first_error.as_ref().is_none_or(|(i, _)| *i > index) {
-            self.first_error = Some((index, error.to_string()));
-        }
-    }
-}
-
-impl Survey {
-    /// An empty survey of `manifest`'s dimensions, with a digest for each
-    /// of `shards` shards.
-    fn empty(manifest: &Manifest, shards: usize) -> Self {
-        Self {
-            shard_hashes: vec![0; shards],
-            rows: manifest
-                .dimensions
-                .iter()
-                .map(|d| vec![RowSurvey::default(); d.len()])
-                .collect(),
-            ..Self::default()
-        }
-    }
-
-    /// Adds `point`, whose coordinates are `coords`.
-    fn add(&mut self, point: &Point, coords: &[usize]) {
-        let digest = point_digest(point.index, point.run_id);
-        self.points_hash = self.points_hash.wrapping_add(digest);
-        let shards = self.shard_hashes.len();
-        if let Some(h) = self.shard_hashes.get_mut(point.index % shards.max(1)) {
-            *h = h.wrapping_add(digest);
-        }
-        if let Some(work) = point.config.as_deref().ok().and_then(|c| Work::of(c, None)) {
-            self.work = (self.work.0.then(work), self.work.1 + 1);
-        }
-        let valid = point.config.is_ok();
-        if valid {
-            self.first_valid = Some(self.first_valid.map_or(point.index, |f| f.min(point.index)));
-        } else {
-            self.invalid += 1;
-        }
-        for (rows, &c) in self.rows.iter_mut().zip(coords) {
-            let row = &mut rows[c];
-            match &point.config {
-                Ok(_) => row.usable = true,
-                Err(e)
-                    if row
-                        .first_error
-                        .as_ref()
-                        .is_none_or(|(i, _)| *i > point.index) =>
-                {
-                    row.first_error = Some((point.index, e.clone()));
-                }
-                Err(_) => {}
-            }
-        }
-    }
-
-    /// The survey of the points of both (disjoint sets of points).
-    fn join(mut self, other: Self) -> Self {
-        self.invalid += other.invalid;
-        self.work = (self.work.0.then(other.work.0), self.work.1 + other.work.1);
-        self.points_hash = self.points_hash.wrapping_add(other.points_hash);
-        for (mine, theirs) in self.shard_hashes.iter_mut().zip(&other.shard_hashes) {
-            *mine = mine.wrapping_add(*theirs);
-        }
-        self.first_valid = match (self.first_valid, other.first_valid) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        for (mine, theirs) in self.rows.iter_mut().zip(other.rows) {
-            for (m, t) in mine.iter_mut().zip(theirs) {
-                m.usable |= t.usable;
-                if let Some((i, e)) = &t.first_error {
-                    m.note_error(*i, e);
-                }
-            }
-        }
-        self
-    }
-}
-
-/// One point's share of the points hash: its index and run id mixed
-/// (splitmix64), so the wrapping sum over all points changes when any id
-/// changes or two points swap places, and can be summed in any order.
-fn point_digest(index: usize, id: RunId) -> u64 {
-    let mix = |mut z: u64| {
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
-    mix(mix(index as u64 ^ 0x9e37_79b9_7f4a_7c15) ^ id.0)
-}
-
 /// Points per rayon task of the planning pass.
 const SURVEY_CHUNK: usize = 256;
 
 impl Plan {
     /// Expands `manifest` against its base config and checks every point in
-    /// one parallel pass (linear in the points; nothing kept per point).
+    /// one parallel pass (linear in the points; nothing kept per point but
+    /// its run id and validity).
     ///
     /// A value that no point can use (a wrong type, an unknown key, a value
     /// out of range) is an error of the manifest and fails here, before
     /// anything runs; a point that is invalid only in combination with others
     /// stays in the plan, to be recorded as a failed run.
     pub fn build(manifest: Manifest) -> Result<Self> {
-        Self::build_scoped(manifest, Scope::Whole)
+        Self::build_scoped(manifest, Scope::Whole, None)
     }
 
     /// [`build`](Self::build) for one shard: only the shard's points are
     /// checked and hashed, so each task of an array of N pays for its own
     /// points, not for all of them.
     pub fn build_slice(manifest: Manifest, shard: Shard) -> Result<Self> {
-        Self::build_scoped(manifest, Scope::Slice(shard))
+        Self::build_scoped(manifest, Scope::Slice(shard), None)
     }
 
     /// [`build`](Self::build) that also keeps the points hash of each of
     /// `count` shards ([`shard_hash`](Self::shard_hash)), for a merge.
     pub fn build_for_merge(manifest: Manifest, count: usize) -> Result<Self> {
-        Self::build_scoped(manifest, Scope::Split(count))
+        Self::build_scoped(manifest, Scope::Split(count), None)
     }
 
-    fn build_scoped(manifest: Manifest, scope: Scope) -> Result<Self> {
+    /// [`build`](Self::build), or [`build_slice`](Self::build_slice) for a
+    /// shard, that takes its planning pass from the cache file `cache`
+    /// when that is still valid (see [`super::plan_cache`]): a resumed
+    /// sweep then resolves no config until a run must be simulated.
+    /// [`save_cache`](Self::save_cache) writes the file.
+    pub fn build_cached(manifest: Manifest, shard: Option<Shard>, cache: &Path) -> Result<Self> {
+        let scope = shard.map_or(Scope::Whole, Scope::Slice);
+        Self::build_scoped(manifest, scope, Some(cache))
+    }
+
+    fn build_scoped(manifest: Manifest, scope: Scope, cache: Option<&Path>) -> Result<Self> {
         let base_path = manifest.base.as_path();
         let text = crate::io::lines::read_text_file(base_path, usize::MAX).map_err(|e| {
             Error::invalid(format!(
@@ -237,28 +157,69 @@ impl Plan {
             Some(spec) => Strategy::Search(Arc::new(spec.clone())),
             None => Strategy::Grid,
         };
+        let base_hash = fnv1a(text.as_bytes());
+        let slice = match scope {
+            Scope::Slice(shard) => Some(shard),
+            _ => None,
+        };
+        let cache_key = match scope {
+            Scope::Split(_) => None,
+            _ => plan_cache::key(&[
+                &manifest.source,
+                &format!("{:016x}", manifest.text_hash),
+                &base_path.display().to_string(),
+                &format!("{base_hash:016x}"),
+                &slice.map(|s| s.to_string()).unwrap_or_default(),
+            ]),
+        };
         let mut plan = Self {
             strides: strides(&manifest),
             count: manifest.point_count(),
             survey: Survey::empty(&manifest, 0),
-            slice: match scope {
-                Scope::Slice(shard) => Some(shard),
-                _ => None,
-            },
+            slice,
             manifest,
             strategy,
             base,
-            base_hash: fnv1a(text.as_bytes()),
+            base_hash,
             digests: DigestCache::default(),
+            cache_key,
+            cached: false,
         };
-        let shards = match scope {
-            Scope::Split(count) => count,
-            _ => 0,
-        };
-        plan.survey = plan.survey_points(shards);
-        plan.check_every_value_is_usable()?;
+        if let (Some(path), Some(key)) = (cache, cache_key) {
+            let (first, step) = slice.map_or((0, 1), |s| (s.index, s.count));
+            let points = slice.map_or(plan.count, |s| s.points_of(plan.count));
+            if let Some(survey) = plan_cache::load(path, key, points, (first, step), &plan.digests)
+            {
+                plan.survey = survey;
+                plan.cached = true;
+            }
+        }
+        if !plan.cached {
+            let shards = match scope {
+                Scope::Split(count) => count,
+                _ => 0,
+            };
+            plan.survey = plan.survey_points(shards);
+            plan.check_every_value_is_usable()?;
+        }
         plan.check_search_bounds()?;
         Ok(plan)
+    }
+
+    /// Writes the planning pass to the cache file `path`, for the next
+    /// [`build_cached`](Self::build_cached) (unless it was read from there,
+    /// or the plan cannot be cached: a merge's, or a program that cannot
+    /// tell its own executable).
+    pub fn save_cache(&self, path: &Path) -> Result<()> {
+        match (self.cache_key, self.cached) {
+            (Some(key), false) => plan_cache::save(path, key, &self.survey, &self.digests),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the planning pass was read from a cache.
+    pub fn is_cached(&self) -> bool {
+        self.cached
     }
 
     /// Resolves every point of the plan's slice (in parallel chunks) and
@@ -273,7 +234,12 @@ impl Plan {
                 let end = ((c + 1) * SURVEY_CHUNK).min(self.count);
                 for index in (c * SURVEY_CHUNK..end).filter(here) {
                     let coords = self.coordinates(index);
-                    survey.add(&self.resolve_point(index, &coords), &coords);
+                    let (resolved, run_id) = self.resolve_values(&self.values_at(&coords));
+                    let work = match &resolved {
+                        Ok(r) => Ok(Work::of(&r.config, None)),
+                        Err(e) => Err(e.as_str()),
+                    };
+                    survey.add(index, &coords, run_id, work);
                 }
                 survey
             })
@@ -304,14 +270,50 @@ impl Plan {
         self.count == 0
     }
 
-    /// The point at `index` (below [`len`](Self::len)), resolved.
+    /// The point at `index` (below [`len`](Self::len)). A point the
+    /// planning pass found valid takes its run id from there and is
+    /// resolved on first use ([`resolved`](Self::resolved)); any other is
+    /// resolved now.
     pub fn point(&self, index: usize) -> Point {
-        self.resolve_point(index, &self.coordinates(index))
+        let values = self.values_at(&self.coordinates(index));
+        let resolved = OnceLock::new();
+        let run_id = match self.surveyed(index) {
+            Some((id, true)) => id,
+            _ => {
+                let (result, id) = self.resolve_values(&values);
+                let _ = resolved.set(result);
+                id
+            }
+        };
+        Point {
+            index,
+            values,
+            run_id,
+            resolved,
+        }
     }
 
-    /// Every point in index order, each resolved as it is reached.
+    /// Every point in index order.
     pub fn points(&self) -> impl Iterator<Item = Point> + '_ {
         (0..self.count).map(|i| self.point(i))
+    }
+
+    /// The resolved config and inputs of `point` (one of this plan's),
+    /// resolved on first use, or why they cannot be had: its config does
+    /// not resolve, or it no longer gives the run id the planning pass
+    /// found (a file it reads changed while the sweep ran).
+    pub fn resolved<'p>(&self, point: &'p Point) -> std::result::Result<&'p Resolved, &'p str> {
+        point
+            .resolved
+            .get_or_init(|| match self.resolve_values(&point.values) {
+                (Ok(_), id) if id != point.run_id => Err(format!(
+                    "the point's config or a file it reads changed while the sweep ran (run id {}, now {id}): run the sweep again",
+                    point.run_id
+                )),
+                (result, _) => result,
+            })
+            .as_ref()
+            .map_err(String::as_str)
     }
 
     /// The first point whose config resolves, if any (of the whole sweep,
@@ -320,7 +322,7 @@ impl Plan {
     pub fn first_valid(&self) -> Option<Point> {
         match self.slice {
             None => self.survey.first_valid.map(|i| self.point(i)),
-            Some(_) => self.points().find(|p| p.config.is_ok()),
+            Some(_) => self.points().find(|p| self.resolved(p).is_ok()),
         }
     }
 
@@ -359,42 +361,69 @@ impl Plan {
             .collect()
     }
 
-    /// The point at `index`, whose coordinates are `coords`, resolved.
-    fn resolve_point(&self, index: usize, coords: &[usize]) -> Point {
-        let values: Vec<Value> = coords
+    /// The swept values of the point whose coordinates are `coords`.
+    fn values_at(&self, coords: &[usize]) -> Vec<Value> {
+        coords
             .iter()
             .zip(&self.manifest.dimensions)
             .flat_map(|(&c, d)| d.rows[c].iter().cloned())
-            .collect();
+            .collect()
+    }
+
+    /// The run id and validity the planning pass found for the point at
+    /// `index`, if it surveyed that point.
+    fn surveyed(&self, index: usize) -> Option<(RunId, bool)> {
+        let at = match self.slice {
+            None => index,
+            Some(s) => {
+                if !s.contains(index) {
+                    return None;
+                }
+                index / s.count
+            }
+        };
+        Some((*self.survey.ids.get(at)?, *self.survey.valid.get(at)?))
+    }
+
+    /// The point with the swept values `values`, resolved, and its run id.
+    fn resolve_values(&self, values: &[Value]) -> (std::result::Result<Resolved, String>, RunId) {
         let keys = self.keys();
         let source = WorkloadSource {
             config_path: Some(&self.manifest.base),
             dataset: &self.manifest.dataset,
             cache: None,
         };
-        let resolved =
-            resolve(&self.base, &self.manifest.base, &keys, &values).and_then(|config| {
-                let inputs = digest_inputs(&config, &source, &self.digests)?;
-                Ok((Arc::new(config), inputs))
-            });
-        let (config, inputs, run_id) = match resolved {
+        let resolved = self.resolve(&keys, values).and_then(|config| {
+            let inputs = digest_inputs(&config, &source, &self.digests)?;
+            Ok((config, inputs))
+        });
+        match resolved {
             Ok((config, inputs)) => {
                 let id = RunId::of(&config, &inputs);
-                (Ok(config), inputs.into(), id)
+                let resolved = Resolved {
+                    config: Arc::new(config),
+                    inputs: inputs.into(),
+                };
+                (Ok(resolved), id)
             }
-            Err(e) => (
-                Err(e),
-                Arc::from([]),
-                RunId::of_invalid(self.base_hash, &describe(&keys, &values)),
-            ),
-        };
-        Point {
-            index,
-            values,
-            run_id,
-            config,
-            inputs,
+            Err(e) => {
+                let id = RunId::of_invalid(self.base_hash, &describe(&keys, values));
+                (Err(e), id)
+            }
         }
+    }
+
+    /// The base config with `values` of `keys` applied, resolved. The
+    /// calibration file it names, if any, is digested: the plan's cache
+    /// depends on it.
+    fn resolve(&self, keys: &[&str], values: &[Value]) -> std::result::Result<Config, String> {
+        let mut doc = self.base.clone();
+        apply_overrides(&mut doc, keys, values)?;
+        if let Some((_, path)) = calibration_file(&doc, &self.manifest.base) {
+            // An unreadable file is recorded; config_from_doc says why.
+            let _ = self.digests.digest(&path, "calibration file");
+        }
+        config_from_doc(doc, &self.manifest.base).map_err(|e| e.to_string())
     }
 
     /// The config of `point` with the searched key set to `load`: the
@@ -407,7 +436,7 @@ impl Plan {
         keys.push(&spec.over);
         let mut values = point.values.clone();
         values.push(load.to_toml());
-        resolve(&self.base, &self.manifest.base, &keys, &values)
+        self.resolve(&keys, &values)
     }
 
     /// Fails when a search's bounds do not resolve at the first valid point
@@ -429,6 +458,22 @@ impl Plan {
         Ok(())
     }
 
+    /// Whether a point outside the plan's slice with row `row` of
+    /// dimension `dim` resolves (false for a plan of every point).
+    fn usable_outside_the_slice(&self, dim: usize, row: usize) -> bool {
+        let Some(shard) = self.slice else {
+            return false;
+        };
+        let (stride, len) = (self.strides[dim], self.manifest.dimensions[dim].len());
+        (0..self.count)
+            .into_par_iter()
+            .filter(|&i| (i / stride) % len == row && !shard.contains(i))
+            .any(|i| {
+                let values = self.values_at(&self.coordinates(i));
+                self.resolve_values(&values).0.is_ok()
+            })
+    }
+
     /// The swept keys, in column order.
     pub fn keys(&self) -> Vec<&str> {
         self.manifest.keys().collect()
@@ -440,14 +485,21 @@ impl Plan {
         self.survey.invalid
     }
 
-    /// Fails on the first value (or zip row) with which every point is invalid.
+    /// Fails on the first value (or zip row) with which every point is
+    /// invalid. A plan of one shard looks at the other shards' points with
+    /// that value too (until one resolves): a shard may hold only the
+    /// invalid combinations of a value that others can run.
     fn check_every_value_is_usable(&self) -> Result<()> {
-        for (dim, rows) in self.manifest.dimensions.iter().zip(&self.survey.rows) {
-            for (values, row) in dim.rows.iter().zip(rows) {
+        let dims = self.manifest.dimensions.iter().zip(&self.survey.rows);
+        for (d, (dim, rows)) in dims.enumerate() {
+            for (&c, row) in rows {
                 if let (false, Some((_, error))) = (row.usable, &row.first_error) {
+                    if self.usable_outside_the_slice(d, c) {
+                        continue;
+                    }
                     let setting = describe(
                         &dim.keys.iter().map(String::as_str).collect::<Vec<_>>(),
-                        values,
+                        &dim.rows[c],
                     );
                     return Err(Error::invalid(format!(
                         "{}: {setting}: no point can run with this value: {error}",
@@ -477,18 +529,6 @@ fn strides(manifest: &Manifest) -> Vec<usize> {
         strides[d] = strides[d + 1] * manifest.dimensions[d + 1].len();
     }
     strides
-}
-
-/// The base config with the point's values applied, resolved.
-fn resolve(
-    base: &Table,
-    base_path: &Path,
-    keys: &[&str],
-    values: &[Value],
-) -> std::result::Result<Config, String> {
-    let mut doc = base.clone();
-    apply_overrides(&mut doc, keys, values)?;
-    config_from_doc(doc, base_path).map_err(|e| e.to_string())
 }
 
 /// The digests of the files a run of `config` reads.
@@ -539,10 +579,10 @@ mod tests {
             row(11),
             "scheduler.policy = \"sof\", workload.seed = 3, workload.arrival_rate = 2.0, workload.num_requests = 20"
         );
-        let c = points[11].config.as_ref().unwrap();
+        let c = &plan.resolved(&points[11]).unwrap().config;
         assert_eq!(c.workload.seed, 3);
         assert_eq!(c.workload.num_requests, Some(20));
-        assert!(points.iter().all(|p| p.config.is_ok()));
+        assert!(points.iter().all(|p| plan.resolved(p).is_ok()));
         let mut ids: Vec<RunId> = points.iter().map(|p| p.run_id).collect();
         ids.sort();
         ids.dedup();
@@ -555,11 +595,12 @@ mod tests {
             "[grid]\nhardware = [\"h100\", \"b200\"]\n\"hardware.kv_cache_capacity\" = [50e9]\n",
         ))
         .unwrap();
-        let b200 = plan.point(1).config.unwrap();
+        let point = plan.point(1);
+        let b200 = &plan.resolved(&point).unwrap().config;
         assert_eq!(b200.server.hardware.name, "B200-180GB");
         assert_eq!(b200.server.hardware.kv_cache_capacity, 50_000_000_000);
         assert!(
-            plan.point(0).config.is_ok(),
+            plan.resolved(&plan.point(0)).is_ok(),
             "the H100 gets the KV budget on top of its preset"
         );
     }
@@ -592,7 +633,7 @@ mod tests {
         .unwrap();
         assert_eq!(plan.invalid_points(), 1);
         let bad = plan.point(2);
-        assert!(bad.config.as_ref().unwrap_err().contains("input_len_dist"));
+        assert!(bad.error().unwrap().contains("input_len_dist"));
     }
 
     #[test]
@@ -634,5 +675,135 @@ mod tests {
             .map(|i| (plan.fold(i).id, plan.fold(i).last))
             .collect();
         assert_eq!(folds, [(0, 4), (1, 5), (0, 4), (1, 5), (0, 4), (1, 5)]);
+    }
+
+    /// A base config with a calibration file beside it, and a manifest of
+    /// three seeds of four length ranges over it (one invalid: 500 to 100).
+    fn calibrated_sweep(dir: &Path) -> impl Fn() -> Manifest + '_ {
+        std::fs::write(dir.join("cal.toml"), "compute_efficiency = 0.5\n").unwrap();
+        let quick = std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("configs/quick.toml"),
+        )
+        .unwrap();
+        let base = quick.replacen(
+            "[hardware]\n",
+            "[hardware]\ncalibration = \"cal.toml\"\n",
+            1,
+        );
+        assert_ne!(base, quick);
+        std::fs::write(dir.join("c.toml"), base).unwrap();
+        move || {
+            let text = "[sweep]\nname = \"t\"\nbase = \"c.toml\"\n[grid]\n\"workload.seed\" = [1, 2, 3]\n\"workload.input_len_dist\" = [{ type = \"uniform\", min = 1, max = 1 }]\n\"workload.input_len_dist.min\" = [10, 500]\n\"workload.input_len_dist.max\" = [100, 1000]\n";
+            Manifest::parse(text, "m.toml", dir).unwrap()
+        }
+    }
+
+    fn ids(plan: &Plan) -> Vec<(RunId, Option<String>)> {
+        plan.points()
+            .map(|p| (p.run_id, p.error().map(str::to_string)))
+            .collect()
+    }
+
+    #[test]
+    fn a_cached_plan_has_the_same_points_until_something_it_read_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = calibrated_sweep(dir.path());
+        let cache = dir.path().join(plan_cache::PLAN_CACHE);
+        let fresh = Plan::build_cached(manifest(), None, &cache).unwrap();
+        assert!(!fresh.is_cached(), "no cache yet");
+        assert_eq!(fresh.invalid_points(), 3);
+        fresh.save_cache(&cache).unwrap();
+        let cached = Plan::build_cached(manifest(), None, &cache).unwrap();
+        assert!(cached.is_cached());
+        assert_eq!(ids(&cached), ids(&fresh));
+        assert_eq!(cached.points_hash(), fresh.points_hash());
+        assert_eq!(cached.invalid_points(), 3);
+        assert_eq!(cached.work(), fresh.work());
+        assert_eq!(cached.first_valid().unwrap().index, 0);
+        let config = |plan: &Plan, i| {
+            let point = plan.point(i);
+            crate::sweep::run_id::canonical_json(&plan.resolved(&point).unwrap().config)
+        };
+        assert_eq!(config(&cached, 3), config(&fresh, 3));
+        assert!(config(&cached, 3).contains("\"compute_efficiency\":0.5"));
+        let is_cached = || {
+            Plan::build_cached(manifest(), None, &cache)
+                .unwrap()
+                .is_cached()
+        };
+        // Every input of the planning pass is checked: the calibration file
+        // (read by every point), the base config, the shard, the cache's bytes.
+        std::fs::write(dir.path().join("cal.toml"), "compute_efficiency = 0.6\n").unwrap();
+        let edited = Plan::build_cached(manifest(), None, &cache).unwrap();
+        assert!(!edited.is_cached());
+        assert_ne!(edited.point(0).run_id, fresh.point(0).run_id);
+        std::fs::write(dir.path().join("cal.toml"), "compute_efficiency = 0.5\n").unwrap();
+        assert!(is_cached(), "the same content again");
+        let base = std::fs::read_to_string(dir.path().join("c.toml")).unwrap();
+        std::fs::write(dir.path().join("c.toml"), format!("{base}# edited\n")).unwrap();
+        assert!(!is_cached(), "an edited base config");
+        std::fs::write(dir.path().join("c.toml"), &base).unwrap();
+        assert!(is_cached());
+        let shard = Shard { index: 0, count: 2 };
+        assert!(!Plan::build_cached(manifest(), Some(shard), &cache)
+            .unwrap()
+            .is_cached());
+        let bytes = std::fs::read(&cache).unwrap();
+        let mut flipped = bytes.clone();
+        let at = bytes.len() - 9 * 3;
+        flipped[at] ^= 1;
+        std::fs::write(&cache, &flipped).unwrap();
+        assert!(!is_cached(), "an edited run id");
+        std::fs::write(&cache, &bytes[..bytes.len() - 1]).unwrap();
+        assert!(!is_cached(), "a torn cache");
+        std::fs::write(&cache, &bytes).unwrap();
+        assert!(is_cached());
+    }
+
+    #[test]
+    fn a_shard_runs_a_value_that_only_other_shards_can_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = calibrated_sweep(dir.path());
+        // Shard 0 of 2 has only the points with max = 100: there min = 500
+        // never resolves, but shard 1's points with it do.
+        let slice = Plan::build_slice(manifest(), Shard { index: 0, count: 2 }).unwrap();
+        assert_eq!(slice.invalid_points(), 3);
+        let text = "[sweep]\nname = \"t\"\nbase = \"c.toml\"\n[grid]\n\"workload.seed\" = [1, 2]\n\"scheduler.polcy\" = [\"fcfs\"]\n";
+        let typo = Manifest::parse(text, "m.toml", dir.path()).unwrap();
+        let err = Plan::build_slice(typo, Shard { index: 0, count: 2 }).unwrap_err();
+        assert!(err.to_string().contains("did you mean 'policy'?"), "{err}");
+    }
+
+    #[test]
+    fn a_slice_caches_its_own_points() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = calibrated_sweep(dir.path());
+        let cache = dir.path().join(plan_cache::PLAN_CACHE);
+        let shard = Shard { index: 1, count: 4 };
+        let fresh = Plan::build_cached(manifest(), Some(shard), &cache).unwrap();
+        fresh.save_cache(&cache).unwrap();
+        let cached = Plan::build_cached(manifest(), Some(shard), &cache).unwrap();
+        assert!(cached.is_cached());
+        assert_eq!(ids(&cached), ids(&fresh));
+        assert_eq!(cached.points_hash(), fresh.points_hash());
+        assert_eq!(cached.invalid_points(), fresh.invalid_points());
+        let whole = Plan::build(manifest()).unwrap();
+        for i in [1, 5] {
+            assert_eq!(cached.point(i).run_id, whole.point(i).run_id);
+        }
+        assert!(!Plan::build_cached(manifest(), None, &cache)
+            .unwrap()
+            .is_cached());
+    }
+
+    #[test]
+    fn a_point_whose_inputs_changed_after_planning_does_not_resolve() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = Plan::build(calibrated_sweep(dir.path())()).unwrap();
+        let point = plan.point(0);
+        assert!(point.error().is_none(), "valid, not resolved yet");
+        std::fs::write(dir.path().join("cal.toml"), "compute_efficiency = 0.7\n").unwrap();
+        let err = plan.resolved(&point).unwrap_err();
+        assert!(err.contains("changed while the sweep ran"), "{err}");
     }
 }

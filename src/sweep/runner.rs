@@ -21,6 +21,7 @@ use super::runs_table::Outcome;
 use super::store::{Finished, Store};
 use super::strategy::{drive_point, PointRuns, RunResultRef, RunSpec};
 use crate::cluster::Simulator;
+use crate::config::Config;
 use crate::engine::{NoopObserver, SimOptions};
 use crate::io::files::remove_temp_files;
 use crate::io::workload::{build_workload, PromptCache, WorkloadSource};
@@ -162,14 +163,12 @@ pub fn run(
         remove_temp_files(dir).map_err(|e| Error::write(dir, e))?;
     }
     let here = |i: &usize| opts.shard.is_none_or(|s| s.contains(*i));
-    let points_here = match opts.shard {
-        Some(s) => plan.len() / s.count + usize::from(s.index < plan.len() % s.count),
-        None => plan.len(),
-    };
+    let points_here = opts.shard.map_or(plan.len(), |s| s.points_of(plan.len()));
     let mut meta = new_meta(plan, manifest, opts.shard, points_here);
     if !opts.force {
         check_same_sweep(layout, &meta)?;
     }
+    plan.save_cache(&layout.plan_cache())?;
     // sweep.json first: it marks the directory as this sweep's (or shard's)
     // even if the process dies, so `sweep merge` can name what is missing.
     write_meta(layout, &meta)?;
@@ -180,6 +179,7 @@ pub fn run(
     let store = Store::open(layout, &template, opts.force, opts.run_files)?;
     let prompt_cache = PromptCache::default();
     let context = RunContext {
+        plan,
         store: &store,
         source: WorkloadSource {
             config_path: Some(&plan.manifest.base),
@@ -244,6 +244,7 @@ type Memo = Arc<OnceLock<Option<RunResultRef>>>;
 
 /// What every run of a sweep shares.
 struct RunContext<'a> {
+    plan: &'a Plan,
     store: &'a Store,
     source: WorkloadSource<'a>,
     layout: &'a Layout,
@@ -303,13 +304,15 @@ impl RunContext<'_> {
     fn execute(&self, point: &Point, spec: &RunSpec) -> Outcome {
         let started = Instant::now();
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            simulate(spec, &self.source, self.opts.per_request)
+            let config = spec.config(self.plan, point).map_err(Error::invalid)?;
+            simulate(config, spec, &self.source, self.opts.per_request)
         }));
         let wall_seconds = started.elapsed().as_secs_f64();
         let recorded = match run {
             Ok(Ok(finished)) => {
+                let inputs = self.plan.resolved(point).map_or(&[][..], |r| &r.inputs);
                 self.store
-                    .record_finished(spec.run_id, finished, &point.inputs, wall_seconds)
+                    .record_finished(spec.run_id, finished, inputs, wall_seconds)
             }
             Ok(Err(err)) => Err(err),
             Err(payload) => Err(Error::invalid(panic_message(payload.as_ref()))),
@@ -326,22 +329,23 @@ impl RunContext<'_> {
     }
 }
 
-/// Simulates `spec`'s config (its workload read through `source`), under
-/// the overload detector for a probe that may stop early; `per_request`
-/// keeps every request's record. The sweep runner and the one-config
-/// `capacity` command both run probes through here.
+/// Simulates `config`, the config of `spec` (its workload read through
+/// `source`), under the overload detector for a probe that may stop early;
+/// `per_request` keeps every request's record. The sweep runner and the
+/// one-config `capacity` command both run probes through here.
 pub fn simulate(
+    config: &Config,
     spec: &RunSpec,
     source: &WorkloadSource<'_>,
     per_request: bool,
 ) -> Result<Finished> {
-    let workload = build_workload(&spec.config, source, &mut |_| {})?;
+    let workload = build_workload(config, source, &mut |_| {})?;
     let mut detector = spec
         .overload
         .as_ref()
         .and_then(|rule| rule.detector(workload.planned_requests()));
     let options = SimOptions::recording(per_request);
-    let sim = Simulator::new(&spec.config, workload, options);
+    let sim = Simulator::new(config, workload, options);
     let output = match &mut detector {
         Some(d) => sim.run(d)?,
         None => sim.run(&mut NoopObserver)?,

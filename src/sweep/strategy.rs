@@ -48,10 +48,26 @@ pub struct RunSpec {
     /// The run's id (from its config and the point's input digests, and a
     /// probe's early-stop rule).
     pub run_id: RunId,
-    /// The config to simulate.
-    pub config: Arc<Config>,
+    /// The config to simulate: a probe's; `None` for a grid point's run,
+    /// which simulates the point's own config, resolved only if the run
+    /// must be simulated ([`config`](Self::config)).
+    pub config: Option<Arc<Config>>,
     /// The overload detector's rule, for a probe that may stop early.
     pub overload: Option<OverloadRule>,
+}
+
+impl RunSpec {
+    /// The config to simulate for `point`: the probe's, or the point's own.
+    pub fn config<'a>(
+        &'a self,
+        plan: &Plan,
+        point: &'a Point,
+    ) -> std::result::Result<&'a Config, &'a str> {
+        match &self.config {
+            Some(config) => Ok(config),
+            None => plan.resolved(point).map(|r| &*r.config),
+        }
+    }
 }
 
 /// What one run gave: its outcome and, with per-request output, its file.
@@ -74,26 +90,23 @@ enum NextRun {
     },
 }
 
-/// The next run of `point` (whose resolved config is `config`), given the
-/// runs it already did (in order), or `None` when the point is done.
+/// The next run of `point` (a valid one), given the runs it already did
+/// (in order), or `None` when the point is done.
 fn next_run(
     plan: &Plan,
     template: &[Column],
     point: &Point,
-    config: &Arc<Config>,
     done: &[RunRow<'_>],
 ) -> Option<NextRun> {
     let spec = match &plan.strategy {
         Strategy::Grid => {
-            return done.is_empty().then(|| {
-                NextRun::Run(RunSpec {
-                    probe: None,
-                    load: None,
-                    run_id: point.run_id,
-                    config: Arc::clone(config),
-                    overload: None,
-                })
-            })
+            return done.is_empty().then_some(NextRun::Run(RunSpec {
+                probe: None,
+                load: None,
+                run_id: point.run_id,
+                config: None,
+                overload: None,
+            }))
         }
         Strategy::Search(spec) => spec,
     };
@@ -105,26 +118,29 @@ fn next_run(
         return None;
     };
     let probe = done.len() as u32;
-    Some(match plan.probe_config(point, load) {
-        Ok(config) => {
-            let overload = spec
-                .early_stop
-                .then(|| OverloadRule::new(&spec.slos))
-                .flatten();
-            let mut run_id = RunId::of(&config, &point.inputs);
-            if overload.is_some() {
-                run_id = run_id.salted(&format!("early_stop: {}", spec.describe_slos()));
+    let resolved = plan.resolved(point).map_err(str::to_string);
+    Some(
+        match resolved.and_then(|r| Ok((plan.probe_config(point, load)?, r))) {
+            Ok((config, resolved)) => {
+                let overload = spec
+                    .early_stop
+                    .then(|| OverloadRule::new(&spec.slos))
+                    .flatten();
+                let mut run_id = RunId::of(&config, &resolved.inputs);
+                if overload.is_some() {
+                    run_id = run_id.salted(&format!("early_stop: {}", spec.describe_slos()));
+                }
+                NextRun::Run(RunSpec {
+                    probe: Some(probe),
+                    load: Some(load),
+                    run_id,
+                    config: Some(Arc::new(config)),
+                    overload,
+                })
             }
-            NextRun::Run(RunSpec {
-                probe: Some(probe),
-                load: Some(load),
-                run_id,
-                config: Arc::new(config),
-                overload,
-            })
-        }
-        Err(error) => NextRun::Invalid { probe, load, error },
-    })
+            Err(error) => NextRun::Invalid { probe, load, error },
+        },
+    )
 }
 
 /// The runs of one point, and whether it is complete.
@@ -161,18 +177,21 @@ pub fn drive_point<'a>(
         },
         requests: None,
     };
-    let config = match &point.config {
-        Ok(config) => config,
-        Err(error) => {
-            return PointRuns {
-                index: point.index,
-                rows: vec![failed(None, None, point.run_id, error)],
-                complete: true,
-            }
-        }
+    // A grid point's config is resolved only if its run must be simulated;
+    // a search resolves it for its probes.
+    let invalid = match &plan.strategy {
+        Strategy::Grid => point.error(),
+        Strategy::Search(_) => plan.resolved(point).err(),
     };
+    if let Some(error) = invalid {
+        return PointRuns {
+            index: point.index,
+            rows: vec![failed(None, None, point.run_id, error)],
+            complete: true,
+        };
+    }
     let mut rows: Vec<RunRow<'a>> = Vec::new();
-    while let Some(next) = next_run(plan, template, point, config, &rows) {
+    while let Some(next) = next_run(plan, template, point, &rows) {
         let spec = match next {
             NextRun::Run(spec) => spec,
             NextRun::Invalid { probe, load, error } => {

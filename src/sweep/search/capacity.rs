@@ -134,7 +134,7 @@ pub fn capacity_table(
                     .map(|(v, t)| swept_cell(v, *t)),
             );
             let found = point_capacity(spec, template, group);
-            let config = point.config.as_ref().ok();
+            let config = plan.resolved(point).ok().map(|r| &r.config);
             let metrics: Option<&[Cell]> = match found
                 .as_ref()
                 .and_then(|f| f.at_capacity)
