@@ -44,11 +44,21 @@ impl CsvSink {
         })
     }
 
-    /// Appends `rows`.
+    /// Appends `rows`, each cell formatted into one reused buffer.
     pub fn write(&mut self, rows: &[Vec<Cell>]) -> Result<()> {
+        use std::fmt::Write;
+        let mut field = String::new();
         for row in rows {
+            for cell in row {
+                field.clear();
+                // Formatting into a String cannot fail.
+                let _ = write!(field, "{cell}");
+                self.writer
+                    .write_field(&field)
+                    .map_err(|e| Error::write_with(&self.path, e))?;
+            }
             self.writer
-                .write_record(row.iter().map(Cell::to_string))
+                .write_record(None::<&[u8]>)
                 .map_err(|e| Error::write_with(&self.path, e))?;
         }
         Ok(())

@@ -6,6 +6,7 @@
 //! Plain data and pure functions: no I/O, so the browser build can use it too.
 
 pub mod best;
+pub mod float;
 pub mod schema;
 pub mod summary;
 
@@ -58,7 +59,7 @@ impl fmt::Display for Cell {
         match self {
             Cell::Null => Ok(()),
             Cell::Int(i) => write!(f, "{i}"),
-            Cell::Float(x) => write!(f, "{x:?}"),
+            Cell::Float(x) => float::write_float(*x, f),
             Cell::Text(s) => f.write_str(s),
             Cell::Bool(b) => write!(f, "{b}"),
         }
