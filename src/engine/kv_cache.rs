@@ -553,24 +553,25 @@ impl KvCache {
     }
 
     /// [`register`](Self::register) for full blocks holding content unique
-    /// to one request: each `(block, hash)` as a [`BlockKey::Own`] key, in
-    /// order, without looking at the keys one by one.
+    /// to one request: `blocks[k]` holds the content hashed `hash(k)`, as a
+    /// [`BlockKey::Own`] key, in order, without looking at the keys one by one.
     #[inline]
-    pub fn register_own(&mut self, blocks: impl Iterator<Item = (u32, u64)>) {
+    pub fn register_own(&mut self, blocks: &[u32], hash: impl Fn(usize) -> u64) {
         if !self.prefix_caching {
             return;
         }
         if self.map_everything {
-            for (block, hash) in blocks {
+            for (k, &block) in blocks.iter().enumerate() {
                 let key = BlockKey::Own {
-                    hash,
+                    hash: hash(k),
                     candidate: None,
                 };
                 self.register(block, key);
             }
             return;
         }
-        for (block, hash) in blocks {
+        for (k, &block) in blocks.iter().enumerate() {
+            let hash = hash(k);
             let b = &mut self.blocks[block as usize];
             debug_assert_eq!(b.refs(), 1);
             // As in `register`: only its request holds its own content.

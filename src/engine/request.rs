@@ -113,13 +113,14 @@ impl Request {
         if first >= full {
             return;
         }
-        let shared = self.prompt_hashes.as_deref().unwrap_or_default();
-        let own = first.max(shared.len()).min(full);
-        for (b, &h) in shared.iter().enumerate().take(own).skip(first) {
-            kv.register(self.blocks[b], BlockKey::Shared(h));
+        let mut own = first;
+        if let Some(shared) = self.prompt_hashes.as_deref() {
+            own = own.max(shared.len()).min(full);
+            for b in first..own {
+                kv.register(self.blocks[b], BlockKey::Shared(shared[b]));
+            }
         }
-        let own_blocks = self.blocks[own..full].iter().zip(own..);
-        kv.register_own(own_blocks.map(|(&block, i)| (block, self.own_hash(i))));
+        kv.register_own(&self.blocks[own..full], |k| self.own_hash(own + k));
         self.registered_blocks = full as u32;
     }
 
