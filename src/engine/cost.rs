@@ -399,6 +399,7 @@ impl CostModel {
     }
 
     /// The FLOPs and bytes of one step on one GPU of the replica, by kind of kernel.
+    #[inline]
     pub fn work(&self, shape: &BatchShape) -> StepWork {
         let t = shape.new_tokens as f64;
         let sampled = shape.sampled as f64;
@@ -455,7 +456,10 @@ impl CostModel {
         device + work.num_seqs * rates.seq_overhead
     }
 
-    /// Prices one step under the config's calibration.
+    /// Prices one step under the config's calibration (inlined with
+    /// [`work`](Self::work) into the engine's step, so that the work is
+    /// never written out).
+    #[inline]
     pub fn step_cost(&self, shape: &BatchShape) -> StepCost {
         let work = self.work(shape);
         StepCost {
