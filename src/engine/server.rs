@@ -459,7 +459,8 @@ impl Engine {
     }
 
     /// Commits the step that ends now, records the requests that finished in
-    /// it (into `completions`) and reports the step.
+    /// it (into `completions`) and reports the step to an observer that
+    /// wants steps.
     #[inline(always)]
     fn end_step(&mut self, step: InFlight, obs: &mut dyn Observer) {
         let now = step.end_secs;
@@ -493,6 +494,9 @@ impl Engine {
                 finish_secs: now,
             });
             self.reqs.remove(slot);
+        }
+        if !obs.wants_steps() {
+            return;
         }
         let shape = self.sched.shape();
         obs.on_step(&StepSummary {
