@@ -114,10 +114,11 @@ impl Request {
             return;
         }
         let mut own = first;
-        if let Some(shared) = self.prompt_hashes.as_deref() {
-            own = own.max(shared.len()).min(full);
-            for b in first..own {
-                kv.register(self.blocks[b], BlockKey::Shared(shared[b]));
+        if let Some(shared) = self.prompt_hashes.as_deref().filter(|h| h.len() > first) {
+            own = shared.len().min(full);
+            let blocks = self.blocks[first..own].iter();
+            for (&block, &h) in blocks.zip(&shared[first..own]) {
+                kv.register(block, BlockKey::Shared(h));
             }
         }
         kv.register_own(&self.blocks[own..full], |k| self.own_hash(own + k));
