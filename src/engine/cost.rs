@@ -216,6 +216,40 @@ pub struct StepWork {
     pub num_seqs: f64,
 }
 
+/// A calibration's rates and overheads on one model, worked out once:
+/// what [`CostModel::time`] divides and adds.
+#[derive(Debug, Clone, Copy)]
+struct Rates {
+    /// Effective FLOP/s: `compute_flops * compute_efficiency`.
+    flops: f64,
+    /// Effective bytes/s: `memory_bandwidth * bandwidth_efficiency`.
+    bandwidth: f64,
+    /// `num_layers * step_overhead_per_layer`.
+    step_overhead: f64,
+    /// `num_layers * eager_floor_per_layer`.
+    eager_floor: f64,
+    /// `step_overhead_per_seq`.
+    seq_overhead: f64,
+}
+
+impl Rates {
+    /// `calibration` on a GPU of these peaks, for a model of `num_layers` layers.
+    fn new(
+        compute_flops: f64,
+        memory_bandwidth: f64,
+        num_layers: f64,
+        calibration: &Calibration,
+    ) -> Self {
+        Self {
+            flops: compute_flops * calibration.compute_efficiency,
+            bandwidth: memory_bandwidth * calibration.bandwidth_efficiency,
+            step_overhead: num_layers * calibration.step_overhead_per_layer,
+            eager_floor: num_layers * calibration.eager_floor_per_layer,
+            seq_overhead: calibration.step_overhead_per_seq,
+        }
+    }
+}
+
 /// The roofline model of one GPU of a replica, with its constants precomputed.
 #[derive(Debug, Clone)]
 pub struct CostModel {
@@ -229,12 +263,18 @@ pub struct CostModel {
     interconnect_bytes_per_token: f64,
     /// Collective steps of one engine step.
     collective_steps: f64,
-    calibration: Calibration,
+    /// The config's calibration, as [`Rates`].
+    rates: Rates,
     bytes_per_param: f64,
     /// Active parameters of the layers, which every token passes through.
     layer_params: f64,
     /// Parameters of the LM head, priced per sampled token (0 without `vocab_size`).
     lm_head_params: f64,
+    /// Bytes of the LM head one GPU reads in a step that samples.
+    lm_head_bytes: f64,
+    /// Bytes of layer weights one GPU reads in every step when that does not
+    /// depend on the step's tokens (no routed experts).
+    fixed_weight_bytes: f64,
     /// Weights every step reads: dense, all layer weights; MoE, those outside the routed experts.
     shared_params: f64,
     /// MoE: parameters of one expert summed over layers (0 for dense).
@@ -248,6 +288,8 @@ pub struct CostModel {
     sliding_layers: f64,
     window: u64,
     kv_bytes_per_token_layer: f64,
+    /// KV bytes one new token writes, over all layers.
+    kv_bytes_per_token: f64,
 }
 
 impl CostModel {
@@ -279,7 +321,7 @@ impl CostModel {
         } else {
             2.0 * all_reduce
         };
-        Self {
+        let mut model = Self {
             compute_flops: hw.compute_flops,
             memory_bandwidth: hw.memory_bandwidth,
             interconnect_bandwidth: hw.interconnect_bandwidth.unwrap_or(f64::INFINITY),
@@ -287,10 +329,17 @@ impl CostModel {
             tensor_parallel: t,
             interconnect_bytes_per_token: m.num_layers as f64 * per_layer,
             collective_steps: m.num_layers as f64 * 4.0 * (t - 1.0),
-            calibration: hw.calibration,
+            rates: Rates::new(
+                hw.compute_flops,
+                hw.memory_bandwidth,
+                m.num_layers as f64,
+                &hw.calibration,
+            ),
             bytes_per_param: hw.bytes_per_param as f64,
             layer_params: active - vocabulary,
             lm_head_params: m.lm_head_params() as f64,
+            lm_head_bytes: m.lm_head_params() as f64 * hw.bytes_per_param as f64 / t,
+            fixed_weight_bytes: 0.0,
             shared_params: shared - vocabulary,
             expert_params: expert,
             num_experts: e,
@@ -305,7 +354,11 @@ impl CostModel {
                 0
             },
             kv_bytes_per_token_layer: config.kv_bytes_per_token_per_layer() as f64,
-        }
+            kv_bytes_per_token: config.kv_bytes_per_token_per_layer() as f64 * m.num_layers as f64,
+        };
+        // Worked out by the general formula, so that it is the same number.
+        model.fixed_weight_bytes = model.routed_weight_bytes(0);
+        model
     }
 
     /// Layers of the model (the overheads of a calibration are per layer).
@@ -329,19 +382,30 @@ impl CostModel {
 
     /// Bytes of layer weights one GPU reads in a step of `tokens` new tokens
     /// (the LM head aside).
+    #[inline]
     pub fn weight_bytes(&self, tokens: u64) -> f64 {
+        if self.expert_params == 0.0 {
+            self.fixed_weight_bytes
+        } else {
+            self.routed_weight_bytes(tokens)
+        }
+    }
+
+    /// [`weight_bytes`](Self::weight_bytes) worked out from the parameters.
+    fn routed_weight_bytes(&self, tokens: u64) -> f64 {
         (self.shared_params + self.expert_params * self.experts_touched(tokens))
             * self.bytes_per_param
             / self.tensor_parallel
     }
 
     /// The FLOPs and bytes of one step on one GPU of the replica, by kind of kernel.
+    #[inline]
     pub fn work(&self, shape: &BatchShape) -> StepWork {
         let t = shape.new_tokens as f64;
         let sampled = shape.sampled as f64;
         let tp = self.tensor_parallel;
         let lm_head_read = if shape.sampled > 0 {
-            self.lm_head_params * self.bytes_per_param / tp
+            self.lm_head_bytes
         } else {
             0.0
         };
@@ -352,7 +416,7 @@ impl CostModel {
         let kv_read = self.kv_bytes_per_token_layer
             * (self.full_layers * shape.context_full as f64
                 + self.sliding_layers * shape.context_window as f64);
-        let kv_written = self.kv_bytes_per_token_layer * self.num_layers * t;
+        let kv_written = self.kv_bytes_per_token * t;
         StepWork {
             linear_flops: 2.0 * (self.layer_params * t + self.lm_head_params * sampled) / tp,
             weight_bytes: self.weight_bytes(shape.new_tokens) + lm_head_read,
@@ -368,29 +432,38 @@ impl CostModel {
     /// Seconds that `work` takes under `calibration` (see the module docs):
     /// the one formula the simulator, `predict-steps` and `calibrate` share.
     pub fn time(&self, work: &StepWork, calibration: &Calibration) -> f64 {
-        let flops = self.compute_flops * calibration.compute_efficiency;
-        let bandwidth = self.memory_bandwidth * calibration.bandwidth_efficiency;
-        let linear = (work.linear_flops / flops).max(work.weight_bytes / bandwidth);
-        let attention = (work.attention_flops / flops).max(work.kv_bytes / bandwidth);
+        let rates = Rates::new(
+            self.compute_flops,
+            self.memory_bandwidth,
+            self.num_layers,
+            calibration,
+        );
+        self.time_at(work, &rates)
+    }
+
+    /// [`time`](Self::time) under a calibration's [`Rates`].
+    fn time_at(&self, work: &StepWork, rates: &Rates) -> f64 {
+        let linear = (work.linear_flops / rates.flops).max(work.weight_bytes / rates.bandwidth);
+        let attention = (work.attention_flops / rates.flops).max(work.kv_bytes / rates.bandwidth);
         let communication = work.interconnect_bytes / self.interconnect_bandwidth
             + work.collective_steps * self.interconnect_latency;
-        let secs = linear
-            + attention
-            + self.num_layers * calibration.step_overhead_per_layer
-            + communication;
+        let secs = linear + attention + rates.step_overhead + communication;
         let device = if work.eager {
-            secs.max(self.num_layers * calibration.eager_floor_per_layer)
+            secs.max(rates.eager_floor)
         } else {
             secs
         };
-        device + work.num_seqs * calibration.step_overhead_per_seq
+        device + work.num_seqs * rates.seq_overhead
     }
 
-    /// Prices one step under the config's calibration.
+    /// Prices one step under the config's calibration (inlined with
+    /// [`work`](Self::work) into the engine's step, so that the work is
+    /// never written out).
+    #[inline]
     pub fn step_cost(&self, shape: &BatchShape) -> StepCost {
         let work = self.work(shape);
         StepCost {
-            secs: self.time(&work, &self.calibration),
+            secs: self.time_at(&work, &self.rates),
             flops: work.linear_flops + work.attention_flops,
             bytes: work.weight_bytes + work.kv_bytes,
         }

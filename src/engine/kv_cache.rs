@@ -517,14 +517,12 @@ impl KvCache {
         let (shared, rest) = blocks.split_at(own.start);
         let (own, tail) = rest.split_at(own.len());
         self.release(tail);
-        for &b in own.iter().rev() {
-            debug_assert!({
-                let block = self.blocks[b as usize];
-                block.is_own() && block.refs() == 1
-            });
-            self.free.push_back(DEAD);
-            self.dead.push(b);
-        }
+        debug_assert!(own.iter().all(|&b| {
+            let block = self.blocks[b as usize];
+            block.is_own() && block.refs() == 1
+        }));
+        self.free.extend(std::iter::repeat_n(DEAD, own.len()));
+        self.dead.extend(own.iter().rev());
         self.in_use -= own.len() as u64;
         self.release(shared);
     }
@@ -551,6 +549,36 @@ impl KvCache {
         if shared {
             b.state |= MAPPED;
             self.shared.entry(hash).or_insert(block);
+        }
+    }
+
+    /// [`register`](Self::register) for full blocks holding content unique
+    /// to one request: `blocks[k]` holds the content hashed `hash(k)`, as a
+    /// [`BlockKey::Own`] key, in order, without looking at the keys one by one.
+    #[inline]
+    pub fn register_own(&mut self, blocks: &[u32], hash: impl Fn(usize) -> u64) {
+        if !self.prefix_caching {
+            return;
+        }
+        if self.map_everything {
+            for (k, &block) in blocks.iter().enumerate() {
+                let key = BlockKey::Own {
+                    hash: hash(k),
+                    candidate: None,
+                };
+                self.register(block, key);
+            }
+            return;
+        }
+        for (k, &block) in blocks.iter().enumerate() {
+            let hash = hash(k);
+            let b = &mut self.blocks[block as usize];
+            debug_assert_eq!(b.refs(), 1);
+            // As in `register`: only its request holds its own content.
+            *b = Block {
+                hash,
+                state: OWN | 1,
+            };
         }
     }
 

@@ -125,8 +125,14 @@ pub enum Event {
 
 /// Receives progress from a running simulation. Every method has a no-op default.
 pub trait Observer {
-    /// Called after every step.
+    /// Called after every step when [`wants_steps`](Self::wants_steps).
     fn on_step(&mut self, _summary: &StepSummary) {}
+    /// Whether [`on_step`](Self::on_step) should be called (its summary
+    /// costs a little every step). Only an observer that ignores steps
+    /// says no.
+    fn wants_steps(&self) -> bool {
+        true
+    }
     /// Whether [`on_event`](Self::on_event) should be called (it costs a little).
     fn wants_events(&self) -> bool {
         false
@@ -148,4 +154,8 @@ pub trait Observer {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoopObserver;
 
-impl Observer for NoopObserver {}
+impl Observer for NoopObserver {
+    fn wants_steps(&self) -> bool {
+        false
+    }
+}

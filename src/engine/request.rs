@@ -88,24 +88,41 @@ impl Request {
             // Synthetic prompts and anything past the prompt's full blocks
             // (generated tokens) are unique to the request.
             None => BlockKey::Own {
-                hash: chain_hash(SYNTHETIC_SALT ^ self.id.0.rotate_left(17), i as u64),
+                hash: self.own_hash(i),
                 candidate: self.ghost_blocks.get(i).copied(),
             },
         }
     }
 
+    /// The content hash of block `i` when its content is unique to the
+    /// request ([`BlockKey::Own`]).
+    #[inline]
+    fn own_hash(&self, i: usize) -> u64 {
+        chain_hash(SYNTHETIC_SALT ^ self.id.0.rotate_left(17), i as u64)
+    }
+
     /// Registers the blocks that have become full since the last call, so other
-    /// requests (or this one, after a preemption) can reuse them.
+    /// requests (or this one, after a preemption) can reuse them: the prompt's
+    /// shared blocks one by one, then the request's own blocks in one pass.
     pub fn register_full_blocks(&mut self, kv: &mut KvCache) {
         if !kv.prefix_caching() {
             return;
         }
-        let block_size = kv.layout().block_size as u32;
-        while (self.registered_blocks + 1) * block_size <= self.computed {
-            let b = self.registered_blocks as usize;
-            kv.register(self.blocks[b], self.block_key(b));
-            self.registered_blocks += 1;
+        let full = (self.computed / kv.layout().block_size as u32) as usize;
+        let first = self.registered_blocks as usize;
+        if first >= full {
+            return;
         }
+        let mut own = first;
+        if let Some(shared) = self.prompt_hashes.as_deref().filter(|h| h.len() > first) {
+            own = shared.len().min(full);
+            let blocks = self.blocks[first..own].iter();
+            for (&block, &h) in blocks.zip(&shared[first..own]) {
+                kv.register(block, BlockKey::Shared(h));
+            }
+        }
+        kv.register_own(&self.blocks[own..full], |k| self.own_hash(own + k));
+        self.registered_blocks = full as u32;
     }
 
     /// The blocks (indices into `blocks`) holding the request's registered

@@ -313,6 +313,10 @@ impl Engine {
     }
 
     /// Performs the next event; says what it was without borrowing the engine.
+    /// (It and the two halves of a step are always inlined into the event
+    /// loops: they run once or twice a step, and calls returning their
+    /// results through memory cost a good part of a step.)
+    #[inline(always)]
     fn perform(&mut self, obs: &mut dyn Observer) -> Result<Performed, SimError> {
         if let Some(step) = self.in_flight.take() {
             self.end_step(step, obs);
@@ -424,6 +428,7 @@ impl Engine {
     }
 
     /// Plans, prices and starts the next step; returns when it ends.
+    #[inline(always)]
     fn start_step(&mut self, obs: &mut dyn Observer) -> Result<f64, SimError> {
         // A plan can come out empty when the first running request had to
         // preempt itself; its freed blocks let the next plan go ahead. Every
@@ -454,7 +459,9 @@ impl Engine {
     }
 
     /// Commits the step that ends now, records the requests that finished in
-    /// it (into `completions`) and reports the step.
+    /// it (into `completions`) and reports the step to an observer that
+    /// wants steps.
+    #[inline(always)]
     fn end_step(&mut self, step: InFlight, obs: &mut dyn Observer) {
         let now = step.end_secs;
         self.now_secs = now;
@@ -487,6 +494,9 @@ impl Engine {
                 finish_secs: now,
             });
             self.reqs.remove(slot);
+        }
+        if !obs.wants_steps() {
+            return;
         }
         let shape = self.sched.shape();
         obs.on_step(&StepSummary {

@@ -156,6 +156,9 @@ impl Scheduler {
     ) {
         let r = reqs.get_mut(slot);
         let mut blocks = std::mem::take(&mut r.blocks);
+        // Room for the whole lifetime at once, so that decoding never grows
+        // the table block by block.
+        blocks.reserve(layout.blocks_for(r.lifetime_tokens()) as usize);
         kv.take_cached((0..).map(|b| r.block_key(b)), a.hit.blocks, &mut blocks);
         r.ghost_blocks.clear();
         kv.allocate(a.new_blocks, &mut blocks);
