@@ -4,15 +4,42 @@
 use super::error::{Error, Result};
 use super::files::{write_atomic, AtomicFile};
 use crate::table::{Cell, Column, Table};
-use std::io::BufWriter;
+use rayon::prelude::*;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+
+/// Rows formatted per rayon task when a sink appends many: formatting the
+/// cells is most of the cost of a table, so a window of a large sweep is
+/// formatted on every thread of the pool it runs in.
+const ROWS_PER_TASK: usize = 256;
 
 /// Renders `table` as CSV text; empty fields are nulls.
 pub fn to_csv(table: &Table) -> std::result::Result<Vec<u8>, ::csv::Error> {
+    let mut bytes = header(&table.columns)?;
+    bytes.extend(format_rows(&table.rows)?);
+    Ok(bytes)
+}
+
+/// The header row of `columns`.
+fn header(columns: &[Column]) -> std::result::Result<Vec<u8>, ::csv::Error> {
     let mut writer = ::csv::Writer::from_writer(Vec::new());
-    writer.write_record(table.columns.iter().map(|c| c.name.as_str()))?;
-    for row in &table.rows {
-        writer.write_record(row.iter().map(Cell::to_string))?;
+    writer.write_record(columns.iter().map(|c| c.name.as_str()))?;
+    writer.into_inner().map_err(|e| e.into_error().into())
+}
+
+/// `rows` as CSV lines, each cell formatted into one reused buffer.
+fn format_rows(rows: &[Vec<Cell>]) -> std::result::Result<Vec<u8>, ::csv::Error> {
+    use std::fmt::Write;
+    let mut writer = ::csv::Writer::from_writer(Vec::new());
+    let mut field = String::new();
+    for row in rows {
+        for cell in row {
+            field.clear();
+            // Formatting into a String cannot fail.
+            let _ = write!(field, "{cell}");
+            writer.write_field(&field)?;
+        }
+        writer.write_record(None::<&[u8]>)?;
     }
     writer.into_inner().map_err(|e| e.into_error().into())
 }
@@ -26,7 +53,7 @@ pub fn write(table: &Table, path: &Path) -> Result<()> {
 /// A CSV file written row by row as a table grows, atomically: the file
 /// appears whole at [`finish`](Self::finish) or not at all.
 pub struct CsvSink {
-    writer: ::csv::Writer<BufWriter<AtomicFile>>,
+    file: BufWriter<AtomicFile>,
     path: PathBuf,
 }
 
@@ -34,32 +61,27 @@ impl CsvSink {
     /// Starts the file `path` with the header of `columns`.
     pub fn create(columns: &[Column], path: &Path) -> Result<Self> {
         let file = AtomicFile::create(path).map_err(|e| Error::write(path, e))?;
-        let mut writer = ::csv::Writer::from_writer(BufWriter::with_capacity(1 << 16, file));
-        writer
-            .write_record(columns.iter().map(|c| c.name.as_str()))
-            .map_err(|e| Error::write_with(path, e))?;
+        let mut file = BufWriter::with_capacity(1 << 16, file);
+        let header = header(columns).map_err(|e| Error::write_with(path, e))?;
+        file.write_all(&header).map_err(|e| Error::write(path, e))?;
         Ok(Self {
-            writer,
+            file,
             path: path.to_path_buf(),
         })
     }
 
-    /// Appends `rows`, each cell formatted into one reused buffer.
+    /// Appends `rows`, formatted in parallel chunks (on the rayon pool the
+    /// caller runs in) and written in order.
     pub fn write(&mut self, rows: &[Vec<Cell>]) -> Result<()> {
-        use std::fmt::Write;
-        let mut field = String::new();
-        for row in rows {
-            for cell in row {
-                field.clear();
-                // Formatting into a String cannot fail.
-                let _ = write!(field, "{cell}");
-                self.writer
-                    .write_field(&field)
-                    .map_err(|e| Error::write_with(&self.path, e))?;
-            }
-            self.writer
-                .write_record(None::<&[u8]>)
-                .map_err(|e| Error::write_with(&self.path, e))?;
+        let chunks = rows
+            .par_chunks(ROWS_PER_TASK)
+            .map(format_rows)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::write_with(&self.path, e))?;
+        for chunk in chunks {
+            self.file
+                .write_all(&chunk)
+                .map_err(|e| Error::write(&self.path, e))?;
         }
         Ok(())
     }
@@ -68,9 +90,7 @@ impl CsvSink {
     pub fn finish(self) -> Result<()> {
         let path = self.path;
         let file = self
-            .writer
-            .into_inner()
-            .map_err(|e| Error::write_with(&path, e.into_error()))?
+            .file
             .into_inner()
             .map_err(|e| Error::write(&path, e.into_error()))?;
         file.commit().map_err(|e| Error::write(&path, e))

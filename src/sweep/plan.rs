@@ -775,6 +775,22 @@ mod tests {
     }
 
     #[test]
+    fn a_cache_path_that_is_not_a_regular_file_is_neither_read_nor_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = calibrated_sweep(dir.path());
+        let cache = dir.path().join(plan_cache::PLAN_CACHE);
+        let made = std::process::Command::new("mkfifo").arg(&cache).status();
+        if !made.is_ok_and(|s| s.success()) {
+            std::fs::create_dir(&cache).unwrap();
+        }
+        // A FIFO would block a reader: it is not opened.
+        let plan = Plan::build_cached(manifest(), None, &cache).unwrap();
+        assert!(!plan.is_cached());
+        plan.save_cache(&cache).unwrap();
+        assert!(!std::fs::symlink_metadata(&cache).unwrap().is_file());
+    }
+
+    #[test]
     fn a_slice_caches_its_own_points() {
         let dir = tempfile::tempdir().unwrap();
         let manifest = calibrated_sweep(dir.path());

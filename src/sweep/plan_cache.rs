@@ -57,9 +57,13 @@ pub(super) fn key(parts: &[&str]) -> Option<u64> {
     Some(fnv1a(text.as_bytes()))
 }
 
-/// Writes `survey` (of `points` points) under `key`, listing the files of
-/// `digests`, to `path` (atomically).
+/// Writes `survey` under `key`, listing the files of `digests`, to `path`
+/// (atomically). Something at `path` that is not a regular file (a FIFO, a
+/// symlink, a directory someone put there) is left alone: no cache then.
 pub(super) fn save(path: &Path, key: u64, survey: &Survey, digests: &DigestCache) -> Result<()> {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Ok(());
+    }
     let files: Vec<Json> = digests
         .entries()
         .into_iter()
@@ -104,6 +108,11 @@ pub(super) fn load(
     (first, step): (usize, usize),
     digests: &DigestCache,
 ) -> Option<Survey> {
+    // Only a regular file (opening a FIFO would wait for a writer).
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if !meta.is_file() {
+        return None;
+    }
     let mut file = std::fs::File::open(path).ok()?;
     let len = file.metadata().ok()?.len();
     let expected_body = (points as u64).checked_mul(9)?;

@@ -141,7 +141,8 @@ pub(super) fn drive_windows(
         source.window_done();
         let (complete, partial): (Vec<_>, Vec<_>) = driven.into_iter().partition(|r| r.complete);
         incomplete.extend(partial.iter().map(|r| r.index));
-        tables.add(&complete)?;
+        // The tables format their rows on the sweep's threads too.
+        pool.install(|| tables.add(&complete))?;
     }
     Ok(incomplete)
 }
