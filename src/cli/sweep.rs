@@ -46,24 +46,22 @@ pub fn sweep(args: &SweepArgs) -> Outcome {
                 .map_err(Failure::usage)?,
         ),
     };
-    let output = args
-        .output
-        .clone()
-        .or_else(|| manifest.output.clone())
-        .ok_or_else(|| {
-            Failure::usage(format!(
-                "{}: no output directory: pass -o DIR or set sweep.output in the manifest",
-                manifest_path.display()
-            ))
-        })?;
-    let layout = Layout::new(&output, shard);
+    let output = args.output.clone().or_else(|| manifest.output.clone());
+    let layout = output.as_deref().map(|o| Layout::new(o, shard));
     // A resumed sweep takes its planning pass from the directory's cache;
-    // --force (redo everything) plans afresh.
-    let plan = match (shard, args.force) {
-        (_, false) => Plan::build_cached(manifest, shard, &layout.plan_cache())?,
-        (Some(s), true) => Plan::build_slice(manifest, s)?,
-        (None, true) => Plan::build(manifest)?,
+    // --force (redo everything) plans afresh. The plan's errors (a missing
+    // base config) come before a missing output directory.
+    let plan = match (&layout, shard, args.force) {
+        (Some(layout), _, false) => Plan::build_cached(manifest, shard, &layout.plan_cache())?,
+        (_, Some(s), _) => Plan::build_slice(manifest, s)?,
+        (_, None, _) => Plan::build(manifest)?,
     };
+    let layout = layout.ok_or_else(|| {
+        Failure::usage(format!(
+            "{}: no output directory: pass -o DIR or set sweep.output in the manifest",
+            manifest_path.display()
+        ))
+    })?;
     let jobs = args.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(1, usize::from),
         usize::from,
