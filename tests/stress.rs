@@ -163,6 +163,9 @@ fn a_sweep_killed_at_random_moments_ends_with_every_point_once_and_the_same_tabl
         } else {
             Moment::After(Duration::from_millis(rng.random_range(0..=300)))
         };
+        // Without its stamp a finished sweep resumes in full, rewriting its
+        // tables: kills that come then must lose nothing either.
+        let _ = std::fs::remove_file(out.join(".tables-stamp"));
         let mut child = start(dir.path(), &m, "out", "2");
         let alive = wait_for(&mut child, &out, moment);
         child.kill().unwrap(); // SIGKILL: no chance to clean up

@@ -565,3 +565,97 @@ fn the_main_job_separates_length_aware_policies_from_fcfs_at_its_heaviest_load()
         );
     }
 }
+
+#[test]
+fn a_finished_sweep_resumes_without_rewriting_its_tables_until_something_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("b.toml");
+    let config = fs::read_to_string(shipped("configs/quick.toml")).unwrap();
+    fs::write(&base, &config).unwrap();
+    let m = dir.path().join("m.toml");
+    fs::write(
+        &m,
+        format!("[sweep]\nname = \"t\"\nbase = \"b.toml\"\noutput = \"out\"\n{SMALL_GRID}"),
+    )
+    .unwrap();
+    let m = m.to_str().unwrap();
+    let out = dir.path().join("out");
+    let sweep = |extra: &[&str]| {
+        let mut args = vec!["sweep", m];
+        args.extend_from_slice(extra);
+        let o = run(dir.path(), &args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let current = stderr(&o).contains("nothing changed since this sweep finished");
+        (current, stdout(&o))
+    };
+    let tables = ["runs.csv", "runs.parquet", "summary.csv", "summary.parquet"];
+    let written = || {
+        tables
+            .iter()
+            .map(|t| fs::metadata(out.join(t)).unwrap().modified().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert!(!sweep(&[]).0);
+    let first = written();
+    // Nothing changed: the tables stay as they are, and the report and
+    // counts are those of a full resume.
+    let (current, shortcut) = sweep(&[]);
+    assert!(current);
+    assert_eq!(written(), first);
+    assert!(
+        shortcut.contains("8 points, 8 runs: 8 ok (8 reused), 0 failed"),
+        "{shortcut}"
+    );
+    assert_eq!(json(&out.join("sweep.json"))["reused"], 8);
+    fs::remove_file(out.join(".tables-stamp")).unwrap();
+    let (current, full) = sweep(&[]);
+    assert!(!current);
+    assert_eq!(
+        full, shortcut,
+        "the shortcut reports what a full resume does"
+    );
+    assert_ne!(written(), first);
+    assert!(sweep(&[]).0, "a full resume stamps the tables again");
+
+    // Anything that changed takes the full resume: a record part, a table,
+    // the base config, another flag.
+    let part = out.join("runs/part-000000.jsonl");
+    let text = fs::read_to_string(&part).unwrap();
+    fs::write(&part, format!("{text}\n")).unwrap();
+    assert!(!sweep(&[]).0);
+    assert!(sweep(&[]).0);
+    let csv = fs::read(out.join("runs.csv")).unwrap();
+    fs::write(out.join("runs.csv"), b"edited\n").unwrap();
+    assert!(!sweep(&[]).0);
+    assert_eq!(fs::read(out.join("runs.csv")).unwrap().len(), csv.len());
+    assert!(!sweep(&["--per-request"]).0);
+    assert!(sweep(&["--per-request"]).0);
+    let requests = out.join("requests.parquet");
+    let bytes = fs::read(&requests).unwrap();
+    fs::write(&requests, &bytes[..bytes.len() / 2]).unwrap();
+    assert!(!sweep(&["--per-request"]).0);
+    assert_eq!(fs::read(&requests).unwrap(), bytes);
+    assert!(!sweep(&[]).0);
+    fs::write(&base, format!("{config}\n# edited\n")).unwrap();
+    assert!(!sweep(&[]).0);
+    assert!(!sweep(&["--force"]).0);
+}
+
+#[test]
+fn a_sweep_with_failed_runs_is_never_stamped_current() {
+    let dir = tempfile::tempdir().unwrap();
+    // A dataset config without a tokenizer: every run fails.
+    let m = write_manifest(
+        dir.path(),
+        "m.toml",
+        "configs/dataset.toml",
+        "[grid]\n\"workload.seed\" = [1, 2]\n",
+    );
+    let m = m.to_str().unwrap();
+    for _ in 0..2 {
+        let o = run(dir.path(), &["sweep", m]);
+        assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+        assert!(!stderr(&o).contains("nothing changed"), "{}", stderr(&o));
+        assert!(!dir.path().join("out/.tables-stamp").exists());
+    }
+}

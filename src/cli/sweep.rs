@@ -106,6 +106,14 @@ pub fn sweep(args: &SweepArgs) -> Outcome {
     std::panic::set_hook(previous_hook);
     bar.finish();
     let outcome = outcome?;
+    if outcome.up_to_date && !args.quiet {
+        print_stderr(&format!(
+            "{}\n",
+            style.dim(
+                "nothing changed since this sweep finished: its tables are current (pass --force to redo every run)"
+            )
+        ));
+    }
     let meta = &outcome.meta;
     let search = plan.strategy.search();
     if let (Some(spec), Some(capacity)) = (search, &outcome.tables.capacity) {

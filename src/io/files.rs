@@ -27,6 +27,17 @@ pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
     file.finish(false)
 }
 
+/// Writes a file the program can make again (a cache, a stamp) like
+/// [`write_atomic_unsynced`]; when something that is not a regular file is
+/// at `path` (a FIFO, a symlink, a directory someone put there), it is left
+/// alone and nothing is written.
+pub fn write_remakeable(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    if fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Ok(());
+    }
+    write_atomic_unsynced(path, bytes)
+}
+
 /// A file being written under a temporary name in its final directory; it
 /// takes its real name on [`commit`](Self::commit) and disappears if dropped
 /// before, so large outputs can be streamed without ever being half-visible.

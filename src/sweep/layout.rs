@@ -67,6 +67,36 @@ impl Layout {
         self.root.join(super::plan_cache::PLAN_CACHE)
     }
 
+    /// `.tables-stamp`: what the tables of a finished sweep were written
+    /// from, so a resume that would change nothing writes nothing.
+    pub fn tables_stamp(&self) -> PathBuf {
+        self.root.join(super::stamp::TABLES_STAMP)
+    }
+
+    /// The tables a sweep writes here: the runs and summary tables, a
+    /// capacity search's (`search`) capacity tables and, with per-request
+    /// rows (`per_request`), `requests.parquet`.
+    pub fn table_files(&self, search: bool, per_request: bool) -> Vec<PathBuf> {
+        let mut files = vec![
+            self.runs_parquet(),
+            self.runs_csv(),
+            self.summary_parquet(),
+            self.summary_csv(),
+        ];
+        if search {
+            files.extend([
+                self.capacity_parquet(),
+                self.capacity_csv(),
+                self.capacity_summary_parquet(),
+                self.capacity_summary_csv(),
+            ]);
+        }
+        if per_request {
+            files.push(self.requests_parquet());
+        }
+        files
+    }
+
     /// `runs/`: one result file per finished run.
     pub fn runs_dir(&self) -> PathBuf {
         self.root.join(RUNS_DIR)

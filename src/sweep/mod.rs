@@ -8,7 +8,8 @@
 //! [`plan_cache`] for a resumed sweep) -> [`runner`] (parallel runs,
 //! resume, progress callback) -> [`runs_table`] -> [`output`] (tables and
 //! `sweep.json` through [`crate::io`]); [`lock`] keeps one sweep per output
-//! directory. [`merge`] rebuilds the tables of
+//! directory, and [`stamp`] lets a finished sweep that nothing changed
+//! resume without rewriting its tables. [`merge`] rebuilds the tables of
 //! sharded sweeps from their run files. Errors are [`crate::io::Error`].
 
 pub mod layout;
@@ -24,6 +25,7 @@ pub mod runner;
 pub mod runs_table;
 pub mod schema;
 pub mod search;
+pub mod stamp;
 pub mod store;
 pub mod strategy;
 mod survey;

@@ -12,7 +12,7 @@ use super::strategy::{PointRuns, Strategy};
 use crate::config::Config;
 use crate::io::csv::CsvSink;
 use crate::io::files::write_atomic;
-use crate::io::parquet::ParquetSink;
+use crate::io::parquet::{self, ParquetSink};
 use crate::io::requests::RequestsSink;
 use crate::io::{Error, Result};
 use crate::metrics::catalog::metric_columns;
@@ -261,6 +261,21 @@ impl<'p> TablesWriter<'p> {
             capacity_summary,
         })
     }
+}
+
+/// The tables a finished sweep of `plan` wrote in `layout`, read back (what
+/// [`TablesWriter::finish`] returned when it wrote them).
+pub fn read_tables(plan: &Plan, layout: &Layout) -> Result<Tables> {
+    let search = plan.strategy.search().is_some();
+    Ok(Tables {
+        summary: parquet::read(&layout.summary_parquet())?,
+        capacity: search
+            .then(|| parquet::read(&layout.capacity_parquet()))
+            .transpose()?,
+        capacity_summary: search
+            .then(|| parquet::read(&layout.capacity_summary_parquet()))
+            .transpose()?,
+    })
 }
 
 /// The metric columns of `plan`'s tables, from its first valid config.

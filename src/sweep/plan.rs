@@ -222,6 +222,12 @@ impl Plan {
         self.cached
     }
 
+    /// The key of the plan's cache (the program, the manifest, the base
+    /// config and the shard), when it can have one.
+    pub fn cache_key(&self) -> Option<u64> {
+        self.cache_key
+    }
+
     /// Resolves every point of the plan's slice (in parallel chunks) and
     /// folds what it found, with a digest for each of `shards` shards.
     fn survey_points(&self, shards: usize) -> Survey {

@@ -18,7 +18,7 @@
 use super::survey::{point_digest, Survey};
 use crate::engine::work::Work;
 use crate::io::digest::{digest_file, fnv1a, DigestCache};
-use crate::io::files::write_atomic_unsynced;
+use crate::io::files::write_remakeable;
 use crate::io::{Error, Result};
 use crate::sweep::run_id::RunId;
 use serde_json::{json, Value as Json};
@@ -61,9 +61,6 @@ pub(super) fn key(parts: &[&str]) -> Option<u64> {
 /// (atomically). Something at `path` that is not a regular file (a FIFO, a
 /// symlink, a directory someone put there) is left alone: no cache then.
 pub(super) fn save(path: &Path, key: u64, survey: &Survey, digests: &DigestCache) -> Result<()> {
-    if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
-        return Ok(());
-    }
     let files: Vec<Json> = digests
         .entries()
         .into_iter()
@@ -95,7 +92,7 @@ pub(super) fn save(path: &Path, key: u64, survey: &Survey, digests: &DigestCache
         bytes.extend_from_slice(&id.0.to_le_bytes());
     }
     bytes.extend(survey.valid.iter().map(|&v| u8::from(v)));
-    write_atomic_unsynced(path, &bytes).map_err(|e| Error::write(path, e))
+    write_remakeable(path, &bytes).map_err(|e| Error::write(path, e))
 }
 
 /// The survey saved at `path` under `key`, of `points` points whose first

@@ -11,13 +11,16 @@
 
 use super::layout::{Layout, Shard};
 use super::lock::lock_dir;
+use super::meta::now_rfc3339;
 use super::meta::SweepMeta;
 use super::output::{
-    finish_meta, metric_template, new_meta, read_meta, write_meta, Tables, TablesWriter,
+    finish_meta, metric_template, new_meta, read_meta, read_tables, write_meta, Tables,
+    TablesWriter,
 };
 use super::plan::{Plan, Point};
 use super::run_id::RunId;
 use super::runs_table::Outcome;
+use super::stamp;
 use super::store::{Finished, Store};
 use super::strategy::{drive_point, PointRuns, RunResultRef, RunSpec};
 use crate::cluster::Simulator;
@@ -79,6 +82,10 @@ pub struct SweepOutcome {
     pub meta: SweepMeta,
     /// Whether Ctrl-C stopped it before every point ran.
     pub interrupted: bool,
+    /// Whether the directory already held the finished sweep, unchanged
+    /// since its tables were written (see [`super::stamp`]): nothing was
+    /// read or written but `sweep.json`.
+    pub up_to_date: bool,
 }
 
 /// Points resolved and driven together: the tables grow by a window at a
@@ -170,6 +177,16 @@ pub fn run(
         check_same_sweep(layout, &meta)?;
     }
     plan.save_cache(&layout.plan_cache())?;
+    let stamp_path = layout.tables_stamp();
+    if !opts.force {
+        if let Some(outcome) = unchanged(plan, layout, opts, &meta)? {
+            progress(Progress::Started {
+                points: points_here,
+            });
+            return Ok(outcome);
+        }
+    }
+    stamp::remove(&stamp_path)?;
     // sweep.json first: it marks the directory as this sweep's (or shard's)
     // even if the process dies, so `sweep merge` can name what is missing.
     write_meta(layout, &meta)?;
@@ -212,11 +229,57 @@ pub fn run(
     meta.reused = context.reused.load(Ordering::Relaxed);
     finish_meta(&mut meta, counts);
     write_meta(layout, &meta)?;
+    if meta.not_run == 0 && meta.failed == 0 {
+        if let Some(fingerprint) = stamp::fingerprint(plan, layout, opts.per_request) {
+            stamp::save(&stamp_path, fingerprint)?;
+        }
+    }
     Ok(SweepOutcome {
         tables,
         interrupted: meta.not_run > 0,
         meta,
+        up_to_date: false,
     })
+}
+
+/// The outcome of resuming a sweep that would change nothing: the
+/// directory holds this very plan finished (every point done, no run
+/// failed) and nothing there changed since its tables were written (the
+/// stamp says so; the plan came from its cache, so no input changed
+/// either). Only `sweep.json` is written again, as the record of this
+/// invocation; the tables the caller reports are read back.
+fn unchanged(
+    plan: &Plan,
+    layout: &Layout,
+    opts: &RunnerOptions,
+    new: &SweepMeta,
+) -> Result<Option<SweepOutcome>> {
+    let stamped = plan.is_cached()
+        && stamp::fingerprint(plan, layout, opts.per_request)
+            .is_some_and(|f| stamp::matches(&layout.tables_stamp(), f));
+    let Some(mut meta) = stamped.then(|| read_meta(layout).ok()).flatten() else {
+        return Ok(None);
+    };
+    let same = meta.points_hash == new.points_hash
+        && meta.shard == new.shard
+        && meta.points_here == new.points_here
+        && meta.version == new.version;
+    if !same || meta.not_run != 0 || meta.failed != 0 {
+        return Ok(None);
+    }
+    let Ok(tables) = read_tables(plan, layout) else {
+        return Ok(None);
+    };
+    meta.reused = meta.ok;
+    meta.started.clone_from(&new.started);
+    meta.finished = Some(now_rfc3339());
+    write_meta(layout, &meta)?;
+    Ok(Some(SweepOutcome {
+        tables,
+        meta,
+        interrupted: false,
+        up_to_date: true,
+    }))
 }
 
 /// Refuses a directory that holds the results of another sweep (another
