@@ -20,7 +20,7 @@ use crate::metrics::RunResult;
 use crate::table::summary::{summary_metrics, Fold, Summarizer};
 use crate::table::{Cell, Column, Table};
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What a sweep (or a merge) counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -131,6 +131,60 @@ struct CapacitySinks {
     summary: SummarySink,
 }
 
+/// The rows a window of complete points adds to the tables, owned (no
+/// longer borrowing the points), so they can be written on another thread
+/// while the next window runs.
+#[derive(Debug)]
+pub struct WindowRows {
+    /// The runs table's rows of every point, in order.
+    runs: Vec<Vec<Cell>>,
+    /// What each point adds besides.
+    points: Vec<PointRows>,
+}
+
+/// What one complete point adds to the tables.
+#[derive(Debug)]
+struct PointRows {
+    index: usize,
+    /// The summary fold it belongs to.
+    fold: Fold,
+    /// How many runs table rows it has.
+    runs: usize,
+    /// How many of them failed.
+    failed: usize,
+    /// Its capacity table rows, for a capacity search.
+    capacity: Option<Vec<Vec<Cell>>>,
+    /// Its runs' per-request files, when kept.
+    requests: Vec<(RunId, PathBuf)>,
+}
+
+impl WindowRows {
+    /// The rows of the complete `points` of `plan` (metric columns
+    /// `template`).
+    pub fn of(plan: &Plan, template: &[Column], points: &[PointRuns<'_>]) -> Self {
+        let runs = runs_table(plan, template, points.iter().flat_map(|p| &p.rows)).rows;
+        let points = points
+            .iter()
+            .map(|point| PointRows {
+                index: point.index,
+                fold: plan.fold(point.index),
+                runs: point.rows.len(),
+                failed: point.rows.iter().filter(|r| r.outcome.is_failed()).count(),
+                capacity: plan
+                    .strategy
+                    .search()
+                    .map(|spec| capacity_table(plan, spec, template, &point.rows).rows),
+                requests: point
+                    .rows
+                    .iter()
+                    .filter_map(|r| Some((r.run_id, r.requests.clone()?)))
+                    .collect(),
+            })
+            .collect();
+        Self { runs, points }
+    }
+}
+
 /// The tables of one sweep directory, written as the points finish (in
 /// point order), so a sweep of any size holds only its open summary rows:
 /// `runs.parquet`, `runs.csv`, the seed-folded `summary.parquet` and
@@ -138,9 +192,7 @@ struct CapacitySinks {
 /// `capacity_summary.*`, and, with per-request rows, `requests.parquet`
 /// (each distinct run's requests once, in row order). Nothing is in place
 /// until [`finish`](Self::finish): each file appears whole, atomically.
-pub struct TablesWriter<'p> {
-    plan: &'p Plan,
-    template: &'p [Column],
+pub struct TablesWriter {
     runs: Sinks,
     summary: SummarySink,
     capacity: Option<CapacitySinks>,
@@ -148,11 +200,11 @@ pub struct TablesWriter<'p> {
     counts: Counts,
 }
 
-impl<'p> TablesWriter<'p> {
+impl TablesWriter {
     /// Starts the tables of `plan` (metric columns `template`) in `layout`.
     pub fn create(
-        plan: &'p Plan,
-        template: &'p [Column],
+        plan: &Plan,
+        template: &[Column],
         layout: &Layout,
         per_request: bool,
     ) -> Result<Self> {
@@ -193,47 +245,36 @@ impl<'p> TablesWriter<'p> {
             summary,
             capacity,
             requests,
-            plan,
-            template,
             counts: Counts::default(),
         })
     }
 
     /// Adds the rows of complete points (in point order, after every point
-    /// added before).
-    pub fn add(&mut self, points: &[PointRuns<'_>]) -> Result<()> {
-        let table = runs_table(
-            self.plan,
-            self.template,
-            points.iter().flat_map(|p| &p.rows),
-        );
+    /// added before), made by [`WindowRows::of`].
+    pub fn add(&mut self, window: WindowRows) -> Result<()> {
+        let WindowRows { runs, points } = window;
         let mut at = 0;
         for point in points {
-            let index = point.index;
-            let fold = self.plan.fold(index);
-            let rows = &table.rows[at..at + point.rows.len()];
-            self.summary.add_point(index, fold, rows)?;
-            at += point.rows.len();
+            let rows = &runs[at..at + point.runs];
+            at += point.runs;
+            self.summary.add_point(point.index, point.fold, rows)?;
             self.counts.points_done += 1;
-            let failed = point.rows.iter().filter(|r| r.outcome.is_failed()).count();
-            self.counts.failed += failed;
-            self.counts.ok += point.rows.len() - failed;
-            if let (Some(capacity), Some(spec)) = (&mut self.capacity, self.plan.strategy.search())
-            {
-                let part = capacity_table(self.plan, spec, self.template, &point.rows);
-                capacity.summary.add_point(index, fold, &part.rows)?;
-                capacity.sinks.write(&part.rows)?;
-                capacity.table.rows.extend(part.rows);
+            self.counts.failed += point.failed;
+            self.counts.ok += point.runs - point.failed;
+            if let (Some(capacity), Some(part)) = (&mut self.capacity, point.capacity) {
+                capacity.summary.add_point(point.index, point.fold, &part)?;
+                capacity.sinks.write(&part)?;
+                capacity.table.rows.extend(part);
             }
             if let Some((sink, seen)) = &mut self.requests {
-                for r in &point.rows {
-                    if let (Some(path), true) = (&r.requests, seen.insert(r.run_id)) {
-                        sink.append(path)?;
+                for (id, path) in point.requests {
+                    if seen.insert(id) {
+                        sink.append(&path)?;
                     }
                 }
             }
         }
-        self.runs.write(&table.rows)
+        self.runs.write(&runs)
     }
 
     /// What the tables hold so far.

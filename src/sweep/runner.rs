@@ -15,7 +15,7 @@ use super::meta::now_rfc3339;
 use super::meta::SweepMeta;
 use super::output::{
     finish_meta, metric_template, new_meta, read_meta, read_tables, write_meta, Tables,
-    TablesWriter,
+    TablesWriter, WindowRows,
 };
 use super::plan::{Plan, Point};
 use super::run_id::RunId;
@@ -89,9 +89,8 @@ pub struct SweepOutcome {
 }
 
 /// Points resolved and driven together: the tables grow by a window at a
-/// time, so memory holds one window's points and rows, whatever the size
-/// of the sweep. Large enough that the pause between windows (the tables
-/// are written on one thread) is a small share of the window's work.
+/// time, so memory holds two windows' points and rows (one running, one
+/// being written), whatever the size of the sweep.
 pub const WINDOW_POINTS: usize = 4096;
 
 /// Where the runs of a window's points come from: simulated or stored
@@ -112,46 +111,79 @@ pub(super) trait RunSource: Sync {
 /// `pool`, getting runs from `source` and adding each complete point to
 /// `tables`; stops after the window in which `stop` was set. Returns the
 /// points that are not complete.
+///
+/// The tables are written on a thread of their own, a window behind: while
+/// one window's rows are encoded (their CSV formatting shares the pool),
+/// the next window's points run, so no core waits for the writer.
 pub(super) fn drive_windows(
     plan: &Plan,
     template: &[Column],
     indices: impl Iterator<Item = usize>,
     pool: &rayon::ThreadPool,
     source: &dyn RunSource,
-    tables: &mut TablesWriter<'_>,
+    tables: &mut TablesWriter,
     stop: Option<&AtomicBool>,
 ) -> Result<Vec<usize>> {
-    let mut indices = indices.peekable();
-    let mut incomplete = Vec::new();
-    while indices.peek().is_some() {
-        if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
-            incomplete.extend(indices);
-            break;
-        }
-        let window: Vec<usize> = indices.by_ref().take(WINDOW_POINTS).collect();
-        let points: Vec<Point> =
-            pool.install(|| window.par_iter().map(|&i| plan.point(i)).collect());
-        let driven: Vec<PointRuns<'_>> = pool.install(|| {
-            points
-                .par_iter()
-                .with_max_len(1)
-                .map(|point| {
-                    let runs =
-                        drive_point(plan, template, point, &mut |spec| source.run(point, spec));
-                    if runs.complete {
-                        source.point_done();
-                    }
-                    runs
-                })
-                .collect()
+    std::thread::scope(|scope| {
+        // One window waits while the writer writes another: two at most.
+        let (sender, windows) = std::sync::mpsc::sync_channel::<WindowRows>(1);
+        let writer = scope.spawn(move || -> Result<()> {
+            for rows in windows {
+                pool.install(|| tables.add(rows))?;
+            }
+            Ok(())
         });
+        let mut indices = indices.peekable();
+        let mut incomplete = Vec::new();
+        while indices.peek().is_some() {
+            if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+                incomplete.extend(indices);
+                break;
+            }
+            let window: Vec<usize> = indices.by_ref().take(WINDOW_POINTS).collect();
+            let (rows, partial) = drive_window(plan, template, &window, pool, source);
+            incomplete.extend(partial);
+            if sender.send(rows).is_err() {
+                break; // the writer failed: its error is the sweep's
+            }
+        }
+        drop(sender);
+        let written = writer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        written.map(|()| incomplete)
+    })
+}
+
+/// Drives the points `window` of `plan` on `pool`: the rows of the complete
+/// points, in order, and the indices of those that are not.
+fn drive_window(
+    plan: &Plan,
+    template: &[Column],
+    window: &[usize],
+    pool: &rayon::ThreadPool,
+    source: &dyn RunSource,
+) -> (WindowRows, Vec<usize>) {
+    pool.install(|| {
+        let points: Vec<Point> = window.par_iter().map(|&i| plan.point(i)).collect();
+        let driven: Vec<PointRuns<'_>> = points
+            .par_iter()
+            .with_max_len(1)
+            .map(|point| {
+                let runs = drive_point(plan, template, point, &mut |spec| source.run(point, spec));
+                if runs.complete {
+                    source.point_done();
+                }
+                runs
+            })
+            .collect();
         source.window_done();
         let (complete, partial): (Vec<_>, Vec<_>) = driven.into_iter().partition(|r| r.complete);
-        incomplete.extend(partial.iter().map(|r| r.index));
-        // The tables format their rows on the sweep's threads too.
-        pool.install(|| tables.add(&complete))?;
-    }
-    Ok(incomplete)
+        (
+            WindowRows::of(plan, template, &complete),
+            partial.iter().map(|r| r.index).collect(),
+        )
+    })
 }
 
 /// Runs `plan` into `layout`; `manifest` is recorded in `sweep.json`;

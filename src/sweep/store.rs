@@ -22,6 +22,7 @@ use crate::io::files::write_atomic_unsynced;
 use crate::io::requests;
 use crate::io::{Error, Result};
 use crate::table::{Cell, Column, ColumnType};
+use serde::Deserialize;
 use serde_json::{json, Value as Json};
 use std::collections::HashMap;
 use std::fs::File;
@@ -179,7 +180,7 @@ impl Store {
     }
 
     /// The record of `id` and the directory that holds it, if it reads back.
-    fn record(&self, id: RunId) -> Option<(Json, &Layout)> {
+    fn record(&self, id: RunId) -> Option<(Record, &Layout)> {
         let entry = self.index.get(&id)?;
         let part = self.parts.get(entry.part as usize)?;
         let mut bytes = vec![0; entry.len as usize];
@@ -200,7 +201,7 @@ impl Store {
         if per_request && !requests::is_complete(&layout.run_requests(id)) {
             return None;
         }
-        match self.outcome(&record)? {
+        match record.outcome(&self.template)? {
             outcome @ Outcome::Finished { .. } => Some(outcome),
             Outcome::Failed { .. } => None,
         }
@@ -210,38 +211,10 @@ impl Store {
     /// if it has one (what a merge takes).
     pub fn any(&self, id: RunId) -> Option<(Outcome, Option<PathBuf>)> {
         let (record, layout) = self.record(id)?;
-        let outcome = self.outcome(&record)?;
+        let outcome = record.outcome(&self.template)?;
         let requests = layout.run_requests(id);
         let requests = (!outcome.is_failed() && requests.is_file()).then_some(requests);
         Some((outcome, requests))
-    }
-
-    /// The outcome a record holds, if it is whole.
-    fn outcome(&self, record: &Json) -> Option<Outcome> {
-        let wall_seconds = record.get("wall_seconds").and_then(Json::as_f64);
-        if let Some(error) = record.get("error") {
-            return Some(Outcome::Failed {
-                error: error.as_str()?.to_string(),
-                wall_seconds,
-            });
-        }
-        let cells = record.get("metrics")?.as_array()?;
-        if cells.len() != self.template.len() {
-            return None;
-        }
-        let metrics = cells
-            .iter()
-            .zip(&self.template)
-            .map(|(v, col)| cell_from_json(v, col.kind))
-            .collect::<Option<Vec<Cell>>>()?;
-        Some(Outcome::Finished {
-            wall_seconds,
-            metrics,
-            overload: record
-                .get(OVERLOAD_KEY)
-                .and_then(Json::as_str)
-                .map(str::to_string),
-        })
     }
 
     /// Writes a finished run's files and record, and returns its outcome.
@@ -386,17 +359,119 @@ fn cell_to_json(cell: &Cell) -> Json {
     }
 }
 
-/// A record's metric cell as a cell of a column of type `kind`, or `None`
-/// when it is not one (an edited or foreign record).
-fn cell_from_json(value: &Json, kind: ColumnType) -> Option<Cell> {
-    Some(match (kind, value) {
-        (_, Json::Null) => Cell::Null,
-        (ColumnType::Int, v) => Cell::Int(v.as_i64()?),
-        (ColumnType::Float, v) => Cell::Float(v.as_f64()?),
-        (ColumnType::Text, Json::String(s)) => Cell::Text(s.clone()),
-        (ColumnType::Bool, Json::Bool(b)) => Cell::Bool(*b),
-        _ => return None,
-    })
+/// A record line as it is read back: parsed straight into its fields
+/// (resume reads a million of them), any other field ignored.
+#[derive(Debug, Deserialize)]
+struct Record {
+    wall_seconds: Option<f64>,
+    error: Option<Json>,
+    overload: Option<Json>,
+    metrics: Option<Vec<RecordCell>>,
+}
+
+impl Record {
+    /// The outcome the record holds, if it is whole: a failure with its
+    /// error, or every metric cell of `template`, each of its column's type.
+    fn outcome(self, template: &[Column]) -> Option<Outcome> {
+        let wall_seconds = self.wall_seconds;
+        if let Some(error) = self.error {
+            return Some(Outcome::Failed {
+                error: error.as_str()?.to_string(),
+                wall_seconds,
+            });
+        }
+        let cells = self.metrics?;
+        if cells.len() != template.len() {
+            return None;
+        }
+        let metrics = cells
+            .into_iter()
+            .zip(template)
+            .map(|(cell, col)| cell.into_cell(col.kind))
+            .collect::<Option<Vec<Cell>>>()?;
+        Some(Outcome::Finished {
+            wall_seconds,
+            metrics,
+            overload: self.overload.and_then(|o| o.as_str().map(str::to_string)),
+        })
+    }
+}
+
+/// A metric cell of a record, as JSON typed it.
+#[derive(Debug)]
+enum RecordCell {
+    Null,
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Text(String),
+    Bool(bool),
+}
+
+impl RecordCell {
+    /// The cell as a cell of a column of type `kind`, or `None` when it is
+    /// not one (an edited or foreign record).
+    fn into_cell(self, kind: ColumnType) -> Option<Cell> {
+        Some(match (kind, self) {
+            (_, Self::Null) => Cell::Null,
+            (ColumnType::Int, Self::Int(i)) => Cell::Int(i),
+            (ColumnType::Int, Self::UInt(u)) => Cell::Int(i64::try_from(u).ok()?),
+            (ColumnType::Float, Self::Int(i)) => Cell::Float(i as f64),
+            (ColumnType::Float, Self::UInt(u)) => Cell::Float(u as f64),
+            (ColumnType::Float, Self::Float(x)) => Cell::Float(x),
+            (ColumnType::Text, Self::Text(s)) => Cell::Text(s),
+            (ColumnType::Bool, Self::Bool(b)) => Cell::Bool(b),
+            _ => return None,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for RecordCell {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        deserializer.deserialize_any(RecordCellVisitor)
+    }
+}
+
+/// Reads one JSON scalar as a [`RecordCell`]; arrays and objects are not
+/// cells.
+struct RecordCellVisitor;
+
+impl serde::de::Visitor<'_> for RecordCellVisitor {
+    type Value = RecordCell;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a number, a string, a boolean or null")
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<RecordCell, E> {
+        Ok(RecordCell::Null)
+    }
+
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<RecordCell, E> {
+        Ok(RecordCell::Int(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<RecordCell, E> {
+        Ok(RecordCell::UInt(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<RecordCell, E> {
+        Ok(RecordCell::Float(v))
+    }
+
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<RecordCell, E> {
+        Ok(RecordCell::Bool(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> std::result::Result<RecordCell, E> {
+        Ok(RecordCell::Text(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> std::result::Result<RecordCell, E> {
+        Ok(RecordCell::Text(v))
+    }
 }
 
 /// What a finished run left: its output, and why the overload detector
