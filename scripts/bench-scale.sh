@@ -9,8 +9,10 @@
 #   JOBS=2 scripts/bench-scale.sh          # worker threads (default: every core)
 #
 # Per size: planning time (validate), wall and CPU time of the sweep, points
-# per second (and per CPU-second), peak RSS, files and bytes on disk, and
-# the time and RSS of resuming the finished sweep (every run reused).
+# per second (and per CPU-second), peak RSS, files and bytes on disk, the
+# time of resuming the finished sweep (its tables stamped current: nothing
+# read or written), and the time and RSS of a full resume (the stamp
+# removed: every record checked and reused, every table written again).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/bench-common.sh
@@ -42,21 +44,24 @@ timed() {
   echo "$wall $(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }') $rss" > "$out"
 }
 
-echo "| points | plan (s) | sweep wall (s) | CPU (s) | points / s | points / CPU-s | peak RSS (MB) | files | on disk (MB) | resume wall (s) | resume RSS (MB) |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| points | plan (s) | sweep wall (s) | CPU (s) | points / s | points / CPU-s | peak RSS (MB) | files | on disk (MB) | resume wall (s) | full resume wall (s) | full resume RSS (MB) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for n in $SIZES; do
   m=$(manifest "$n")
   out="$tmp/out-$n"
   timed "$tmp/plan" "$BIN" validate "$m"
   timed "$tmp/sweep" "$BIN" sweep "$m" -o "$out" -j "$JOBS" -q
-  timed "$tmp/resume" "$BIN" sweep "$m" -o "$out" -j "$JOBS" -q
   files=$(find "$out" -type f | wc -l)
+  timed "$tmp/resume" "$BIN" sweep "$m" -o "$out" -j "$JOBS" -q
+  rm "$out/.tables-stamp"
+  timed "$tmp/full" "$BIN" sweep "$m" -o "$out" -j "$JOBS" -q
   bytes=$(du -sb "$out" | cut -f1)
   read -r pw _ _ < "$tmp/plan"
   read -r w c r < "$tmp/sweep"
-  read -r rw _ rr < "$tmp/resume"
-  awk -v n="$n" -v pw="$pw" -v w="$w" -v c="$c" -v r="$r" -v f="$files" -v b="$bytes" -v rw="$rw" -v rr="$rr" \
-    'BEGIN { printf "| %d | %.2f | %.1f | %.1f | %.0f | %.0f | %.1f | %d | %.1f | %.2f | %.1f |\n", n, pw, w, c, n / w, n / c, r / 1024, f, b / 1e6, rw, rr / 1024 }'
+  read -r rw _ _ < "$tmp/resume"
+  read -r fw _ fr < "$tmp/full"
+  awk -v n="$n" -v pw="$pw" -v w="$w" -v c="$c" -v r="$r" -v f="$files" -v b="$bytes" -v rw="$rw" -v fw="$fw" -v fr="$fr" \
+    'BEGIN { printf "| %d | %.2f | %.1f | %.1f | %.0f | %.0f | %.1f | %d | %.1f | %.2f | %.2f | %.1f |\n", n, pw, w, c, n / w, n / c, r / 1024, f, b / 1e6, rw, fw, fr / 1024 }'
   [ "$n" = "${SIZES%% *}" ] || rm -rf "$out"
 done
 

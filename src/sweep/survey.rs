@@ -65,9 +65,10 @@ impl Survey {
         }
     }
 
-    /// Adds the point `index` (after every point added so far), whose
-    /// coordinates are `coords`, with its id and its resolved config's
-    /// work, or why its config does not resolve.
+    /// Adds the point `index`, whose coordinates are `coords`, with its id
+    /// and its resolved config's work, or why its config does not resolve
+    /// (the caller keeps the id and validity in [`Self::ids`] and
+    /// [`Self::valid`], in index order).
     pub fn add(
         &mut self,
         index: usize,
@@ -81,8 +82,6 @@ impl Survey {
         if let Some(h) = self.shard_hashes.get_mut(index % shards.max(1)) {
             *h = h.wrapping_add(digest);
         }
-        self.ids.push(run_id);
-        self.valid.push(resolved.is_ok());
         match resolved {
             Ok(work) => {
                 if let Some(work) = work {
@@ -101,7 +100,8 @@ impl Survey {
         }
     }
 
-    /// The survey of the points of both, `other`'s after `self`'s.
+    /// The survey of the points of both (their ids and validities are the
+    /// caller's).
     pub fn join(mut self, other: Self) -> Self {
         self.invalid += other.invalid;
         self.work = (self.work.0.then(other.work.0), self.work.1 + other.work.1);
@@ -122,8 +122,6 @@ impl Survey {
                 }
             }
         }
-        self.ids.extend(other.ids);
-        self.valid.extend(other.valid);
         self
     }
 }
