@@ -347,3 +347,39 @@ fn an_implausible_fit_is_written_with_a_warning() {
         "{e}"
     );
 }
+
+/// Twenty rows of one step shape cannot tell compute from bandwidth from
+/// overhead: calibrate writes a fit that matches them and says it is one of
+/// many.
+#[test]
+fn steps_of_one_shape_are_fitted_with_a_warning_that_they_cannot_determine_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let measured = fs::read_to_string(shipped(MEASURED)).unwrap();
+    let mut lines = measured.lines();
+    let header = lines.next().unwrap();
+    let row = lines.nth(10).unwrap();
+    let same: Vec<&str> = std::iter::once(header)
+        .chain(std::iter::repeat_n(row, 20))
+        .collect();
+    fs::write(dir.path().join("same.csv"), same.join("\n") + "\n").unwrap();
+    let c = config(dir.path(), "");
+    let o = run(
+        dir.path(),
+        &[
+            "calibrate",
+            "-c",
+            &c,
+            "--measured",
+            "same.csv",
+            "-o",
+            "cal.toml",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(dir.path().join("cal.toml").exists());
+    let e = stderr(&o);
+    assert!(
+        e.contains("warning: same.csv: every row is the same step shape (20 rows): they cannot determine the fit's 4 parameters"),
+        "{e}"
+    );
+}

@@ -10,7 +10,7 @@ pub mod steps;
 
 pub use fit::{fit, leave_one_out, relative_errors, Sample, MIN_SAMPLES};
 pub use models::StepModels;
-pub use plausibility::plausibility_warnings;
+pub use plausibility::{plausibility_warnings, undetermined_warning};
 pub use steps::{parse_steps, Step, StepKind, StepTable, StepsError};
 
 /// How far predictions are from measurements: relative errors summarised.

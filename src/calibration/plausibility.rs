@@ -1,10 +1,53 @@
 //! Warnings on a fitted calibration that is possible but implausible: an
-//! efficiency above the datasheet peak or near zero, or a fit that still
-//! misses the measurements by much. The fit is written anyway (the values
-//! are valid); the warnings say what to check.
+//! efficiency above the datasheet peak or near zero, a fit that still
+//! misses the measurements by much, or measurements too alike to determine
+//! the fit's parameters. The fit is written anyway (the values are valid);
+//! the warnings say what to check.
 
+use super::fit::{Sample, MIN_SAMPLES};
 use super::Accuracy;
 use crate::config::Calibration;
+
+/// The parameters a fit determines: compute and bandwidth efficiency, the
+/// step overhead and the eager floor.
+pub const FITTED_PARAMETERS: usize = MIN_SAMPLES - 1;
+
+/// The warning that `samples` cannot determine the fit: fewer distinct step
+/// shapes (the same work: FLOPs, bytes, sequences, parallelism) than the
+/// fit has parameters, however many rows repeat them. Many calibrations
+/// then fit equally well and the one written is an arbitrary pick.
+pub fn undetermined_warning(samples: &[Sample]) -> Option<String> {
+    let mut shapes: Vec<_> = samples.iter().map(|s| shape_key(&s.work)).collect();
+    shapes.sort_unstable();
+    shapes.dedup();
+    let distinct = shapes.len();
+    if distinct >= FITTED_PARAMETERS {
+        return None;
+    }
+    let what = match distinct {
+        1 => "every row is the same step shape".to_string(),
+        n => format!("the rows hold only {n} distinct step shapes"),
+    };
+    Some(format!(
+        "{what} ({} rows): they cannot determine the fit's {FITTED_PARAMETERS} parameters (compute_efficiency, bandwidth_efficiency, step_overhead_per_layer, eager_floor_per_layer), so the values written are one of many that fit as well; measure steps of at least {FITTED_PARAMETERS} shapes (prefill and decode, several batch sizes and context lengths)",
+        samples.len()
+    ))
+}
+
+/// A step's work as exact bits, to tell shapes apart.
+fn shape_key(work: &crate::engine::cost::StepWork) -> [u64; 8] {
+    [
+        work.linear_flops,
+        work.weight_bytes,
+        work.attention_flops,
+        work.kv_bytes,
+        work.interconnect_bytes,
+        work.collective_steps,
+        work.num_seqs,
+        f64::from(u8::from(work.eager)),
+    ]
+    .map(f64::to_bits)
+}
 
 /// An efficiency below this is "near 0": the datasheet peak is more than 20
 /// times what the steps achieve, which a real GPU does not do.
@@ -57,6 +100,40 @@ mod tests {
             worst: 3,
             by_kind: Vec::new(),
         }
+    }
+
+    #[test]
+    fn steps_of_too_few_shapes_cannot_determine_the_fit() {
+        let work = |num_seqs: f64| crate::engine::cost::StepWork {
+            linear_flops: 1e12 * num_seqs,
+            weight_bytes: 1.6e10,
+            attention_flops: 1e9,
+            kv_bytes: 1e8 * num_seqs,
+            interconnect_bytes: 0.0,
+            collective_steps: 0.0,
+            eager: false,
+            num_seqs,
+        };
+        let samples = |sizes: &[f64]| -> Vec<Sample> {
+            sizes
+                .iter()
+                .map(|&n| Sample {
+                    work: work(n),
+                    measured_secs: 0.01,
+                })
+                .collect()
+        };
+        let same = undetermined_warning(&samples(&[8.0; 20])).unwrap();
+        assert!(same.starts_with("every row is the same step shape (20 rows): they cannot determine the fit's 4 parameters"), "{same}");
+        let two = undetermined_warning(&samples(&[1.0, 8.0, 1.0, 8.0, 8.0])).unwrap();
+        assert!(
+            two.starts_with("the rows hold only 2 distinct step shapes (5 rows)"),
+            "{two}"
+        );
+        assert_eq!(
+            undetermined_warning(&samples(&[1.0, 2.0, 4.0, 8.0, 8.0])),
+            None
+        );
     }
 
     #[test]

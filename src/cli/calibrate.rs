@@ -6,8 +6,8 @@ use super::accuracy::accuracy_line;
 use super::args::CalibrateArgs;
 use super::{print_stderr, Outcome, EXIT_OK};
 use crate::calibration::{
-    fit, leave_one_out, plausibility_warnings, relative_errors, Accuracy, Sample, StepModels,
-    MIN_SAMPLES,
+    fit, leave_one_out, plausibility_warnings, relative_errors, undetermined_warning, Accuracy,
+    Sample, StepModels, MIN_SAMPLES,
 };
 use crate::config::Calibration;
 use crate::io::config_file::{read_config, read_steps};
@@ -99,7 +99,10 @@ pub fn calibrate(args: &CalibrateArgs) -> Outcome {
     write_atomic(&args.output, file.as_bytes()).map_err(|e| Error::write(&args.output, e))?;
     super::print_stdout(&format!("{report}written to {}\n", args.output.display()))?;
     let calibrated = Accuracy::of(&kinds, &rows[1].1);
-    for warning in plausibility_warnings(&fitted, calibrated.as_ref()) {
+    let warnings = undetermined_warning(&samples)
+        .into_iter()
+        .chain(plausibility_warnings(&fitted, calibrated.as_ref()));
+    for warning in warnings {
         print_stderr(&format!("warning: {source}: {warning}\n"));
     }
     Ok(EXIT_OK)
