@@ -12,6 +12,7 @@ use crate::sweep::plan::Plan;
 use crate::sweep::runner::{self, RunnerOptions};
 use crate::sweep::runs_table::{swept_cell, swept_types};
 use crate::sweep::search::spec::SearchSpec;
+use crate::sweep::stamp;
 use crate::table::schema::{BINDING_BOUND, BINDING_SLO, CAPACITY, STATUS, STATUS_OK};
 use crate::table::{Cell, Table};
 use std::path::Path;
@@ -80,8 +81,13 @@ pub fn sweep(args: &SweepArgs) -> Outcome {
             ))
         ));
     }
+    // A finished sweep that nothing changed runs nothing: no work to warn of.
+    let current = !args.force && stamp::is_current(&plan, &layout, args.per_request);
     let (work, points) = plan.work();
-    if let Some(line) = warning(&work, args.per_request, Scope::Sweep { points }, style) {
+    if let (false, Some(line)) = (
+        current,
+        warning(&work, args.per_request, Scope::Sweep { points }, style),
+    ) {
         print_stderr(&line);
     }
     let bar = SweepBar::new(!args.quiet, style);

@@ -286,9 +286,7 @@ fn unchanged(
     opts: &RunnerOptions,
     new: &SweepMeta,
 ) -> Result<Option<SweepOutcome>> {
-    let stamped = plan.is_cached()
-        && stamp::fingerprint(plan, layout, opts.per_request)
-            .is_some_and(|f| stamp::matches(&layout.tables_stamp(), f));
+    let stamped = stamp::is_current(plan, layout, opts.per_request);
     let Some(mut meta) = stamped.then(|| read_meta(layout).ok()).flatten() else {
         return Ok(None);
     };

@@ -78,8 +78,17 @@ fn changed(_: &std::fs::Metadata) -> String {
 }
 
 /// Whether the stamp at `path` holds `fingerprint`.
-pub fn matches(path: &Path, fingerprint: u64) -> bool {
+fn matches(path: &Path, fingerprint: u64) -> bool {
     read(path) == Some(fingerprint)
+}
+
+/// Whether `layout`'s tables are stamped current for `plan` (with
+/// per-request rows when `per_request`): the plan came from its cache, so
+/// no input changed, and the stamp holds what the directory holds now.
+pub fn is_current(plan: &Plan, layout: &Layout, per_request: bool) -> bool {
+    plan.is_cached()
+        && fingerprint(plan, layout, per_request)
+            .is_some_and(|f| matches(&layout.tables_stamp(), f))
 }
 
 /// The digest the stamp at `path` holds, if it is a regular file this
