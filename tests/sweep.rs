@@ -635,6 +635,20 @@ fn a_finished_sweep_resumes_without_rewriting_its_tables_until_something_changes
     fs::write(&requests, &bytes[..bytes.len() / 2]).unwrap();
     assert!(!sweep(&["--per-request"]).0);
     assert_eq!(fs::read(&requests).unwrap(), bytes);
+    // A table that is a symlink is judged by the file it points to.
+    #[cfg(unix)]
+    {
+        let elsewhere = dir.path().join("elsewhere.csv");
+        fs::rename(out.join("summary.csv"), &elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, out.join("summary.csv")).unwrap();
+        assert!(!sweep(&["--per-request"]).0);
+        assert!(sweep(&["--per-request"]).0);
+        let summary = fs::read_to_string(&elsewhere).unwrap();
+        fs::write(&elsewhere, "edited\n").unwrap();
+        assert!(!sweep(&["--per-request"]).0);
+        assert!(out.join("summary.csv").is_symlink());
+        assert_eq!(fs::read_to_string(&elsewhere).unwrap(), summary);
+    }
     assert!(!sweep(&[]).0);
     fs::write(&base, format!("{config}\n# edited\n")).unwrap();
     assert!(!sweep(&[]).0);

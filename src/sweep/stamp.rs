@@ -35,7 +35,8 @@ const MAGIC: &str = "inference-lab tables stamp 1";
 
 /// The digest of what the tables of `plan` in `layout` derive from and of
 /// the tables themselves, as they are now; `None` when the plan cannot be
-/// keyed or a file cannot be looked at (no stamp then).
+/// keyed, a file cannot be looked at, or a table is not a regular file (a
+/// FIFO someone reads, a device): no stamp then.
 pub fn fingerprint(plan: &Plan, layout: &Layout, per_request: bool) -> Option<u64> {
     let mut text = format!(
         "{MAGIC}\n{:016x}\n{}\n{per_request}\n",
@@ -49,8 +50,13 @@ pub fn fingerprint(plan: &Plan, layout: &Layout, per_request: bool) -> Option<u6
         .ok()?;
     runs.sort();
     let tables = layout.table_files(plan.strategy.search().is_some(), per_request);
-    for path in runs.iter().chain(&tables) {
-        let meta = std::fs::symlink_metadata(path).ok()?;
+    for (k, path) in runs.iter().chain(&tables).enumerate() {
+        // What a symlink points to, which the tables were written through.
+        let meta = std::fs::metadata(path).ok()?;
+        if k >= runs.len() && !meta.is_file() {
+            // A table that is a FIFO or a device is written every time.
+            return None;
+        }
         let modified = meta.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;
         text.push_str(&format!(
             "{} {:?} {} {} {}\n",
