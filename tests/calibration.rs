@@ -23,6 +23,26 @@ fn config(dir: &Path, hardware_extra: &str) -> String {
     "c.toml".to_string()
 }
 
+/// `calibrate` of the config [`config`] writes (no extra lines) on the
+/// step table `measured` in `dir`, into `cal.toml`; expects exit code 0.
+fn calibrate(dir: &Path, measured: &str) -> std::process::Output {
+    let c = config(dir, "");
+    let o = run(
+        dir,
+        &[
+            "calibrate",
+            "-c",
+            &c,
+            "--measured",
+            measured,
+            "-o",
+            "cal.toml",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    o
+}
+
 fn predict(dir: &Path, config: &str, steps: &str, extra: &[&str]) -> std::process::Output {
     fs::write(dir.join("steps.csv"), steps).unwrap();
     let mut args = vec!["predict-steps", "-c", config, "--steps", "steps.csv"];
@@ -84,19 +104,7 @@ fn calibrate_meets_the_targets_on_the_h200_measurements() {
     let dir = tempfile::tempdir().unwrap();
     let c = config(dir.path(), "");
     fs::copy(shipped(MEASURED), dir.path().join("m.csv")).unwrap();
-    let o = run(
-        dir.path(),
-        &[
-            "calibrate",
-            "-c",
-            &c,
-            "--measured",
-            "m.csv",
-            "-o",
-            "cal.toml",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = calibrate(dir.path(), "m.csv");
     let report = stdout(&o);
     let figure = |row: &str, what: &str| -> f64 {
         let line = report.lines().find(|l| l.starts_with(row)).unwrap();
@@ -326,20 +334,7 @@ fn an_implausible_fit_is_written_with_a_warning() {
         faster.push(cells.join(","));
     }
     fs::write(dir.path().join("fast.csv"), faster.join("\n") + "\n").unwrap();
-    let c = config(dir.path(), "");
-    let o = run(
-        dir.path(),
-        &[
-            "calibrate",
-            "-c",
-            &c,
-            "--measured",
-            "fast.csv",
-            "-o",
-            "cal.toml",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = calibrate(dir.path(), "fast.csv");
     assert!(dir.path().join("cal.toml").exists());
     let e = stderr(&o);
     assert!(
@@ -362,20 +357,7 @@ fn steps_of_one_shape_are_fitted_with_a_warning_that_they_cannot_determine_it() 
         .chain(std::iter::repeat_n(row, 20))
         .collect();
     fs::write(dir.path().join("same.csv"), same.join("\n") + "\n").unwrap();
-    let c = config(dir.path(), "");
-    let o = run(
-        dir.path(),
-        &[
-            "calibrate",
-            "-c",
-            &c,
-            "--measured",
-            "same.csv",
-            "-o",
-            "cal.toml",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = calibrate(dir.path(), "same.csv");
     assert!(dir.path().join("cal.toml").exists());
     let e = stderr(&o);
     assert!(
