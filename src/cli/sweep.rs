@@ -81,14 +81,14 @@ pub fn sweep(args: &SweepArgs) -> Outcome {
             ))
         ));
     }
-    // A finished sweep that nothing changed runs nothing: no work to warn of.
-    let current = !args.force && stamp::is_current(&plan, &layout, args.per_request);
     let (work, points) = plan.work();
-    if let (false, Some(line)) = (
-        current,
-        warning(&work, args.per_request, Scope::Sweep { points }, style),
-    ) {
-        print_stderr(&line);
+    if let Some(line) = warning(&work, args.per_request, Scope::Sweep { points }, style) {
+        // A finished sweep that nothing changed runs nothing: no work to
+        // warn of (looked at only when there is a warning; the runner looks
+        // again under the directory's lock).
+        if args.force || !stamp::is_current(&plan, &layout, args.per_request) {
+            print_stderr(&line);
+        }
     }
     let bar = SweepBar::new(!args.quiet, style);
     // Runs that panic are recorded as failed runs; the message goes into
