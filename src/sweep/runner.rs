@@ -11,8 +11,7 @@
 
 use super::layout::{Layout, Shard};
 use super::lock::lock_dir;
-use super::meta::now_rfc3339;
-use super::meta::SweepMeta;
+use super::meta::{now_rfc3339, SweepMeta};
 use super::output::{
     finish_meta, metric_template, new_meta, read_meta, read_tables, write_meta, Tables,
     TablesWriter, WindowRows,

@@ -50,10 +50,11 @@ pub fn fingerprint(plan: &Plan, layout: &Layout, per_request: bool) -> Option<u6
         .ok()?;
     runs.sort();
     let tables = layout.table_files(plan.strategy.search().is_some(), per_request);
-    for (k, path) in runs.iter().chain(&tables).enumerate() {
+    let files = runs.iter().map(|p| (p, false));
+    for (path, table) in files.chain(tables.iter().map(|p| (p, true))) {
         // What a symlink points to, which the tables were written through.
         let meta = std::fs::metadata(path).ok()?;
-        if k >= runs.len() && !meta.is_file() {
+        if table && !meta.is_file() {
             // A table that is a FIFO or a device is written every time.
             return None;
         }
